@@ -1,0 +1,43 @@
+# The two commands a new machine needs: `make demo` and `make test`.
+# Everything else here is what they are made of.
+
+PYTHON ?= python3.12
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test lint typecheck migrations-check pytest venv clean
+
+# Create the virtualenv once, reinstall only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	@mkdir -p var
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py seed_demo
+	@bin/demo
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy .
+
+migrations-check: $(STAMP)
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py check
+
+pytest: $(STAMP)
+	@mkdir -p var
+	$(PY) -m pytest
+
+test: lint typecheck migrations-check pytest
+
+clean:
+	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,14 @@
+"""The recurring tasks of the portal app; `manage.py setup_schedules` installs them."""
+
+from __future__ import annotations
+
+from portal.scheduling import ScheduleSpec
+
+SCHEDULES = [
+    ScheduleSpec(
+        name="portal.heartbeat",
+        func="portal.tasks.heartbeat",
+        minutes=1,
+        doc="Lets /healthz tell whether a worker is running.",
+    ),
+]

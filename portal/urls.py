@@ -1,0 +1,14 @@
+"""Top-level URL map; each app brings its own urls.py under its prefix."""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.urls import path
+
+from portal import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+]

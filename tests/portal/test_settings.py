@@ -1,0 +1,73 @@
+"""The settings module as a process sees it: production profile and bad values."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+PRODUCTION = {
+    "PORTAL_ENV": "production",
+    "SECRET_KEY": "k3J9-vQ2!xR8@pL5#mN7$wT4%zY6^bC1&dF0*gH2(jK3)qS8_uV5+eA9=rB7",
+    "ALLOWED_HOSTS": "portal.example.com",
+    "DATABASE_URL": "sqlite:///var/deploy-check.sqlite3",
+    "EMAIL_HOST": "smtp.example.com",
+}
+
+
+def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION and k != "DEBUG"}
+    clean.pop("DJANGO_SETTINGS_MODULE", None)
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env={**clean, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_check_deploy_is_clean_under_production_settings() -> None:
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout
+
+
+def test_production_without_secret_key_stops_with_one_line() -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != "SECRET_KEY"}
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert result.stderr.strip() == (
+        "Configuration error: SECRET_KEY is required: set SECRET_KEY or SECRET_KEY_FILE."
+    )
+
+
+def test_a_bad_value_stops_start_up_naming_the_variable() -> None:
+    result = manage("check", Q_WORKERS="lots")
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    assert result.stderr.strip() == "Configuration error: Q_WORKERS='lots' is not a whole number."
+
+
+def test_production_refuses_debug() -> None:
+    result = manage("check", DEBUG="true", **PRODUCTION)
+    assert result.returncode != 0
+    assert "DEBUG=true is not allowed" in result.stderr
+
+
+def test_production_settings_harden_cookies_and_headers() -> None:
+    code = (
+        "from django.conf import settings as s;"
+        "print(s.SESSION_COOKIE_NAME, s.CSRF_COOKIE_NAME, s.SESSION_COOKIE_SECURE,"
+        " s.SECURE_HSTS_SECONDS, s.X_FRAME_OPTIONS, s.SECURE_REFERRER_POLICY,"
+        " s.STORAGES['staticfiles']['BACKEND'].rsplit('.', 1)[-1], s.DEBUG)"
+    )
+    result = manage("shell", "--no-imports", "-c", code, **PRODUCTION)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [
+        "__Host-sessionid", "__Host-csrftoken", "True", "31536000", "DENY", "same-origin",
+        "CompressedManifestStaticFilesStorage", "False",
+    ]
