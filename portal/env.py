@@ -90,6 +90,26 @@ def env_secret(name: str, *, required: bool, default: str = "") -> str:
     return default
 
 
+def env_fernet_keys(name: str, *, required: bool, default: list[str]) -> list[str]:
+    """Comma-separated Fernet keys (32 url-safe base64 bytes each), newest first."""
+    import base64
+    import binascii
+
+    raw = env_secret(name, required=required)
+    keys = [key.strip() for key in raw.split(",") if key.strip()] if raw else list(default)
+    for position, key in enumerate(keys, start=1):
+        try:
+            decoded = base64.urlsafe_b64decode(key.encode())
+        except (binascii.Error, ValueError):
+            decoded = b""
+        if len(decoded) != 32:
+            raise ImproperlyConfigured(
+                f"{name}: key {position} is not a Fernet key (32 url-safe base64 bytes); "
+                "generate one with `python manage.py generate_encryption_key`."
+            )
+    return keys
+
+
 def parse_database_url(name: str, url: str, base_dir: Path) -> dict[str, Any]:
     """Turn sqlite:///path or postgres://user:pass@host:port/db into a DATABASES entry."""
     parts = urlsplit(url)

@@ -14,6 +14,7 @@ from django.utils.csp import CSP
 from portal.env import (
     env_bool,
     env_choice,
+    env_fernet_keys,
     env_int,
     env_list,
     env_secret,
@@ -72,6 +73,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "portal.urls"
+AUTH_USER_MODEL = "portal.User"
 WSGI_APPLICATION = "portal.wsgi.application"
 
 TEMPLATES = [
@@ -89,6 +91,24 @@ TEMPLATES = [
         },
     },
 ]
+
+# Demo mode: the built-in emulator stands in for Entra ID and Point (http allowed for it).
+DEMO_MODE = env_bool("DEMO_MODE", default=not PRODUCTION)
+if PRODUCTION and DEMO_MODE:
+    raise ImproperlyConfigured("DEMO_MODE=true is not allowed with PORTAL_ENV=production.")
+# Where msal's calls to login.microsoftonline.com go instead (demo and tests only).
+EMULATOR_URL = env_str("EMULATOR_URL", "http://127.0.0.1:8001" if DEMO_MODE else "")
+if EMULATOR_URL and not DEMO_MODE:
+    raise ImproperlyConfigured("EMULATOR_URL is only allowed with DEMO_MODE=true.")
+ENTRA_LOGIN_URL = "https://login.microsoftonline.com"
+
+# Tenant secrets are encrypted with these Fernet keys (newest first; older ones still decrypt).
+FIELD_ENCRYPTION_KEYS = env_fernet_keys(
+    "FIELD_ENCRYPTION_KEYS",
+    required=PRODUCTION,
+    # Development only, so the demo works out of the box; never for real secrets.
+    default=["ZGVtby1vbmx5IGtleSwgbmV2ZXIgZm9yIHJlYWwhISE="],
+)
 
 # Database: SQLite by default, PostgreSQL through DATABASE_URL.
 _database_url = env_str("DATABASE_URL")

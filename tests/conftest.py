@@ -1,1 +1,124 @@
+"""Shared fixtures: tenants, the personas of the access matrix, and a live emulator.
+
+Personas (as healthchecks does with alice/bob/charlie):
+- requester_a, requester_b: two requesters of tenant_a (Contoso);
+- it_staff: IT staff of tenant_a; it_staff_other: IT staff of tenant_b (Fabrikam) only;
+- admin: admin of tenant_a (may use Django admin).
+"""
+
 from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from django.test import Client
+from pytest_django.fixtures import Settings
+
+from portal.models import Role, User
+from tenants.models import Tenant
+
+if TYPE_CHECKING:
+    from emulator.server import RunningEmulator
+
+DEMO_FIXTURE = Path(__file__).resolve().parents[1] / "emulator" / "fixtures" / "demo.json"
+
+
+def demo_tenant(slug: str) -> dict[str, Any]:
+    """A tenant of the emulator's demo fixture (ids, app registration, users)."""
+    tenants = json.loads(DEMO_FIXTURE.read_text())["tenants"]
+    return next(t for t in tenants if t["slug"] == slug)
+
+
+def make_tenant(slug: str, point_base_url: str) -> Tenant:
+    data = demo_tenant(slug)
+    app = data["apps"][0]
+    tenant = Tenant(
+        name=data["name"], slug=slug, entra_tenant_id=data["id"], client_id=app["client_id"],
+        point_base_url=point_base_url, point_app_id=data["point"]["api_app_id"],
+    )
+    tenant.set_client_secret(app["secrets"][0]["value"])
+    tenant.save()
+    return tenant
+
+
+@pytest.fixture
+def tenant_a(db: None) -> Tenant:
+    return make_tenant("contoso", "http://127.0.0.1:9/point/contoso")
+
+
+@pytest.fixture
+def tenant_b(db: None) -> Tenant:
+    return make_tenant("fabrikam", "http://127.0.0.1:9/point/fabrikam")
+
+
+def make_user(tenant: Tenant, name: str, role: str, **extra: Any) -> User:
+    return User.objects.create(
+        username=f"{uuid.uuid4()}@{tenant.entra_tenant_id}",
+        first_name=name, email=f"{name.lower()}@{tenant.slug}.example",
+        entra_tenant_id=tenant.entra_tenant_id, entra_object_id=uuid.uuid4(),
+        home_tenant=tenant, role=role, **extra,
+    )
+
+
+@pytest.fixture
+def requester_a(tenant_a: Tenant) -> User:
+    return make_user(tenant_a, "Alice", Role.REQUESTER)
+
+
+@pytest.fixture
+def requester_b(tenant_a: Tenant) -> User:
+    return make_user(tenant_a, "Bob", Role.REQUESTER)
+
+
+@pytest.fixture
+def it_staff(tenant_a: Tenant) -> User:
+    return make_user(tenant_a, "Ivy", Role.IT_STAFF)
+
+
+@pytest.fixture
+def it_staff_other(tenant_b: Tenant) -> User:
+    return make_user(tenant_b, "Oscar", Role.IT_STAFF)
+
+
+@pytest.fixture
+def admin(tenant_a: Tenant) -> User:
+    return make_user(tenant_a, "Ada", Role.ADMIN, is_staff=True, is_superuser=True)
+
+
+def client_for(user: User) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def emulator(settings: Settings) -> Iterator[RunningEmulator]:
+    """A clean emulator on a free port; msal's Entra calls and EMULATOR_URL point at it."""
+    from emulator.server import start_background
+
+    running = start_background(log_requests=False)
+    settings.DEMO_MODE = True
+    settings.EMULATOR_URL = running.url
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+@pytest.fixture
+def live_tenant_a(tenant_a: Tenant, emulator: RunningEmulator) -> Tenant:
+    """tenant_a wired to the emulator's Point instance for Contoso."""
+    tenant_a.point_base_url = f"{emulator.url}/point/contoso"
+    tenant_a.save()
+    return tenant_a
+
+
+@pytest.fixture
+def live_tenant_b(tenant_b: Tenant, emulator: RunningEmulator) -> Tenant:
+    tenant_b.point_base_url = f"{emulator.url}/point/fabrikam"
+    tenant_b.save()
+    return tenant_b

@@ -14,6 +14,7 @@ PRODUCTION = {
     "ALLOWED_HOSTS": "portal.example.com",
     "DATABASE_URL": "sqlite:///var/deploy-check.sqlite3",
     "EMAIL_HOST": "smtp.example.com",
+    "FIELD_ENCRYPTION_KEYS": "0mG3pQ4x1ZrJc4b1cE8mS8pM0n8s9Vq1rPaY8Kx3c2U=",
 }
 
 
@@ -50,6 +51,20 @@ def test_a_bad_value_stops_start_up_naming_the_variable() -> None:
     assert result.returncode != 0
     assert "Traceback" not in result.stderr
     assert result.stderr.strip() == "Configuration error: Q_WORKERS='lots' is not a whole number."
+
+
+def test_production_requires_encryption_keys() -> None:
+    env = {k: v for k, v in PRODUCTION.items() if k != "FIELD_ENCRYPTION_KEYS"}
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert "FIELD_ENCRYPTION_KEYS is required" in result.stderr
+
+
+def test_a_malformed_encryption_key_is_named() -> None:
+    result = manage("check", FIELD_ENCRYPTION_KEYS="not-a-key")
+    assert result.stderr.strip().startswith(
+        "Configuration error: FIELD_ENCRYPTION_KEYS: key 1 is not a Fernet key"
+    )
 
 
 def test_production_refuses_debug() -> None:

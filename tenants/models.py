@@ -1,0 +1,73 @@
+"""Tenants: one Microsoft 365 tenant with its Entra app registration and upstream API."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import models
+
+from tenants import crypto
+
+
+def validate_point_url(value: str) -> None:
+    # Credentials travel to this URL as bearer tokens: https only, except the demo emulator.
+    if not value.startswith("https://") and not settings.DEMO_MODE:
+        raise ValidationError("The Point API URL must start with https://.")
+
+
+class Provider(models.TextChoices):
+    POINT = "point", "Syskit Point"
+    # Later upstreams (GT365 ProvisionGroup, Microsoft Graph) join here.
+
+
+class Tenant(models.Model):
+    """A Microsoft 365 tenant the portal serves, with its credentials and upstream API."""
+
+    name = models.CharField(max_length=100)
+    slug = models.SlugField(max_length=50, unique=True)
+    entra_tenant_id = models.UUIDField(
+        "Entra tenant ID", unique=True, help_text="Directory (tenant) ID, a GUID."
+    )
+    client_id = models.UUIDField(
+        "client ID", help_text="Application (client) ID of the portal's app registration."
+    )
+    # Fernet token; see set_client_secret(). Never shown back in any form.
+    client_secret_encrypted = models.TextField(editable=False, blank=True)
+    secret_expires_on = models.DateField(
+        "secret expires on", null=True, blank=True,
+        help_text="When the client secret expires in Entra; warnings start 30 days before.",
+    )
+    point_base_url = models.CharField(
+        "Point API URL", max_length=300, validators=[validate_point_url],
+        help_text="Base URL of this tenant's Syskit Point API, e.g. https://contoso.point.example/api.",
+    )
+    point_app_id = models.UUIDField(
+        "Point API app ID", help_text="Client ID of the Syskit Point API app; the token scope is <app id>/.default.",
+    )
+    provider = models.CharField(max_length=20, choices=Provider, default=Provider.POINT)
+    is_active = models.BooleanField("active", default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def has_client_secret(self) -> bool:
+        return bool(self.client_secret_encrypted)
+
+    def set_client_secret(self, plaintext: str) -> None:
+        self.client_secret_encrypted = crypto.encrypt(plaintext)
+
+    def get_client_secret(self) -> str:
+        """The plaintext secret, for the token provider only. Raises crypto.SecretUnavailable."""
+        if not self.client_secret_encrypted:
+            raise crypto.SecretUnavailable(f"No client secret is stored for tenant {self.slug}.")
+        return crypto.decrypt(self.client_secret_encrypted)
+
+    @property
+    def point_scope(self) -> str:
+        return f"{self.point_app_id}/.default"
