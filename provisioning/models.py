@@ -1,0 +1,160 @@
+"""Provisioning: the template catalogue, requests and the events of each request."""
+
+from __future__ import annotations
+
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+from provisioning.states import FINAL_STATES, IN_FLIGHT_STATES, State
+
+
+class Workload(models.TextChoices):
+    TEAM = "team", "Team"
+    GROUP = "group", "Microsoft 365 group"
+    SITE = "site", "SharePoint site"
+    COMMUNITY = "community", "Viva Engage community"
+
+
+# Point's workspaceType and provisioning endpoint per workload (syskit-point-api.md 2.2, 3.3).
+POINT_WORKSPACE_TYPE = {
+    Workload.TEAM: "MicrosoftTeams",
+    Workload.GROUP: "M365Group",
+    Workload.SITE: "SharePointSiteCollection",
+    Workload.COMMUNITY: "YammerCommunity",
+}
+POINT_ENDPOINT = {
+    Workload.TEAM: "teams",
+    Workload.GROUP: "groups",
+    Workload.SITE: "sites",
+    Workload.COMMUNITY: "yammer",
+}
+
+
+def workload_from_point(workspace_type: str) -> Workload | None:
+    for workload, point_type in POINT_WORKSPACE_TYPE.items():
+        if point_type.lower() == workspace_type.lower():
+            return workload
+    return None
+
+
+class Template(models.Model):
+    """A provisioning template of a tenant, as last synced from the upstream."""
+
+    class Approval(models.TextChoices):
+        AUTOMATIC = "automatic", "Approved automatically"
+        MANUAL = "manual", "Needs approval"
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="templates")
+    upstream_id = models.CharField(max_length=100)
+    workload = models.CharField(max_length=20, choices=Workload)
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    approval = models.CharField(max_length=20, choices=Approval, default=Approval.AUTOMATIC)
+    definition = models.JSONField(default=dict, help_text="The template as the upstream sent it.")
+    content_hash = models.CharField(max_length=64, help_text="SHA-256 of the definition.")
+    # Admin-owned: kept across syncs.
+    hidden = models.BooleanField(default=False, help_text="Hidden templates are not offered.")
+    help_text = models.TextField(blank=True, help_text="Shown to requesters above the form.")
+    # Gone upstream: kept for the requests that used it, never offered again.
+    removed_upstream = models.BooleanField(default=False)
+    synced_at = models.DateTimeField()
+    changed_at = models.DateTimeField(help_text="When the definition last changed upstream.")
+
+    class Meta:
+        ordering = ["tenant", "workload", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "upstream_id"], name="template_unique_per_tenant"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.get_workload_display()})"
+
+    @property
+    def offered(self) -> bool:
+        return not self.hidden and not self.removed_upstream
+
+
+class ProvisioningRequest(models.Model):
+    """One person's request for one workspace, followed until it exists or fails."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.PROTECT, related_name="requests")
+    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="requests")
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="provisioning_requests"
+    )
+    workload = models.CharField(max_length=20, choices=Workload)
+    display_name = models.CharField(max_length=256, help_text="As the requester typed it.")
+    final_name = models.CharField(max_length=300, help_text="With the template's naming rule.")
+    form_data = models.JSONField(default=dict, help_text="The form as submitted (for clone).")
+    payload = models.JSONField(default=dict, help_text="The body sent upstream.")
+    # The upstream has no idempotency key: this one names our attempt, so a repeated send can
+    # look for what an earlier, unanswered attempt created before it posts again.
+    idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    state = models.CharField(max_length=20, choices=State, default=State.SUBMITTED)
+    upstream_id = models.CharField(max_length=100, blank=True)
+    upstream_status = models.CharField(max_length=50, blank=True)
+    progress = models.PositiveSmallIntegerField(null=True, blank=True)
+    workspace_url = models.URLField(max_length=500, blank=True)
+    workspace_id = models.CharField(max_length=100, blank=True)
+    error_message = models.TextField(blank=True)
+    correlation_id = models.CharField(max_length=100, blank=True)
+    send_attempts = models.PositiveIntegerField(default=0)
+    send_started_at = models.DateTimeField(null=True, blank=True)
+    next_poll_at = models.DateTimeField(null=True, blank=True)
+    poll_interval = models.PositiveIntegerField(default=0, help_text="Seconds; grows while nothing changes.")
+    last_polled_at = models.DateTimeField(null=True, blank=True)
+    cloned_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The poller: in-flight requests whose next poll is due.
+            models.Index(fields=["state", "next_poll_at"], name="request_poll_due"),
+            # "My requests" and the IT list, newest first.
+            models.Index(fields=["requested_by", "-created_at"], name="request_by_person"),
+            models.Index(fields=["tenant", "-created_at"], name="request_by_tenant"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.final_name or self.display_name} ({self.get_state_display()})"
+
+    @property
+    def is_final(self) -> bool:
+        return self.state in FINAL_STATES
+
+    @property
+    def is_in_flight(self) -> bool:
+        return self.state in IN_FLIGHT_STATES
+
+
+class RequestEvent(models.Model):
+    """One step in a request's timeline; never changed after it is written."""
+
+    class Source(models.TextChoices):
+        PORTAL = "portal", "Portal"
+        POLL = "poll", "Status check"
+        WEBHOOK = "webhook", "Webhook"
+        PERSON = "person", "Person"
+
+    request = models.ForeignKey(ProvisioningRequest, on_delete=models.CASCADE, related_name="events")
+    at = models.DateTimeField(auto_now_add=True)
+    source = models.CharField(max_length=20, choices=Source)
+    from_state = models.CharField(max_length=20, choices=State, blank=True)
+    to_state = models.CharField(max_length=20, choices=State)
+    detail = models.TextField(blank=True)
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.from_state or '-'} -> {self.to_state}"

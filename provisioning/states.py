@@ -1,0 +1,87 @@
+"""The life of a provisioning request: states, allowed transitions, upstream status mapping.
+
+    submitted -> sending -> waiting_approval -> approved -> in_progress -> completed
+                   |              |                |             |
+                   |              +-> rejected     +-------------+-> failed -> submitted (retry)
+                   +-> submitted (send failed, retried later)
+    submitted -> cancelled (by a person, before it is sent)
+"""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class State(models.TextChoices):
+    SUBMITTED = "submitted", "Submitted"
+    SENDING = "sending", "Sending"
+    WAITING_APPROVAL = "waiting_approval", "Waiting for approval"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    IN_PROGRESS = "in_progress", "In progress"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+TRANSITIONS: dict[str, frozenset[str]] = {
+    State.SUBMITTED: frozenset({State.SENDING, State.CANCELLED}),
+    State.SENDING: frozenset(
+        {
+            State.SUBMITTED,  # a retryable failure: the send task tries again later
+            State.WAITING_APPROVAL,
+            State.APPROVED,
+            State.IN_PROGRESS,
+            State.COMPLETED,
+            State.REJECTED,
+            State.FAILED,
+        }
+    ),
+    State.WAITING_APPROVAL: frozenset(
+        {State.APPROVED, State.REJECTED, State.IN_PROGRESS, State.COMPLETED, State.FAILED,
+         State.CANCELLED}
+    ),
+    State.APPROVED: frozenset({State.IN_PROGRESS, State.COMPLETED, State.FAILED, State.CANCELLED}),
+    State.IN_PROGRESS: frozenset({State.COMPLETED, State.FAILED}),
+    State.FAILED: frozenset({State.SUBMITTED}),  # a person retries it
+    State.REJECTED: frozenset(),
+    State.COMPLETED: frozenset(),
+    State.CANCELLED: frozenset(),
+}
+
+# Nothing more will happen to these without a person (only failed can be retried).
+FINAL_STATES = frozenset({State.REJECTED, State.COMPLETED, State.FAILED, State.CANCELLED})
+# Sent and not final: the poller (and webhooks) follow these upstream.
+IN_FLIGHT_STATES = frozenset({State.WAITING_APPROVAL, State.APPROVED, State.IN_PROGRESS})
+
+# Point's request status (syskit-point-api.md 3.4, proposed) to ours.
+UPSTREAM_STATUS = {
+    "pending": State.WAITING_APPROVAL,
+    "approved": State.APPROVED,
+    "rejected": State.REJECTED,
+    "inprogress": State.IN_PROGRESS,
+    "completed": State.COMPLETED,
+    "failed": State.FAILED,
+    "canceled": State.CANCELLED,
+    "cancelled": State.CANCELLED,
+}
+
+
+class TransitionRefused(Exception):
+    """A change of state that the life cycle does not allow."""
+
+
+def can_transition(current: str, target: str) -> bool:
+    return target in TRANSITIONS.get(current, frozenset())
+
+
+def check_transition(current: str, target: str) -> None:
+    if not can_transition(current, target):
+        raise TransitionRefused(
+            f"A request cannot go from {State(current).label} to {State(target).label}."
+        )
+
+
+def state_from_upstream(status: str) -> State | None:
+    """Our state for an upstream status string (case-insensitive); None if unknown."""
+    return UPSTREAM_STATUS.get(status.replace(" ", "").lower())

@@ -1,0 +1,74 @@
+"""The request life cycle: every allowed transition, and every other one refused."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from provisioning.states import (
+    FINAL_STATES,
+    IN_FLIGHT_STATES,
+    State,
+    TransitionRefused,
+    can_transition,
+    check_transition,
+    state_from_upstream,
+)
+
+S = State
+# The life cycle as the product promises it, written out pair by pair.
+ALLOWED = {
+    (S.SUBMITTED, S.SENDING), (S.SUBMITTED, S.CANCELLED),
+    (S.SENDING, S.SUBMITTED), (S.SENDING, S.WAITING_APPROVAL), (S.SENDING, S.APPROVED),
+    (S.SENDING, S.IN_PROGRESS), (S.SENDING, S.COMPLETED), (S.SENDING, S.REJECTED),
+    (S.SENDING, S.FAILED),
+    (S.WAITING_APPROVAL, S.APPROVED), (S.WAITING_APPROVAL, S.REJECTED),
+    (S.WAITING_APPROVAL, S.IN_PROGRESS), (S.WAITING_APPROVAL, S.COMPLETED),
+    (S.WAITING_APPROVAL, S.FAILED), (S.WAITING_APPROVAL, S.CANCELLED),
+    (S.APPROVED, S.IN_PROGRESS), (S.APPROVED, S.COMPLETED), (S.APPROVED, S.FAILED),
+    (S.APPROVED, S.CANCELLED),
+    (S.IN_PROGRESS, S.COMPLETED), (S.IN_PROGRESS, S.FAILED),
+    (S.FAILED, S.SUBMITTED),
+}
+
+
+@pytest.mark.parametrize("pair", sorted(ALLOWED))
+def test_each_allowed_transition_is_accepted(pair: tuple[State, State]) -> None:
+    assert can_transition(*pair)
+    check_transition(*pair)
+
+
+REFUSED = sorted(set(itertools.product(State, State)) - ALLOWED)
+
+
+@pytest.mark.parametrize("pair", REFUSED)
+def test_every_other_transition_is_refused(pair: tuple[State, State]) -> None:
+    assert not can_transition(*pair)
+    with pytest.raises(TransitionRefused, match="cannot go from"):
+        check_transition(*pair)
+
+
+def test_a_cancelled_request_cannot_be_sent() -> None:
+    with pytest.raises(TransitionRefused, match="from Cancelled to Sending"):
+        check_transition(S.CANCELLED, S.SENDING)
+
+
+def test_completed_rejected_and_cancelled_are_the_end() -> None:
+    for state in (S.COMPLETED, S.REJECTED, S.CANCELLED):
+        assert state in FINAL_STATES
+        assert not any(can_transition(state, target) for target in State)
+
+
+def test_only_sent_unfinished_requests_are_polled() -> None:
+    assert IN_FLIGHT_STATES == {S.WAITING_APPROVAL, S.APPROVED, S.IN_PROGRESS}
+
+
+@pytest.mark.parametrize(
+    ("upstream", "ours"),
+    [("Pending", S.WAITING_APPROVAL), ("Approved", S.APPROVED), ("Rejected", S.REJECTED),
+     ("InProgress", S.IN_PROGRESS), ("In Progress", S.IN_PROGRESS), ("Completed", S.COMPLETED),
+     ("Failed", S.FAILED), ("Canceled", S.CANCELLED), ("Mystery", None)],
+)
+def test_upstream_statuses_map_to_our_states(upstream: str, ours: State | None) -> None:
+    assert state_from_upstream(upstream) == ours
