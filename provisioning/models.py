@@ -101,6 +101,9 @@ class ProvisioningRequest(models.Model):
     workspace_url = models.URLField(max_length=500, blank=True)
     workspace_id = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
+    # Field-level messages from an upstream validation failure, keyed by the form's field
+    # names, so "fix and resubmit" shows each next to its field.
+    field_errors = models.JSONField(default=dict, blank=True)
     correlation_id = models.CharField(max_length=100, blank=True)
     send_attempts = models.PositiveIntegerField(default=0)
     send_started_at = models.DateTimeField(null=True, blank=True)
