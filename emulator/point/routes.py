@@ -1,0 +1,493 @@
+"""HTTP routes of the emulated Point API (``/point/{tenant}/v1.0/...``) and Point's control API.
+
+Every Point route resolves the tenant, checks the bearer token against the permission matrix
+(``auth``), then works on ``state.data`` under ``state.lock``. Lifecycle transitions happen
+lazily on read and in a ticker, so webhooks fire even when nobody polls.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlencode
+
+from emulator.point import auth, catalogue, directory, jobs, provisioning, shapes, webhooks
+from emulator.server import TICKERS, BadRequest, Request, Response, json_response, route
+from emulator.state import EmulatorState
+
+PointHandler = Callable[[Request, dict[str, Any], dict[str, Any]], Response]
+PREFIX = "/point/{tenant}/v1.0"
+JSON_TYPES = ("application/json", "application/json-patch+json", "text/json", "application/*+json")
+
+
+def point_route(method: str, suffix: str, roles: tuple[str, ...]) -> Callable[[PointHandler], PointHandler]:
+    """Register a Point handler: tenant lookup and authorization happen before it runs."""
+
+    def register(handler: PointHandler) -> PointHandler:
+        def wrapped(req: Request) -> Response:
+            tenant = req.state.tenant(req.params["tenant"])
+            if tenant is None:
+                return json_response(shapes.not_found("PointInstance", req.params["tenant"]), status=404)
+            try:
+                claims = auth.authorize(req, tenant, roles)
+            except auth.Denied as denied:
+                return denied.response
+            return handler(req, tenant, claims)
+
+        route(method, PREFIX + suffix)(wrapped)
+        return handler
+
+    return register
+
+
+def invalid(errors: dict[str, list[str]]) -> Response:
+    return json_response(shapes.validation_problem(errors), status=400, headers={"Content-Type": "application/problem+json; charset=utf-8"})
+
+
+def read_json(req: Request, required: bool = True) -> Any:
+    """The JSON body (application/json or application/json-patch+json); None if empty and allowed."""
+    if not req.body.strip():
+        if required:
+            raise _Problem(invalid({"$": ["A non-empty request body is required."]}))
+        return None
+    content_type = req.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type and not (content_type in JSON_TYPES or content_type.endswith("+json")):
+        # ASP.NET Core answers 415 to a body it has no input formatter for.
+        raise _Problem(
+            json_response(
+                {"type": "https://tools.ietf.org/html/rfc9110#section-15.5.16", "title": "Unsupported Media Type", "status": 415, "traceId": shapes.trace_id()},
+                status=415,
+            )
+        )
+    try:
+        return json.loads(req.body)
+    except ValueError as exc:
+        raise _Problem(invalid({"$": [f"The JSON value could not be parsed: {exc}"]})) from exc
+
+
+class _Problem(Exception):
+    def __init__(self, response: Response) -> None:
+        super().__init__(response.status)
+        self.response = response
+
+
+def paged(req: Request, items: list[dict[str, Any]]) -> Response:
+    """proposed paging: ``$top`` (default 100, max 1000) and ``$skip``; OData-style envelope."""
+    errors: dict[str, list[str]] = {}
+    values = {}
+    for name, default in ((shapes.PAGE_TOP_PARAM, shapes.PAGE_DEFAULT), (shapes.PAGE_SKIP_PARAM, 0)):
+        raw = req.query.get(name)
+        try:
+            values[name] = default if raw in (None, "") else int(str(raw))
+        except ValueError:
+            errors[name] = [f"The value '{raw}' is not valid for {name}."]
+            continue
+        if values[name] < (1 if name == shapes.PAGE_TOP_PARAM else 0):
+            errors[name] = [f"{name} must be at least {1 if name == shapes.PAGE_TOP_PARAM else 0}."]
+    if errors:
+        return invalid(errors)
+    top = min(values[shapes.PAGE_TOP_PARAM], shapes.PAGE_MAX)
+    skip = values[shapes.PAGE_SKIP_PARAM]
+    chunk = items[skip : skip + top]
+    next_link = None
+    if skip + top < len(items):
+        query = dict(req.query)
+        query[shapes.PAGE_TOP_PARAM] = str(top)
+        query[shapes.PAGE_SKIP_PARAM] = str(skip + top)
+        next_link = f"{req.base_url}{req.path}?{urlencode(query, safe='$')}"
+    return json_response(shapes.page(chunk, len(items), next_link))
+
+
+def _slug(tenant: dict[str, Any]) -> str:
+    return str(tenant["slug"]).lower()
+
+
+# --- Provisioning ------------------------------------------------------------------------------
+
+
+@point_route("GET", "/provision/templates", auth.PROVISION)
+def list_templates(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    # proposed [3.3]: a bare array (the catalogue is small; no paging).
+    return json_response([shapes.template(t) for t in catalogue.templates(tenant)])
+
+
+@point_route("POST", "/provision/{kind}", auth.PROVISION)
+def provision(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    kind = req.params["kind"].lower()
+    if kind not in shapes.PROVISION_ENDPOINTS:
+        return json_response({"error": "not_found", "message": f"No route for {req.path}."}, status=404)
+    try:
+        body = read_json(req)
+    except _Problem as problem:
+        return problem.response
+    state = req.state
+    with state.lock:
+        try:
+            record = provisioning.create(state, tenant, kind, body, claims)
+        except provisioning.Invalid as exc:
+            return invalid(exc.errors)
+        state.save()
+        answer = shapes.provisioning_request(record, state.now())
+    location = f"/point/{_slug(tenant)}/v1.0/provision/requests/{record['id']}"
+    return json_response(answer, status=201, headers={"Location": location})
+
+
+def _advance_tenant(state: EmulatorState) -> None:
+    with state.lock:
+        events = provisioning.advance_all(state, state.now())
+        if events:
+            webhooks.dispatch(state, events)
+            state.save()
+
+
+@point_route("GET", "/provision/requests/{id}", auth.PROVISION)
+def get_request(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    state = req.state
+    _advance_tenant(state)
+    with state.lock:
+        record = provisioning.tenant_data(state, _slug(tenant))["requests"].get(req.params["id"].lower())
+        if record is None:
+            return json_response(shapes.not_found("ProvisioningRequest", req.params["id"]), status=404)
+        return json_response(shapes.provisioning_request(record, state.now()))
+
+
+@point_route("GET", "/provision/requests", auth.PROVISION)
+def find_requests(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    """proposed (not in Point's docs): this app's requests, by desiredUrl and/or displayName.
+
+    A client whose POST outcome was unknown (timeout, reset) uses it to find the request it
+    may have created instead of creating a second one.
+    """
+    state = req.state
+    _advance_tenant(state)
+    app_id = str(claims.get("appid") or claims.get("azp") or "")
+    with state.lock:
+        found = provisioning.find_mine(state, _slug(tenant), app_id, req.query.get("desiredUrl"), req.query.get("displayName"))
+        items = [shapes.provisioning_request(r, state.now()) for r in found]
+    return paged(req, items)
+
+
+# --- Inventory ---------------------------------------------------------------------------------
+
+
+def _search(items: list[dict[str, Any]], term: str | None, *keys: str) -> list[dict[str, Any]]:
+    if not term:
+        return items
+    needle = term.lower()
+    return [i for i in items if any(needle in str(i.get(k) or "").lower() for k in keys)]
+
+
+@point_route("GET", "/groups", auth.GROUPS)
+def list_groups(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    group_type = req.query.get("groupType")
+    if group_type:
+        match = next((t for t in shapes.GROUP_TYPES if t.lower() == group_type.lower()), None)
+        if match is None:
+            return invalid({"groupType": [f"The value '{group_type}' is not valid. Use one of: {', '.join(shapes.GROUP_TYPES)}."]})
+        group_type = match
+    with req.state.lock:
+        entries = list(provisioning.ledger(req.state))
+    items = directory.groups(tenant, entries)
+    if group_type:
+        items = [g for g in items if g["group_type"] == group_type]
+    items = _search(items, req.query.get("search"), "name", "email")
+    return paged(req, [shapes.group(g) for g in items])
+
+
+@point_route("GET", "/groups/{name}", auth.GROUPS)
+def get_group(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    name = req.params["name"]
+    with req.state.lock:
+        entries = list(provisioning.ledger(req.state))
+    # proposed [5.2]: exact, case-insensitive name match; the first one if several share it.
+    found = next((g for g in directory.groups(tenant, entries) if g["name"].lower() == name.lower()), None)
+    if found is None:
+        return json_response(shapes.not_found("Group", name), status=404)
+    return json_response(shapes.group(found))
+
+
+@point_route("GET", "/sites", auth.SITES)
+def list_sites(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    with req.state.lock:
+        entries = list(provisioning.ledger(req.state))
+    items = _search(directory.sites(tenant, entries), req.query.get("search"), "title", "url")
+    return paged(req, [shapes.site(s) for s in items])
+
+
+# --- Async jobs --------------------------------------------------------------------------------
+
+
+def _start_job(req: Request, tenant: dict[str, Any], kind: str) -> Response:
+    try:
+        body = read_json(req, required=False)
+    except _Problem as problem:
+        return problem.response
+    state = req.state
+    with state.lock:
+        try:
+            job = jobs.create(state, tenant, kind, body)
+        except jobs.Invalid as exc:
+            return invalid(exc.errors)
+        state.save()
+        answer = shapes.request_status(job, state.now())
+    location = f"/point/{_slug(tenant)}/v1.0/requests/{job['id']}/status"
+    return json_response(answer, status=202, headers={"Location": location, "Retry-After": "1"})
+
+
+@point_route("POST", "/groups/memberships", auth.GROUPS)
+def group_memberships(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    return _start_job(req, tenant, shapes.JOB_TYPE_GROUP_MEMBERSHIPS)
+
+
+@point_route("POST", "/sites/permissions/generate", auth.SITES)
+def site_permissions(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    return _start_job(req, tenant, shapes.JOB_TYPE_SITE_PERMISSIONS)
+
+
+@point_route("POST", "/users/access/generate", auth.USERS)
+def user_access(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    return _start_job(req, tenant, shapes.JOB_TYPE_USER_ACCESS)
+
+
+def _job(req: Request, tenant: dict[str, Any]) -> dict[str, Any] | None:
+    job: dict[str, Any] | None = provisioning.tenant_data(req.state, _slug(tenant))["jobs"].get(req.params["id"].lower())
+    if job is not None:
+        jobs.advance(job, req.state.now())
+    return job
+
+
+@point_route("GET", "/requests/{id}/status", auth.ASYNC_STATUS)
+def job_status(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    state = req.state
+    with state.lock:
+        job = _job(req, tenant)
+        if job is None:
+            return json_response(shapes.not_found("Request", req.params["id"]), status=404)
+        answer = shapes.request_status(job, state.now())
+    if job["status"] == shapes.JOB_SUCCEEDED:
+        # documented-draft [4.1]: 302 to the result once it has succeeded.
+        location = f"/point/{_slug(tenant)}/v1.0/requests/{job['id']}/result"
+        return json_response(answer, status=302, headers={"Location": location})
+    return json_response(answer, headers={"Retry-After": "1"} if job["status"] == shapes.JOB_IN_PROGRESS else None)
+
+
+@point_route("GET", "/requests/{id}/result", auth.ASYNC_STATUS)
+def job_result(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    state = req.state
+    with state.lock:
+        job = _job(req, tenant)
+        if job is None:
+            return json_response(shapes.not_found("Request", req.params["id"]), status=404)
+        job = dict(job)
+    if job["status"] == shapes.JOB_FAILED:
+        return json_response(shapes.domain_error(f"Request {job['id']} failed: {job['error']}", shapes.INVALID_OPERATION), status=409)
+    if job["status"] != shapes.JOB_SUCCEEDED:
+        return json_response(shapes.domain_error(f"Request {job['id']} has not completed yet.", shapes.INVALID_OPERATION), status=409)
+    with state.lock:
+        rows = jobs.rows(state, tenant, job)
+    return paged(req, rows)
+
+
+# --- Webhooks and options ----------------------------------------------------------------------
+
+
+def _register_webhook(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    try:
+        body = read_json(req)
+    except _Problem as problem:
+        return problem.response
+    with req.state.lock:
+        try:
+            webhooks.register(req.state, _slug(tenant), body)
+        except webhooks.Invalid as exc:
+            return invalid(exc.errors)
+        req.state.save()
+    # documented [6.1]: 200; the body is shown as "{ Null }" (a docs typo): we send none.
+    return Response(200, b"", {})
+
+
+def _list_webhooks(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    with req.state.lock:
+        hooks = [shapes.webhook_endpoint(h) for h in webhooks.endpoints(req.state, _slug(tenant))]
+    return json_response(hooks)
+
+
+def _delete_webhook(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    try:
+        body = read_json(req)
+    except _Problem as problem:
+        return problem.response
+    with req.state.lock:
+        try:
+            deleted = webhooks.delete(req.state, _slug(tenant), body)
+        except webhooks.Invalid as exc:
+            return invalid(exc.errors)
+        req.state.save()
+    if not deleted:
+        return json_response(shapes.not_found("WebhookEndpoint", str(body.get("endpoint"))), status=404)
+    return Response(204, b"", {})
+
+
+# documented [6.1]: the plural path; the API article's singular spelling is routed too.
+for _path in ("/webhooks/endpoints", "/webhook/endpoints"):
+    point_route("POST", _path, auth.WEBHOOKS)(_register_webhook)
+    point_route("GET", _path, auth.WEBHOOKS)(_list_webhooks)
+    point_route("DELETE", _path, auth.WEBHOOKS)(_delete_webhook)
+
+
+@point_route("GET", "/options", auth.OPTIONS)
+def get_options(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+    with req.state.lock:
+        key = webhooks.options_key(req.state, _slug(tenant))
+    return json_response(shapes.options(key))
+
+
+# --- Ticker ------------------------------------------------------------------------------------
+
+
+def tick(state: EmulatorState) -> None:
+    """Advance every request by time, so webhooks fire even when nobody polls."""
+    _advance_tenant(state)
+
+
+TICKERS.append(tick)
+
+
+# --- Control API (not part of Point) -----------------------------------------------------------
+
+
+def _control_body(req: Request) -> dict[str, Any]:
+    if not req.body.strip():
+        return {}
+    body = req.json()
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return body
+
+
+def _control_request(req: Request, action: str) -> Response:
+    body = _control_body(req)
+    state = req.state
+    by, comment = body.get("by"), body.get("comment")
+    with state.lock:
+        found = provisioning.find_request(state, req.params["id"])
+        if found is None:
+            return json_response({"error": "not_found", "message": f"No provisioning request {req.params['id']}."}, status=404)
+        _, record = found
+        if record["status"] != shapes.REQUEST_PENDING:
+            return json_response(
+                {"error": "conflict", "message": f"Request {record['id']} is {record['status']}, not Pending."},
+                status=409,
+            )
+        if action == "approve":
+            provisioning.approve(state, record, by, comment)
+        else:
+            provisioning.reject(state, record, by, comment)
+        state.save()
+        return json_response(shapes.provisioning_request(record, state.now()))
+
+
+@route("POST", "/_control/requests/{id}/approve")
+def control_approve(req: Request) -> Response:
+    return _control_request(req, "approve")
+
+
+@route("POST", "/_control/requests/{id}/reject")
+def control_reject(req: Request) -> Response:
+    return _control_request(req, "reject")
+
+
+@route("GET", "/_control/requests")
+def control_requests(req: Request) -> Response:
+    """Every provisioning request of every tenant (newest last), for the demo and tests."""
+    state = req.state
+    _advance_tenant(state)
+    with state.lock:
+        items = [
+            {"tenant": slug, **shapes.provisioning_request(r, state.now())}
+            for slug, data in state.data.get("point", {}).items()
+            if isinstance(data, dict)
+            for r in data.get("requests", {}).values()
+        ]
+    items.sort(key=lambda r: str(r["requestedOn"]))
+    return json_response({"count": len(items), "requests": items})
+
+
+@route("POST", "/_control/timing")
+def control_timing(req: Request) -> Response:
+    body = _control_body(req)
+    state = req.state
+    with state.lock:
+        current = provisioning.config(state)["timing"]
+        for key, value in body.items():
+            if key not in provisioning.DEFAULT_TIMING:
+                raise BadRequest(f"Unknown phase '{key}'; use {', '.join(provisioning.DEFAULT_TIMING)}.")
+            if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+                raise BadRequest(f"'{key}' must be a number of seconds >= 0.")
+            current[key] = float(value)
+        state.save()
+        return json_response({"timing": dict(current)})
+
+
+def _fail_next(req: Request, queue_name: str, default: str) -> Response:
+    body = _control_body(req)
+    state = req.state
+    tenant = state.tenant(str(body.get("tenant") or ""))
+    if tenant is None:
+        raise BadRequest("'tenant' (slug or id) is required and must exist.")
+    message = body.get("message") or default
+    count = body.get("count", 1)
+    if not isinstance(message, str) or isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise BadRequest("'message' must be a string and 'count' a positive integer.")
+    with state.lock:
+        queue = provisioning.config(state)[queue_name].setdefault(_slug(tenant), [])
+        queue.extend([message] * count)
+        state.save()
+        return json_response({"tenant": _slug(tenant), "queued": list(queue)})
+
+
+@route("POST", "/_control/requests/fail-next")
+def control_fail_next(req: Request) -> Response:
+    return _fail_next(req, "fail_next", provisioning.DEFAULT_FAILURE)
+
+
+@route("POST", "/_control/jobs/fail-next")
+def control_jobs_fail_next(req: Request) -> Response:
+    return _fail_next(req, "job_fail_next", jobs.DEFAULT_JOB_ERROR)
+
+
+@route("GET", "/_control/ledger")
+def control_ledger(req: Request) -> Response:
+    wanted = (req.query.get("tenant") or "").lower()
+    with req.state.lock:
+        entries = [dict(e) for e in provisioning.ledger(req.state) if not wanted or e["tenant"] == wanted]
+    return json_response({"count": len(entries), "workspaces": entries})
+
+
+@route("GET", "/_control/webhooks/deliveries")
+def control_deliveries(req: Request) -> Response:
+    wanted = (req.query.get("tenant") or "").lower()
+    with req.state.lock:
+        entries = [dict(e) for e in webhooks.log(req.state) if not wanted or e["tenant"] == wanted]
+    return json_response({"count": len(entries), "deliveries": entries})
+
+
+@route("POST", "/_control/webhooks")
+def control_webhooks(req: Request) -> Response:
+    body = _control_body(req)
+    state = req.state
+    with state.lock:
+        cfg = provisioning.config(state)
+        if "duplicate_rate" in body:
+            rate = body["duplicate_rate"]
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or not 0 <= rate <= 1:
+                raise BadRequest("'duplicate_rate' must be a number between 0 and 1.")
+            cfg["duplicate_rate"] = float(rate)
+        if "retry_delays" in body:
+            delays = body["retry_delays"]
+            if not isinstance(delays, list) or not all(isinstance(d, int | float) and not isinstance(d, bool) and d >= 0 for d in delays):
+                raise BadRequest("'retry_delays' must be a list of seconds >= 0.")
+            cfg["retry_delays"] = [float(d) for d in delays]
+        state.save()
+        return json_response({"duplicate_rate": cfg["duplicate_rate"], "retry_delays": cfg["retry_delays"]})
