@@ -61,7 +61,7 @@ def test_completed_rejected_and_cancelled_are_the_end() -> None:
 
 
 def test_only_sent_unfinished_requests_are_polled() -> None:
-    assert IN_FLIGHT_STATES == {S.WAITING_APPROVAL, S.APPROVED, S.IN_PROGRESS}
+    assert {S.WAITING_APPROVAL, S.APPROVED, S.IN_PROGRESS} == IN_FLIGHT_STATES
 
 
 @pytest.mark.parametrize(
