@@ -609,7 +609,7 @@ class RewritingSession(requests.Session):
 
     def request(
         self, method: str | bytes, url: str | bytes, *args: Any, **kwargs: Any
-    ) -> requests.Response:  # type: ignore[override]
+    ) -> requests.Response:
         url = str(url).replace("https://login.microsoftonline.com", self.target, 1)
         return super().request(method, url, *args, **kwargs)
 

@@ -19,7 +19,7 @@ REQUESTER = user(CONTOSO, "Portal.Requester")
 IT = user(CONTOSO, "Portal.ITStaff")
 ADMIN = user(CONTOSO, "Portal.Admin")
 GUEST = user(CONTOSO, guest=True)
-PROJECT = {
+PROJECT: dict[str, Any] = {
     "templateId": 1,
     "displayName": "Falcon",
     "owners": [REQUESTER, IT],
