@@ -242,3 +242,47 @@ def summary(request: Request) -> Response:
             **_rules_view(state),
         }
     return json_response(answer)
+
+
+@route("POST", "/_control/id-token-overrides")
+def add_id_token_override(request: Request) -> Response:
+    """Change the next sign-in id_token: ``claims`` to set, ``remove`` to drop, and/or
+    ``tamper_signature``. Each call queues one override, used by one token response."""
+    body = _body(request)
+    claims, remove = body.get("claims", {}), body.get("remove", [])
+    if not isinstance(claims, dict):
+        raise BadRequest("'claims' must be a JSON object.")
+    if not isinstance(remove, list) or not all(isinstance(n, str) for n in remove):
+        raise BadRequest("'remove' must be a list of claim names.")
+    override = {
+        "claims": claims,
+        "remove": remove,
+        "tamper_signature": bool(body.get("tamper_signature", False)),
+    }
+    with request.state.lock:
+        pending = request.state.runtime.setdefault("id_token_overrides", [])
+        pending.append(override)
+        count = len(pending)
+    return json_response({"pending": count})
+
+
+@route("POST", "/_control/redirect-uris")
+def change_redirect_uris(request: Request) -> Response:
+    """Register (``add``) or unregister (``remove``) redirect URIs on an app registration."""
+    body = _body(request)
+    add, remove = body.get("add", []), body.get("remove", [])
+    for name, value in (("add", add), ("remove", remove)):
+        if not isinstance(value, list) or not all(
+            isinstance(u, str) and u.startswith(("http://", "https://")) for u in value
+        ):
+            raise BadRequest(f"'{name}' must be a list of http(s) URLs.")
+    state = request.state
+    with state.lock:
+        apps = _apps(state, body)
+        for app in apps:
+            uris = [u for u in app.get("redirect_uris", []) if u not in remove]
+            uris += [u for u in add if u not in uris]
+            app["redirect_uris"] = uris
+        state.save()
+        current = list(apps[0]["redirect_uris"])
+    return json_response({"client_id": body["client_id"], "redirect_uris": current})

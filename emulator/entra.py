@@ -665,6 +665,10 @@ def _user_tokens(
     roles = [r for r in user.get("roles", []) if r in app.get("app_roles", [])]
     if roles:
         id_claims["roles"] = roles
+    override = _take_id_token_override(state)
+    id_claims.update(override.get("claims", {}))
+    for name in override.get("remove", []):
+        id_claims.pop(name, None)
     access_claims: dict[str, Any] = {
         "aud": GRAPH_APP_ID,
         "iss": issuer(state, tid),
@@ -684,6 +688,7 @@ def _user_tokens(
         "uti": secrets.token_urlsafe(16),
         "ver": "1.0",
     }
+    id_token = _sign(state, tid, id_claims)
     refresh_token = secrets.token_urlsafe(48)
     with state.lock:
         store: dict[str, Any] = state.data["refresh_tokens"]
@@ -704,9 +709,24 @@ def _user_tokens(
         "ext_expires_in": lifetime,
         "access_token": _sign(state, tid, access_claims),
         "refresh_token": refresh_token,
-        "id_token": _sign(state, tid, id_claims),
+        "id_token": _tampered(id_token) if override.get("tamper_signature") else id_token,
         "client_info": _b64url_json({"uid": user["oid"], "utid": tid}),
     }
+
+
+def _take_id_token_override(state: EmulatorState) -> dict[str, Any]:
+    """The next pending /_control/id-token-overrides entry (consumed), or nothing."""
+    with state.lock:
+        pending = state.runtime.get("id_token_overrides")
+        return pending.pop(0) if pending else {}
+
+
+def _tampered(token: str) -> str:
+    """The same token with one signature byte changed, so only the signature check fails."""
+    head, payload, signature = token.split(".")
+    raw = bytearray(base64.urlsafe_b64decode(signature + "=" * (-len(signature) % 4)))
+    raw[len(raw) // 2] ^= 0x01
+    return f"{head}.{payload}.{base64.urlsafe_b64encode(bytes(raw)).decode().rstrip('=')}"
 
 
 # -- the authorize page ------------------------------------------------------------------------

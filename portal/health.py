@@ -97,3 +97,16 @@ def run_checks() -> dict[str, Check]:
         skipped = Check(False, {"error": "skipped: database unreachable"})
         return {"database": database, "queue": skipped, "worker": skipped}
     return {"database": database, "queue": check_queue(), "worker": check_worker()}
+
+
+def collect_warnings() -> list[str]:
+    """Things to fix soon that do not make the service unhealthy (status stays 200)."""
+    try:
+        from tenants.selectors import expiring_secrets, secret_expiry_text
+
+        return [
+            f"Client secret of tenant {t.name} ({t.slug}) {secret_expiry_text(t)}."
+            for t in expiring_secrets()
+        ]
+    except DatabaseError:
+        return []

@@ -1,4 +1,4 @@
-"""Portal-wide records: people (keyed on Entra tid + oid) and the worker heartbeat."""
+"""Portal-wide records: people (keyed on Entra tid + oid), the audit log and the worker heartbeat."""
 
 from __future__ import annotations
 
@@ -28,6 +28,10 @@ class User(AbstractUser):
         "tenants.Tenant", blank=True, related_name="it_staff",
         help_text="Further tenants this IT staff member serves, besides the home tenant.",
     )
+    selected_tenant = models.ForeignKey(
+        "tenants.Tenant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The tenant last chosen in the header's tenant selector (IT staff).",
+    )
 
     class Meta:
         constraints = [
@@ -47,3 +51,44 @@ class Heartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} at {self.seen_at:%Y-%m-%d %H:%M:%S}"
+
+
+class AuditAction(models.TextChoices):
+    """What an audit entry records; later features add their own actions here."""
+
+    SIGN_IN = "sign_in", "Signed in"
+    SIGN_IN_FAILED = "sign_in_failed", "Sign-in failed"
+    SIGN_OUT = "sign_out", "Signed out"
+    SESSION_EXPIRED = "session_expired", "Session expired"
+    ROLE_CHANGED = "role_changed", "Role changed"
+    TENANT_SWITCHED = "tenant_switched", "Tenant switched"
+    TENANT_SECRET_CHANGED = "tenant_secret_changed", "Tenant secret changed"
+    CONNECTION_TESTED = "connection_tested", "Connection tested"
+    REQUEST_SUBMITTED = "request_submitted", "Provisioning request submitted"
+    REQUEST_RETRIED = "request_retried", "Provisioning request retried"
+    REQUEST_CANCELLED = "request_cancelled", "Provisioning request cancelled"
+
+
+class AuditEvent(models.Model):
+    """One audited event: who (kept as text too, so it survives the user), which tenant,
+    when and from where. Written only through portal.audit.audit_record; never edited."""
+
+    action = models.CharField(max_length=40, choices=AuditAction)
+    created_at = models.DateTimeField(db_index=True)
+    user = models.ForeignKey(
+        "portal.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    person = models.CharField(max_length=300, blank=True, help_text="Name and e-mail at the time.")
+    tenant = models.ForeignKey(
+        "tenants.Tenant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    tenant_name = models.CharField(max_length=100, blank=True)
+    source_ip = models.GenericIPAddressField("source IP", null=True, blank=True)
+    detail = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["action", "-created_at"], name="audit_action_time")]
+
+    def __str__(self) -> str:
+        return f"{self.get_action_display()}: {self.person or 'unknown'} at {self.created_at:%Y-%m-%d %H:%M:%S}"

@@ -67,6 +67,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    "portal.middleware.SessionTimeoutMiddleware",
+    "portal.middleware.CurrentTenantMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -74,6 +76,25 @@ MIDDLEWARE = [
 
 ROOT_URLCONF = "portal.urls"
 AUTH_USER_MODEL = "portal.User"
+
+# Sign-in through Entra ID (portal/auth.py). Local passwords (ModelBackend, for the
+# `createsuperuser` break-glass account) work only outside production.
+AUTHENTICATION_BACKENDS = ["portal.backends.EntraBackend"]
+if not PRODUCTION:
+    AUTHENTICATION_BACKENDS.append("django.contrib.auth.backends.ModelBackend")
+LOGIN_URL = "sign_in"
+LOGIN_REDIRECT_URL = "home"
+# Entra app role values that map to the portal's roles (highest wins).
+ENTRA_ROLE_REQUESTER = env_str("ENTRA_ROLE_REQUESTER", "Portal.Requester")
+ENTRA_ROLE_IT_STAFF = env_str("ENTRA_ROLE_IT_STAFF", "Portal.ITStaff")
+ENTRA_ROLE_ADMIN = env_str("ENTRA_ROLE_ADMIN", "Portal.Admin")
+# Sessions end after this many seconds without a request, and this long after sign-in.
+SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60, minimum=60)
+SESSION_ABSOLUTE_TIMEOUT = env_int("SESSION_ABSOLUTE_TIMEOUT", 8 * 3600, minimum=300)
+SESSION_COOKIE_AGE = SESSION_ABSOLUTE_TIMEOUT
+# Audit log source IP: the last X-Forwarded-For entry (set by our own proxy) instead of the
+# socket address. Only behind a proxy that overwrites the header.
+TRUST_X_FORWARDED_FOR = env_bool("TRUST_X_FORWARDED_FOR", default=False)
 WSGI_APPLICATION = "portal.wsgi.application"
 
 TEMPLATES = [
@@ -87,6 +108,8 @@ TEMPLATES = [
                 "django.template.context_processors.csp",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "portal.context_processors.portal",
+                "tenants.context_processors.secret_expiry",
             ],
         },
     },
@@ -248,6 +271,18 @@ if REDIS_URL:
     Q_CLUSTER["redis"] = REDIS_URL
 else:
     Q_CLUSTER["orm"] = "default"
+
+# Point API client (provisioning/point.py): timeouts (s), retries with back-off and jitter for
+# 5xx, connection errors and 429 (Retry-After honoured), all waits capped by a total budget (s).
+POINT_CONNECT_TIMEOUT = env_int("POINT_CONNECT_TIMEOUT", 3, minimum=1)
+POINT_READ_TIMEOUT = env_int("POINT_READ_TIMEOUT", 20, minimum=1)
+POINT_MAX_RETRIES = env_int("POINT_MAX_RETRIES", 3, minimum=0)
+POINT_BACKOFF_MS = env_int("POINT_BACKOFF_MS", 500, minimum=0)
+POINT_RETRY_BUDGET = env_int("POINT_RETRY_BUDGET", 30, minimum=0)
+# Tenant app tokens are shared by every process (database) and renewed this long before expiry (s).
+TOKEN_REFRESH_MARGIN = env_int("TOKEN_REFRESH_MARGIN", 300, minimum=0)
+# Admins see a banner and /healthz a warning from this many days before a client secret expires.
+SECRET_EXPIRY_WARNING_DAYS = env_int("SECRET_EXPIRY_WARNING_DAYS", 30, minimum=1)
 
 # Health: /healthz reports these as failures when exceeded.
 HEALTH_MAX_QUEUE_AGE = env_int("HEALTH_MAX_QUEUE_AGE", 300, minimum=1)

@@ -3,12 +3,23 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import path
+from django.urls import include, path
 
-from portal import views
+from portal import views, views_audit, views_auth
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("auth/sign-in", views_auth.sign_in, name="sign_in"),
+    path("auth/sign-in/start", views_auth.sign_in_start, name="sign_in_start"),
+    path("auth/callback", views_auth.auth_callback, name="auth_callback"),
+    path("auth/sign-out", views_auth.sign_out, name="sign_out"),
+    path("auth/tenant", views_auth.select_tenant, name="select_tenant"),
+    path("audit/", views_audit.audit_log, name="audit_log"),
+    path("audit/export.csv", views_audit.audit_export, name="audit_export"),
+    # Django admin signs in and out through Entra (before admin.site.urls, which they shadow).
+    path("admin/login/", views_auth.admin_login, name="admin_login"),
+    path("admin/logout/", views_auth.sign_out, name="admin_logout"),
     path("admin/", admin.site.urls),
+    path("tenants/", include("tenants.urls")),
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -20,6 +21,15 @@ POINT_FIELD_TO_FORM = {
     "$": "__all__",
 }
 METADATA_FORM_PREFIX = "meta__"
+
+
+def metadata_form_field(name: str) -> str:
+    """The form field of a custom metadata field: "Cost Center" -> "meta__cost_center".
+
+    The one slug rule shared by the request form and the mapping of upstream errors.
+    """
+    slug = re.sub(r"[^a-z0-9]+", "_", name.strip().lower()).strip("_")
+    return f"{METADATA_FORM_PREFIX}{slug or 'field'}"
 
 
 def form_field_for(point_field: str, metadata_fields: dict[str, str]) -> str:

@@ -71,3 +71,61 @@ class Tenant(models.Model):
     @property
     def point_scope(self) -> str:
         return f"{self.point_app_id}/.default"
+
+
+class TenantToken(models.Model):
+    """The tenant's current app token for its upstream, shared by every web and worker process.
+
+    The token is a secret: it is stored encrypted like the client secret and never shown.
+    `fingerprint` ties it to the credentials it was issued for (tenants.tokens).
+    """
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="token")
+    token_encrypted = models.TextField()
+    fingerprint = models.CharField(max_length=64)
+    expires_at = models.DateTimeField()
+    obtained_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"Token of {self.tenant} until {self.expires_at:%Y-%m-%d %H:%M}"
+
+
+class ConnectionCheck(models.Model):
+    """One run of "Test connection": a token, then one probe per Point permission."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Running"
+        DONE = "done", "Done"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="connection_checks")
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    ok = models.BooleanField(default=False, help_text="A token and every permission granted.")
+    token_ok = models.BooleanField(default=False)
+    token_message = models.TextField(blank=True, help_text="What went wrong getting a token, and what to do.")
+    # [{"permission", "endpoint", "outcome": granted|missing|error|skipped, "detail", "guidance"}]
+    probes = models.JSONField(default=list)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        get_latest_by = "created_at"
+
+    def __str__(self) -> str:
+        return f"Connection check of {self.tenant} at {self.created_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def summary(self) -> str:
+        if self.status == self.Status.PENDING:
+            return "Running"
+        if self.ok:
+            return "Connected: every permission granted"
+        if not self.token_ok:
+            return "No token"
+        missing = [p["permission"] for p in self.probes if p.get("outcome") == "missing"]
+        if missing:
+            return "Missing " + ", ".join(missing)
+        return "Errors"

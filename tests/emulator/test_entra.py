@@ -666,3 +666,48 @@ def test_msal_completes_the_auth_code_flow(emulator: RunningEmulator) -> None:
     assert result["id_token_claims"]["oid"] == ADELE["oid"]
     assert result["id_token_claims"]["roles"] == ["Portal.Requester"]
     assert result["id_token_claims"]["tid"] == TID
+
+
+# -- control: id_token overrides and redirect URIs (portal sign-in tests) ---------------------
+
+
+def _id_token_after_sign_in(emulator: RunningEmulator) -> requests.Response:
+    verifier, challenge = pkce_pair()
+    code = sign_in(emulator, ADELE, challenge)["code"][0]
+    return redeem(emulator, code, verifier)
+
+
+def test_an_id_token_override_changes_only_the_next_id_token(emulator: RunningEmulator) -> None:
+    emulator.control("id-token-overrides", claims={"aud": "someone-else"}, remove=["email"])
+    first = jwt.decode(_id_token_after_sign_in(emulator).json()["id_token"], options={"verify_signature": False})
+    second = jwt.decode(_id_token_after_sign_in(emulator).json()["id_token"], options={"verify_signature": False})
+    assert first["aud"] == "someone-else"
+    assert "email" not in first
+    assert second["aud"] == CLIENT_ID
+    assert second["email"] == ADELE["mail"]
+
+
+def test_a_tampered_id_token_fails_only_its_signature_check(emulator: RunningEmulator) -> None:
+    emulator.control("id-token-overrides", tamper_signature=True)
+    token = _id_token_after_sign_in(emulator).json()["id_token"]
+    keys = requests.get(f"{emulator.url}/{TID}/discovery/v2.0/keys", timeout=10).json()["keys"]
+    key = jwt.PyJWK(keys[0]).key
+    with pytest.raises(jwt.InvalidSignatureError):
+        jwt.decode(token, key, algorithms=["RS256"], audience=CLIENT_ID)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["oid"] == ADELE["oid"]
+
+
+def test_a_redirect_uri_can_be_registered_for_tests(emulator: RunningEmulator) -> None:
+    extra = "http://testserver/auth/callback"
+    answer = emulator.control("redirect-uris", client_id=CLIENT_ID, add=[extra])
+    assert extra in answer["redirect_uris"]
+    _verifier, challenge = pkce_pair()
+    assert sign_in(emulator, ADELE, challenge, redirect_uri=extra)["code"]
+    emulator.control("redirect-uris", client_id=CLIENT_ID, remove=[extra])
+    page = requests.get(
+        f"{emulator.url}/{TID}/oauth2/v2.0/authorize",
+        params=authorize_params(challenge, redirect_uri=extra),
+        timeout=10,
+    )
+    assert "AADSTS50011" in page.text

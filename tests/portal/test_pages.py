@@ -5,7 +5,16 @@ import re
 import pytest
 from django.test import Client
 
+from portal.models import User
+from tests.conftest import client_for
+
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def client(requester_a: User) -> Client:
+    """Pages need a signed-in person; anonymous visitors are sent to sign-in."""
+    return client_for(requester_a)
 
 
 def test_home_page_renders_with_the_layout(client: Client) -> None:

@@ -1,0 +1,69 @@
+"""Session lifetime (idle and absolute timeouts) and the current tenant on each request."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import logout
+from django.http import HttpRequest, HttpResponse
+
+from portal.audit import AuditAction, audit_record
+from portal.decorators import sign_in_required
+from portal.selectors import current_tenant
+
+SIGNED_IN_AT = "portal_signed_in_at"
+LAST_SEEN = "portal_last_seen"
+# The last-seen stamp is written at most this often (seconds), not on every request.
+TOUCH_INTERVAL = 60
+
+
+def start_session_clock(request: HttpRequest) -> None:
+    now = time.time()
+    request.session[SIGNED_IN_AT] = now
+    request.session[LAST_SEEN] = now
+
+
+class SessionTimeoutMiddleware:
+    """Signs out a session idle for SESSION_IDLE_TIMEOUT or older than
+    SESSION_ABSOLUTE_TIMEOUT seconds (ASVS 7.3), then sends the person to sign in again."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.user.is_authenticated:
+            now = time.time()
+            started = request.session.get(SIGNED_IN_AT)
+            last_seen = request.session.get(LAST_SEEN)
+            if not isinstance(started, float | int) or not isinstance(last_seen, float | int):
+                start_session_clock(request)
+            elif (
+                now - last_seen > settings.SESSION_IDLE_TIMEOUT
+                or now - started > settings.SESSION_ABSOLUTE_TIMEOUT
+            ):
+                idle = now - last_seen > settings.SESSION_IDLE_TIMEOUT
+                audit_record(
+                    action=AuditAction.SESSION_EXPIRED,
+                    request=request,
+                    detail="idle timeout" if idle else "absolute timeout",
+                )
+                logout(request)
+                messages.info(request, "Your session has expired. Please sign in again.")
+                return sign_in_required(request)
+            elif now - last_seen >= TOUCH_INTERVAL:
+                request.session[LAST_SEEN] = now
+        return self.get_response(request)
+
+
+class CurrentTenantMiddleware:
+    """Sets ``request.tenant``: the tenant the signed-in user works in (None if anonymous)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request.tenant = current_tenant(request)  # type: ignore[attr-defined]
+        return self.get_response(request)

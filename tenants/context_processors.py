@@ -1,0 +1,28 @@
+"""Template context of tenants: the secret-expiry banner for admins."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from portal.models import Role
+
+
+def secret_expiry(request: HttpRequest) -> dict[str, Any]:
+    """`expiring_tenants` for admins: client secrets expiring within the warning window."""
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {}
+    if getattr(user, "role", "") != Role.ADMIN:
+        return {}
+    from tenants import selectors
+
+    def expiring() -> list[dict[str, Any]]:
+        return [
+            {"tenant": t, "text": selectors.secret_expiry_text(t)}
+            for t in selectors.expiring_secrets(selectors.tenants_served_by(user))
+        ]
+
+    # Evaluated only when a template uses it.
+    return {"expiring_tenants": expiring}

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.urls import path
+
+from tenants import views
+
+app_name = "tenants"
+urlpatterns = [
+    path("", views.tenant_list, name="list"),
+    path("<slug:slug>/", views.tenant_detail, name="detail"),
+    path("<slug:slug>/check", views.tenant_check_start, name="check"),
+    path("<slug:slug>/checks/<int:pk>", views.tenant_check_result, name="check_result"),
+]

@@ -1,0 +1,145 @@
+"""The access matrix: every URL x persona -> the status each persona gets (ASVS 8.1.1, 8.2.1).
+
+ONE table (MATRIX). A later issue adding a URL adds its rows here; `test_every_url_is_in_the_matrix`
+fails for any URL pattern the table does not cover (Django admin's own pages excepted: a few
+representative ones are listed).
+
+Personas (tests/conftest.py): anonymous; requester_a and requester_b (Contoso requesters);
+it_staff (Contoso); it_staff_other (Fabrikam only); admin (Contoso, Django admin).
+Objects live in Contoso (tenant_a) unless a row says otherwise, so it_staff_other must get 404.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+
+from portal.models import User
+from portal.tasks import heartbeat
+from tenants.models import Tenant
+from tests.conftest import client_for
+
+PERSONAS = ("anonymous", "requester_a", "requester_b", "it_staff", "it_staff_other", "admin")
+
+
+@dataclass
+class World:
+    """What rows may refer to: tenants and personas (objects are made by ``kwargs``/``data``)."""
+
+    tenant_a: Tenant
+    tenant_b: Tenant
+    users: dict[str, User]
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str  # URL name, "namespace:name" for app URLs
+    method: str
+    expect: tuple[int, int, int, int, int, int]  # in PERSONAS order
+    kwargs: Callable[[World], dict[str, Any]] | None = None
+    data: Callable[[World], dict[str, Any]] | None = None
+    htmx: bool = False
+    note: str = field(default="", compare=False)
+
+    def label(self) -> str:
+        return f"{self.method} {self.name}{' (htmx)' if self.htmx else ''}"
+
+
+def contoso(w: World) -> dict[str, Any]:
+    return {"slug": w.tenant_a.slug}
+
+
+def contoso_check(w: World) -> dict[str, Any]:
+    from tenants.models import ConnectionCheck
+
+    return {"slug": w.tenant_a.slug, "pk": ConnectionCheck.objects.create(tenant=w.tenant_a).pk}
+
+
+#            anonymous  requester_a  requester_b  it_staff  it_staff_other  admin
+MATRIX: list[Row] = [
+    # portal
+    Row("home", "GET", (302, 200, 200, 200, 200, 200)),
+    Row("healthz", "GET", (200, 200, 200, 200, 200, 200), note="public: monitoring"),
+    # sign-in (portal/views_auth.py)
+    Row("sign_in", "GET", (200, 200, 200, 200, 200, 200)),
+    Row("sign_in_start", "POST", (400, 400, 400, 400, 400, 400), note="no tenant chosen"),
+    Row("auth_callback", "GET", (400, 400, 400, 400, 400, 400), note="no flow: refused, session dropped"),
+    Row("sign_out", "POST", (302, 302, 302, 302, 302, 302)),
+    Row("sign_out", "GET", (405, 405, 405, 405, 405, 405)),
+    Row("select_tenant", "POST", (302, 403, 403, 404, 302, 302),
+        data=lambda w: {"tenant": w.tenant_b.pk}, note="Fabrikam: it_staff does not serve it"),
+    # audit log (portal/views_audit.py)
+    Row("audit_log", "GET", (302, 403, 403, 403, 403, 200)),
+    Row("audit_log", "GET", (401, 403, 403, 403, 403, 200), htmx=True),
+    Row("audit_export", "GET", (302, 403, 403, 403, 403, 200)),
+    # Django admin, through Entra sign-in
+    Row("admin_login", "GET", (302, 403, 403, 403, 403, 302)),
+    Row("admin_logout", "POST", (302, 302, 302, 302, 302, 302)),
+    Row("admin:index", "GET", (302, 302, 302, 302, 302, 200)),
+    Row("admin:portal_auditevent_changelist", "GET", (302, 302, 302, 302, 302, 200)),
+    Row("admin:portal_user_changelist", "GET", (302, 302, 302, 302, 302, 200)),
+    Row("admin:tenants_tenant_changelist", "GET", (302, 302, 302, 302, 302, 200)),
+    # tenants (issue 5)
+    Row("tenants:list", "GET", (302, 403, 403, 200, 200, 200)),
+    Row("tenants:detail", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso),
+    Row("tenants:check", "POST", (302, 403, 403, 302, 404, 302), kwargs=contoso),
+    Row("tenants:check_result", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso_check),
+]
+
+
+def url_names(patterns: list[URLPattern | URLResolver], namespace: str = "") -> Iterator[str]:
+    """Every named URL pattern (or its route when unnamed), Django admin's include excepted."""
+    for pattern in patterns:
+        if isinstance(pattern, URLResolver):
+            if pattern.app_name == "admin":
+                continue
+            inner = f"{namespace}{pattern.namespace}:" if pattern.namespace else namespace
+            yield from url_names(pattern.url_patterns, inner)
+        else:
+            yield f"{namespace}{pattern.name}" if pattern.name else str(pattern.pattern)
+
+
+def test_every_url_is_in_the_matrix() -> None:
+    covered = {row.name for row in MATRIX}
+    missing = sorted(set(url_names(get_resolver().url_patterns)) - covered)
+    assert not missing, f"Add rows to MATRIX in tests/test_access_matrix.py for: {missing}"
+
+
+def test_every_row_names_an_existing_url_and_every_persona() -> None:
+    names = set(url_names(get_resolver().url_patterns))
+    for row in MATRIX:
+        assert row.name in names or row.name.startswith("admin:"), row.name
+        assert len(row.expect) == len(PERSONAS), row.label()
+
+
+@pytest.fixture
+def world(
+    tenant_a: Tenant, tenant_b: Tenant, requester_a: User, requester_b: User, it_staff: User,
+    it_staff_other: User, admin: User,
+) -> World:
+    heartbeat()  # /healthz answers 200 with a live worker
+    return World(tenant_a, tenant_b, {
+        "requester_a": requester_a, "requester_b": requester_b, "it_staff": it_staff,
+        "it_staff_other": it_staff_other, "admin": admin,
+    })
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("persona", PERSONAS)
+@pytest.mark.parametrize("row", MATRIX, ids=Row.label)
+def test_access(row: Row, persona: str, world: World) -> None:
+    client = Client() if persona == "anonymous" else client_for(world.users[persona])
+    url = reverse(row.name, kwargs=row.kwargs(world) if row.kwargs else None)
+    headers = {"HX-Request": "true"} if row.htmx else {}
+    data = row.data(world) if row.data else {}
+    if row.method == "GET":
+        response = client.get(url, data, headers=headers)
+    else:
+        response = client.generic(row.method, url, headers=headers) if not data else client.post(url, data, headers=headers)
+    expected = row.expect[PERSONAS.index(persona)]
+    assert response.status_code == expected, f"{row.label()} as {persona}: {response.status_code}, expected {expected}"
