@@ -200,7 +200,9 @@ SECURE_CSP = {
     "object-src": [CSP.NONE],
     "base-uri": [CSP.NONE],
     "frame-ancestors": [CSP.NONE],
-    "form-action": [CSP.SELF],
+    # Sign-in and sign-out post to the portal, which redirects to Entra: browsers apply
+    # form-action to that redirect too, so Entra's origin (the emulator's in demo) is listed.
+    "form-action": [CSP.SELF, ENTRA_LOGIN_URL, *([EMULATOR_URL] if EMULATOR_URL else [])],
 }
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "strict-origin-when-cross-origin" if not PRODUCTION else "same-origin"
@@ -279,10 +281,38 @@ POINT_READ_TIMEOUT = env_int("POINT_READ_TIMEOUT", 20, minimum=1)
 POINT_MAX_RETRIES = env_int("POINT_MAX_RETRIES", 3, minimum=0)
 POINT_BACKOFF_MS = env_int("POINT_BACKOFF_MS", 500, minimum=0)
 POINT_RETRY_BUDGET = env_int("POINT_RETRY_BUDGET", 30, minimum=0)
+# Provisioning requests (docs/provisioning.md). The poller checks at most POLL_BATCH due
+# requests a run; each request's poll interval starts at POLL_MIN_INTERVAL s and doubles to
+# POLL_MAX_INTERVAL s while nothing changes upstream. A send that fails before reaching Point
+# is tried again after SEND_RETRY_DELAY s (doubling, at most SEND_RETRY_MAX s, Retry-After
+# honoured) up to SEND_MAX_ATTEMPTS times. A send attempt holds its row for SEND_LEASE s; it
+# must outlast the task timeout, so a live attempt is never taken over.
+PROVISIONING_POLL_BATCH = env_int("PROVISIONING_POLL_BATCH", 50, minimum=1)
+PROVISIONING_POLL_MIN_INTERVAL = env_int("PROVISIONING_POLL_MIN_INTERVAL", 10, minimum=1)
+PROVISIONING_POLL_MAX_INTERVAL = env_int("PROVISIONING_POLL_MAX_INTERVAL", 300, minimum=1)
+PROVISIONING_SEND_MAX_ATTEMPTS = env_int("PROVISIONING_SEND_MAX_ATTEMPTS", 5, minimum=1)
+PROVISIONING_SEND_RETRY_DELAY = env_int("PROVISIONING_SEND_RETRY_DELAY", 30, minimum=1)
+PROVISIONING_SEND_RETRY_MAX = env_int("PROVISIONING_SEND_RETRY_MAX", 600, minimum=1)
+PROVISIONING_SEND_LEASE = env_int("PROVISIONING_SEND_LEASE", Q_CLUSTER_TIMEOUT + 60, minimum=1)
+if PROVISIONING_SEND_LEASE <= Q_CLUSTER_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"PROVISIONING_SEND_LEASE={PROVISIONING_SEND_LEASE} must exceed Q_TIMEOUT="
+        f"{Q_CLUSTER_TIMEOUT}, or a slow send could be taken over and posted twice."
+    )
+# Absolute links in e-mails (the requester's request page).
+PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 # Tenant app tokens are shared by every process (database) and renewed this long before expiry (s).
 TOKEN_REFRESH_MARGIN = env_int("TOKEN_REFRESH_MARGIN", 300, minimum=0)
 # Admins see a banner and /healthz a warning from this many days before a client secret expires.
 SECRET_EXPIRY_WARNING_DAYS = env_int("SECRET_EXPIRY_WARNING_DAYS", 30, minimum=1)
+
+# Directory browser (provisioning/directory.py): a report snapshot older than this (s) is marked
+# stale; lists show this many rows a page; the worker polls a running report this often (ms)
+# and gives up on it after DIRECTORY_REPORT_TIMEOUT (s).
+DIRECTORY_SNAPSHOT_MAX_AGE = env_int("DIRECTORY_SNAPSHOT_MAX_AGE", 24 * 3600, minimum=60)
+DIRECTORY_PAGE_SIZE = env_int("DIRECTORY_PAGE_SIZE", 50, minimum=5)
+DIRECTORY_POLL_INTERVAL_MS = env_int("DIRECTORY_POLL_INTERVAL_MS", 2000, minimum=10)
+DIRECTORY_REPORT_TIMEOUT = env_int("DIRECTORY_REPORT_TIMEOUT", 3600, minimum=60)
 
 # Health: /healthz reports these as failures when exceeded.
 HEALTH_MAX_QUEUE_AGE = env_int("HEALTH_MAX_QUEUE_AGE", 300, minimum=1)

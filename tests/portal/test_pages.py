@@ -53,3 +53,12 @@ def test_htmx_requests_carry_the_csrf_token(client: Client) -> None:
 def test_unknown_pages_get_the_portal_404(client: Client) -> None:
     response = client.get("/no-such-page")
     assert response.status_code == 404
+
+
+def test_the_csp_lets_sign_in_forms_redirect_to_entra(client: Client) -> None:
+    # The sign-in form posts to the portal, which answers with a redirect to Entra's authorize
+    # page; browsers block that redirect unless form-action allows Entra's origin.
+    csp = client.get("/auth/sign-in")["Content-Security-Policy"]
+    form_action = next(part for part in csp.split(";") if part.strip().startswith("form-action"))
+    assert "'self'" in form_action
+    assert "https://login.microsoftonline.com" in form_action
