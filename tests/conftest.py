@@ -103,6 +103,11 @@ def emulator(settings: Settings) -> Iterator[RunningEmulator]:
     running = start_background(log_requests=False)
     settings.DEMO_MODE = True
     settings.EMULATOR_URL = running.url
+    # As portal/settings.py does for the demo emulator: sign-in forms redirect to it.
+    settings.SECURE_CSP = {
+        **settings.SECURE_CSP,
+        "form-action": ["'self'", settings.ENTRA_LOGIN_URL, running.url],
+    }
     try:
         yield running
     finally:
