@@ -17,6 +17,8 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The portal, its worker and the seed must all reach the emulator where bin/demo starts it.
+demo: export EMULATOR_URL ?= http://$(or $(EMULATOR_HOST),127.0.0.1):$(or $(EMULATOR_PORT),8001)
 demo: $(STAMP)
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput
