@@ -22,4 +22,6 @@ urlpatterns = [
     path("admin/logout/", views_auth.sign_out, name="admin_logout"),
     path("admin/", admin.site.urls),
     path("tenants/", include("tenants.urls")),
+    path("directory/", include("provisioning.directory_urls")),
+    path("requests/", include("provisioning.urls")),
 ]

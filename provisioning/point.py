@@ -616,6 +616,44 @@ def get_group(tenant: Tenant, name: str) -> Group:
     return Group.from_json(_object(answer))
 
 
+@dataclass(frozen=True)
+class Page[T]:
+    """One page of an inventory list: its items, the total (if Point says) and whether more follow."""
+
+    items: list[T]
+    total: int | None
+    has_more: bool
+
+
+def _one_page(
+    tenant: Tenant, path: str, *, permission: str, params: dict[str, Any], top: int, skip: int
+) -> tuple[list[dict[str, Any]], int | None, bool]:
+    """One page through $top/$skip; a bare (unpaged) array is sliced here instead."""
+    answer = _call(tenant, "GET", path, permission=permission, params={**params, "$top": top, "$skip": skip})
+    if isinstance(answer.data, list):
+        everything = [d for d in answer.data if isinstance(d, dict)]
+        return everything[skip:skip + top], len(everything), len(everything) > skip + top
+    items, link = _items(answer.data)
+    count = answer.data.get("@odata.count") if isinstance(answer.data, dict) else None
+    return items, count if isinstance(count, int) else None, bool(link)
+
+
+def list_groups_page(
+    tenant: Tenant, *, top: int, skip: int = 0, group_type: str | None = None, search: str | None = None,
+) -> Page[Group]:
+    """One page of groups (optionally of one type / matching a text). Reference: 5.2."""
+    params = {k: v for k, v in {"groupType": group_type, "search": search}.items() if v}
+    items, total, more = _one_page(tenant, "/groups", permission=READ_OR_ASYNC, params=params, top=top, skip=skip)
+    return Page([Group.from_json(i) for i in items], total, more)
+
+
+def list_sites_page(tenant: Tenant, *, top: int, skip: int = 0, search: str | None = None) -> Page[Site]:
+    """One page of SharePoint sites (optionally matching a text). Reference: 5.1."""
+    params = {"search": search} if search else {}
+    items, total, more = _one_page(tenant, "/sites", permission=SHAREPOINT_READ_ALL, params=params, top=top, skip=skip)
+    return Page([Site.from_json(i) for i in items], total, more)
+
+
 def iter_sites(tenant: Tenant, *, search: str | None = None, page_size: int | None = None) -> Iterator[Site]:
     """Every SharePoint site (optionally matching a text). Reference: 5.1."""
     params: dict[str, Any] = {}
@@ -659,9 +697,10 @@ def get_job(tenant: Tenant, job_id: str) -> AsyncJob:
     return AsyncJob.from_json(data, result_ready=answer.status == 302)
 
 
-def iter_job_result(tenant: Tenant, job_id: str) -> Iterator[dict[str, Any]]:
+def iter_job_result(tenant: Tenant, job_id: str, *, page_size: int | None = None) -> Iterator[dict[str, Any]]:
     """The rows of a finished report, every page (Conflict if it is not ready or failed)."""
-    yield from iter_pages(tenant, f"/requests/{job_id}/result", permission=READ_OR_ASYNC)
+    params = {"$top": page_size} if page_size else None
+    yield from iter_pages(tenant, f"/requests/{job_id}/result", permission=READ_OR_ASYNC, params=params)
 
 
 # --- Webhooks and options -----------------------------------------------------------------------

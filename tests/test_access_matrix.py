@@ -60,6 +60,35 @@ def contoso_check(w: World) -> dict[str, Any]:
     return {"slug": w.tenant_a.slug, "pk": ConnectionCheck.objects.create(tenant=w.tenant_a).pk}
 
 
+def contoso_group(w: World) -> dict[str, Any]:
+    return {"slug": w.tenant_a.slug, "name": "All Company"}
+
+
+def contoso_report(w: World) -> dict[str, Any]:
+    from django.utils import timezone
+
+    from provisioning.models import ReportKind, ReportRun
+
+    run = ReportRun.objects.create(
+        tenant=w.tenant_a, kind=ReportKind.USER_ACCESS, subject="megan.bowen@contoso.onmicrosoft.com",
+        state=ReportRun.State.SUCCEEDED, finished_at=timezone.now(),
+    )
+    return {"slug": w.tenant_a.slug, "pk": run.pk}
+
+
+def contoso_template(w: World) -> dict[str, Any]:
+    from tests.provisioning.ui_fixtures import make_template
+
+    return {"template_pk": make_template(w.tenant_a, 1).pk}
+
+
+def alices_request(w: World) -> dict[str, Any]:
+    """A submitted request of requester_a in Contoso (requester_b and Fabrikam's IT get 404)."""
+    from tests.provisioning.ui_fixtures import make_request, make_template
+
+    return {"pk": make_request(make_template(w.tenant_a, 1), w.users["requester_a"]).pk}
+
+
 #            anonymous  requester_a  requester_b  it_staff  it_staff_other  admin
 MATRIX: list[Row] = [
     # portal
@@ -89,6 +118,47 @@ MATRIX: list[Row] = [
     Row("tenants:detail", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso),
     Row("tenants:check", "POST", (302, 403, 403, 302, 404, 302), kwargs=contoso),
     Row("tenants:check_result", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso_check),
+    # directory browser (issue 8; Contoso's Point is unreachable here: pages show the error)
+    Row("directory:index", "GET", (302, 403, 403, 302, 302, 302)),
+    Row("directory:groups", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso),
+    Row("directory:groups", "GET", (401, 403, 403, 200, 404, 200), kwargs=contoso, htmx=True),
+    Row("directory:group", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso_group),
+    Row("directory:sites", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso),
+    Row("directory:site_permissions", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso),
+    Row("directory:user_access", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso,
+        data=lambda w: {"upn": "megan.bowen@contoso.onmicrosoft.com"}),
+    Row("directory:report_refresh", "POST", (302, 403, 403, 302, 404, 302), kwargs=contoso,
+        data=lambda w: {"kind": "user_access", "subject": "megan.bowen@contoso.onmicrosoft.com"}),
+    Row("directory:report_refresh", "GET", (405, 405, 405, 405, 405, 405), kwargs=contoso),
+    Row("directory:report_progress", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso_report),
+    Row("directory:report_progress", "GET", (401, 403, 403, 286, 404, 286), kwargs=contoso_report,
+        htmx=True, note="done: 286 stops htmx polling"),
+    Row("directory:report_export", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso_report),
+    # provisioning requests (issue 7): catalogue, form, lists, request page, dashboard
+    Row("provisioning:catalogue", "GET", (302, 200, 200, 200, 200, 200)),
+    Row("provisioning:catalogue_refresh", "POST", (302, 403, 403, 302, 302, 302),
+        note="each refreshes its own current tenant; Point is unreachable here, the task logs it"),
+    Row("provisioning:request_new", "GET", (302, 200, 200, 200, 404, 200), kwargs=contoso_template),
+    Row("provisioning:request_new", "POST", (302, 200, 200, 200, 404, 200), kwargs=contoso_template,
+        note="empty form: shown again with errors"),
+    Row("provisioning:request_preview", "GET", (401, 200, 200, 200, 404, 200), kwargs=contoso_template, htmx=True),
+    Row("provisioning:request_availability", "GET", (401, 200, 200, 200, 404, 200), kwargs=contoso_template,
+        htmx=True, note="no name typed: no upstream call"),
+    Row("provisioning:request_list_mine", "GET", (302, 200, 200, 200, 200, 200)),
+    Row("provisioning:request_list_all", "GET", (302, 403, 403, 200, 200, 200)),
+    Row("provisioning:request_list_all", "GET", (401, 403, 403, 200, 200, 200), htmx=True),
+    Row("provisioning:request_export", "GET", (302, 403, 403, 200, 200, 200)),
+    Row("provisioning:dashboard", "GET", (302, 403, 403, 200, 200, 200)),
+    Row("provisioning:request_detail", "GET", (302, 200, 404, 200, 404, 200), kwargs=alices_request),
+    Row("provisioning:request_status", "GET", (401, 200, 404, 200, 404, 200), kwargs=alices_request, htmx=True),
+    Row("provisioning:request_retry", "POST", (302, 302, 404, 302, 404, 302), kwargs=alices_request,
+        note="not failed: refused with a message"),
+    Row("provisioning:request_cancel", "POST", (302, 302, 404, 302, 404, 302), kwargs=alices_request),
+    Row("provisioning:request_cancel", "GET", (405, 405, 405, 405, 405, 405), kwargs=alices_request),
+    Row("provisioning:request_clone", "GET", (302, 302, 404, 302, 404, 302), kwargs=alices_request),
+    Row("admin:provisioning_provisioningrequest_changelist", "GET", (302, 302, 302, 302, 302, 200)),
+    Row("admin:provisioning_requestevent_changelist", "GET", (302, 302, 302, 302, 302, 200)),
+    Row("admin:provisioning_template_changelist", "GET", (302, 302, 302, 302, 302, 200)),
 ]
 
 

@@ -1,0 +1,322 @@
+"""Directory pages for IT staff and admins: groups, sites, and the reports kept as snapshots.
+
+Every page is under /directory/<tenant slug>/ and resolves the tenant for the user first (a
+tenant the user does not serve is a 404). Lists come live from Point; reports are read from
+the latest stored snapshot while a refresh runs in the background (see docs/directory.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.conf import settings
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import trigger_client_event
+
+from portal.decorators import role_required
+from portal.models import Role, User
+from portal.selectors import current_tenant
+from provisioning import directory
+from provisioning.models import ReportKind, ReportRun
+from tenants import selectors as tenant_selectors
+from tenants.models import Tenant
+
+_staff_only = role_required(Role.IT_STAFF, Role.ADMIN)
+DONE_EVENT = "directory-report-done"
+TEMPLATES = "provisioning/directory"
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _tenant(request: HttpRequest, slug: str) -> Tenant:
+    return tenant_selectors.tenant_get_for_user(user=_user(request), slug=slug)
+
+
+def _htmx(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return bool(htmx) and not getattr(htmx, "boosted", False)
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    query = request.GET.copy()
+    query.pop("page", None)
+    return query.urlencode()
+
+
+# --- Forms -------------------------------------------------------------------------------------
+
+
+class ListFilterForm(forms.Form):
+    search = forms.CharField(required=False, max_length=200, label="Search")
+
+
+class GroupFilterForm(ListFilterForm):
+    type = forms.ChoiceField(
+        required=False, label="Type", choices=[("", "Any type"), *directory.GROUP_TYPES]
+    )
+
+
+class RowFilterForm(forms.Form):
+    """Filters of a report snapshot; the kind (and role) choices depend on the report."""
+
+    search = forms.CharField(required=False, max_length=200, label="Search")
+    kind = forms.ChoiceField(required=False, label="Kind")
+    role = forms.ChoiceField(required=False, label="Role", choices=[("", "Owners and members"), *directory.ROLES])
+
+    def __init__(self, *args: Any, report: str, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        kind = self.fields["kind"]
+        assert isinstance(kind, forms.ChoiceField)
+        kind.choices = [("", "Any kind"), *directory.ROW_KINDS[report]]
+        if report == ReportKind.GROUP_MEMBERSHIPS:
+            kind.label = "Member kind"
+        else:
+            del self.fields["role"]
+            kind.label = "Principal" if report == ReportKind.SITE_PERMISSIONS else "Workspace type"
+
+    def filters(self) -> dict[str, str]:
+        if not self.is_valid():
+            return {}
+        return {k: v for k, v in self.cleaned_data.items() if v}
+
+
+class UserAccessForm(forms.Form):
+    upn = forms.EmailField(
+        label="User principal name (UPN)", max_length=254,
+        widget=forms.EmailInput(attrs={"placeholder": "name@contoso.onmicrosoft.com", "autocomplete": "off"}),
+        error_messages={"invalid": "Enter a user principal name such as name@contoso.onmicrosoft.com."},
+    )
+
+
+class SiteForm(forms.Form):
+    site = forms.URLField(required=False, max_length=1000, assume_scheme="https", label="Site URL")
+
+
+class RefreshForm(forms.Form):
+    kind = forms.ChoiceField(choices=ReportKind.choices)
+    subject = forms.CharField(required=False, max_length=500)
+    label = forms.CharField(required=False, max_length=500)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        kind, subject = data.get("kind"), (data.get("subject") or "").strip()
+        if kind == ReportKind.USER_ACCESS:
+            try:
+                subject = forms.EmailField(max_length=254).clean(subject)
+            except forms.ValidationError:
+                self.add_error("subject", "Enter a user principal name such as name@contoso.onmicrosoft.com.")
+        elif kind == ReportKind.SITE_PERMISSIONS and subject:
+            try:
+                subject = forms.URLField(max_length=1000, assume_scheme="https").clean(subject)
+            except forms.ValidationError:
+                self.add_error("subject", "Enter a site URL.")
+        data["subject"] = subject
+        return data
+
+
+# --- The report panel (shared by the group, site permissions and user access pages) -----------
+
+
+def _report_page_url(tenant: Tenant, kind: str, subject: str, label: str) -> str:
+    if kind == ReportKind.GROUP_MEMBERSHIPS and label:
+        return reverse("directory:group", args=[tenant.slug, label])
+    if kind == ReportKind.USER_ACCESS:
+        return reverse("directory:user_access", args=[tenant.slug]) + "?" + urlencode({"upn": subject})
+    url = reverse("directory:site_permissions", args=[tenant.slug])
+    return url + ("?" + urlencode({"site": subject}) if subject else "")
+
+
+def _report_context(
+    request: HttpRequest, tenant: Tenant, kind: str, subject: str, label: str = ""
+) -> dict[str, Any]:
+    snapshot = directory.latest_snapshot(tenant=tenant, kind=kind, subject=subject)
+    latest = directory.latest_run(tenant=tenant, kind=kind, subject=subject)
+    form = RowFilterForm(request.GET or {}, report=kind)
+    page = None
+    if snapshot is not None:
+        rows = directory.snapshot_rows(snapshot, **form.filters())
+        page = Paginator(rows, settings.DIRECTORY_PAGE_SIZE).get_page(request.GET.get("page"))
+    keep = {"upn": subject} if kind == ReportKind.USER_ACCESS else {}
+    if kind == ReportKind.SITE_PERMISSIONS and subject:
+        keep = {"site": subject}
+    return {
+        "tenant": tenant, "kind": kind, "subject": subject, "label": label,
+        "snapshot": snapshot, "stale": directory.is_stale(snapshot), "run": latest,
+        "row_form": form, "page": page, "query": _query_without_page(request),
+        "export_query": urlencode(form.filters()), "keep": keep, "page_url": request.path,
+        "max_age_text": _duration(settings.DIRECTORY_SNAPSHOT_MAX_AGE),
+    }
+
+
+def _duration(seconds: int) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size and seconds % size == 0:
+            count = seconds // size
+            return f"{count} {unit}{'s' if count != 1 else ''}"
+    return f"{seconds} seconds"
+
+
+def _render_report_page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+    if _htmx(request):
+        return render(request, f"{TEMPLATES}/report.html#results", context)
+    return render(request, template, context)
+
+
+# --- Views ---------------------------------------------------------------------------------------
+
+
+@require_GET
+@_staff_only
+def index(request: HttpRequest) -> HttpResponse:
+    """The directory of the tenant chosen in the header."""
+    tenant = current_tenant(request)
+    if tenant is None or not tenant_selectors.tenants_served_by(_user(request)).filter(pk=tenant.pk).exists():
+        messages.warning(request, "You serve no tenant yet, so there is no directory to show.")
+        return redirect("home")
+    return redirect("directory:groups", slug=tenant.slug)
+
+
+@require_GET
+@_staff_only
+def groups(request: HttpRequest, slug: str) -> HttpResponse:
+    """Groups, live from Point: type filter, search, paging."""
+    tenant = _tenant(request, slug)
+    form = GroupFilterForm(request.GET or {})
+    data = form.cleaned_data if form.is_valid() else {}
+    page = directory.groups_page(
+        tenant=tenant, page=request.GET.get("page"), group_type=data.get("type", ""),
+        search=data.get("search", ""),
+    )
+    rows = [
+        {"group": g, "type_label": directory.GROUP_TYPE_LABELS.get(g.group_type, g.group_type)}
+        for g in page.items
+    ]
+    context = {"tenant": tenant, "form": form, "page": page, "rows": rows, "query": _query_without_page(request)}
+    template = f"{TEMPLATES}/groups.html#results" if _htmx(request) else f"{TEMPLATES}/groups.html"
+    return render(request, template, context)
+
+
+@require_GET
+@_staff_only
+def group(request: HttpRequest, slug: str, name: str) -> HttpResponse:
+    """One group (GET /v1.0/groups/{name}) with its memberships snapshot."""
+    tenant = _tenant(request, slug)
+    found, problem = directory.group_get(tenant=tenant, name=name)
+    context: dict[str, Any] = {"tenant": tenant, "group": found, "problem": problem, "name": name}
+    if found is not None:
+        context["type_label"] = directory.GROUP_TYPE_LABELS.get(found.group_type, found.group_type)
+        context.update(_report_context(request, tenant, ReportKind.GROUP_MEMBERSHIPS, found.id, found.name))
+        return _render_report_page(request, f"{TEMPLATES}/group.html", context)
+    return render(request, f"{TEMPLATES}/group.html", context)
+
+
+@require_GET
+@_staff_only
+def sites(request: HttpRequest, slug: str) -> HttpResponse:
+    """SharePoint sites, live from Point: search, paging."""
+    tenant = _tenant(request, slug)
+    form = ListFilterForm(request.GET or {})
+    data = form.cleaned_data if form.is_valid() else {}
+    page = directory.sites_page(tenant=tenant, page=request.GET.get("page"), search=data.get("search", ""))
+    context = {"tenant": tenant, "form": form, "page": page, "query": _query_without_page(request)}
+    template = f"{TEMPLATES}/sites.html#results" if _htmx(request) else f"{TEMPLATES}/sites.html"
+    return render(request, template, context)
+
+
+@require_GET
+@_staff_only
+def site_permissions(request: HttpRequest, slug: str) -> HttpResponse:
+    """The site permissions report of one site (?site=<url>) or of every site."""
+    tenant = _tenant(request, slug)
+    form = SiteForm(request.GET or {})
+    site = form.cleaned_data.get("site", "") if form.is_valid() else ""
+    context: dict[str, Any] = {"tenant": tenant, "site_form": form}
+    if form.is_valid():
+        context.update(_report_context(request, tenant, ReportKind.SITE_PERMISSIONS, site, site))
+    return _render_report_page(request, f"{TEMPLATES}/site_permissions.html", context)
+
+
+@require_GET
+@_staff_only
+def user_access(request: HttpRequest, slug: str) -> HttpResponse:
+    """"What can this person reach?": the user access report of a UPN."""
+    tenant = _tenant(request, slug)
+    form = UserAccessForm(request.GET if "upn" in request.GET else None)
+    context: dict[str, Any] = {"tenant": tenant, "upn_form": form}
+    if form.is_bound and form.is_valid():
+        upn = form.cleaned_data["upn"].lower()
+        context.update(_report_context(request, tenant, ReportKind.USER_ACCESS, upn, upn))
+    return _render_report_page(request, f"{TEMPLATES}/user_access.html", context)
+
+
+@require_POST
+@_staff_only
+def report_refresh(request: HttpRequest, slug: str) -> HttpResponseBase:
+    """Start a report (or join the one running) and show its progress."""
+    tenant = _tenant(request, slug)
+    form = RefreshForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
+        if _htmx(request):
+            return render(request, f"{TEMPLATES}/report.html#progress",
+                          {"tenant": tenant, "run": None, "refresh_error": errors}, status=400)
+        messages.error(request, f"The report could not be refreshed: {errors}")
+        return redirect("directory:groups", slug=tenant.slug)
+    data = form.cleaned_data
+    refresh = directory.report_refresh(
+        tenant=tenant, kind=data["kind"], subject=data["subject"], subject_label=data["label"],
+        user=_user(request),
+    )
+    run = refresh.run
+    run.refresh_from_db()
+    if _htmx(request):
+        response = render(request, f"{TEMPLATES}/report.html#progress",
+                          {"tenant": tenant, "run": run, "joined": refresh.joined, "announce": True})
+        if not run.is_running:
+            trigger_client_event(response, DONE_EVENT)
+        return response
+    if refresh.joined:
+        messages.info(request, "A refresh of this report is already running; you are following it.")
+    return redirect(_report_page_url(tenant, run.kind, run.subject, run.subject_label or data["label"]))
+
+
+@never_cache
+@require_GET
+@_staff_only
+def report_progress(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    """The progress fragment; htmx polls it while the run runs (286 stops it when done)."""
+    tenant = _tenant(request, slug)
+    run = directory.run_get_for_tenant(tenant=tenant, pk=pk)
+    if not run.is_running and _htmx(request):
+        response = render(request, f"{TEMPLATES}/report.html#progress",
+                          {"tenant": tenant, "run": run, "announce": True}, status=286)
+        return trigger_client_event(response, DONE_EVENT)
+    return render(request, f"{TEMPLATES}/report.html#progress", {"tenant": tenant, "run": run})
+
+
+@never_cache
+@require_GET
+@_staff_only
+def report_export(request: HttpRequest, slug: str, pk: int) -> StreamingHttpResponse:
+    """A stored snapshot (with the page's filters) as CSV, streamed."""
+    tenant = _tenant(request, slug)
+    run = directory.run_get_for_tenant(tenant=tenant, pk=pk)
+    if run.state != ReportRun.State.SUCCEEDED:
+        raise Http404("This report has no stored result.")
+    form = RowFilterForm(request.GET or {}, report=run.kind)
+    rows = directory.snapshot_rows(run, **form.filters())
+    response = StreamingHttpResponse(directory.csv_lines(run, rows), content_type="text/csv; charset=utf-8")
+    stamp = run.finished_at.strftime("%Y%m%d-%H%M") if run.finished_at else "snapshot"
+    response["Content-Disposition"] = f'attachment; filename="{run.kind.replace("_", "-")}-{stamp}.csv"'
+    return response

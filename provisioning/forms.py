@@ -1,0 +1,350 @@
+"""Request forms shaped by a template's definition, and the filters of the request lists."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.core.validators import validate_email
+
+from provisioning import naming
+from provisioning.models import Template, Workload
+from provisioning.payload import RequestData, metadata_form_field
+from provisioning.states import State
+from tenants.models import Tenant
+
+LIST_SPLIT = re.compile(r"[\s,;]+")
+YES_NO = [("", "—"), ("yes", "Yes"), ("no", "No")]
+
+
+def is_guest(upn: str) -> bool:
+    """Entra guest accounts carry #EXT# in their UPN."""
+    return "#ext#" in upn.lower()
+
+
+def parse_upns(text: str) -> list[str]:
+    """One UPN per line or comma-separated; duplicates (case-insensitive) dropped, order kept."""
+    seen: set[str] = set()
+    out: list[str] = []
+    for part in LIST_SPLIT.split(text or ""):
+        if part and part.lower() not in seen:
+            seen.add(part.lower())
+            out.append(part)
+    return out
+
+
+def check_upn(value: str) -> None:
+    try:
+        validate_email(value)
+    except ValidationError:
+        raise ValidationError(f"“{value}” is not a valid user name (name@domain).") from None
+
+
+@dataclass(frozen=True)
+class TemplateRules:
+    """What a template definition says about the form (tolerant of missing sections)."""
+
+    definition: dict[str, Any]
+
+    def _section(self, key: str) -> dict[str, Any]:
+        value = self.definition.get(key)
+        return value if isinstance(value, dict) else {}
+
+    @property
+    def url_editable(self) -> bool:
+        url = self._section("urlSettings")
+        return bool(url) and bool(url.get("allowEdit")) and not url.get("hideWorkspaceName")
+
+    @property
+    def privacy(self) -> str:
+        return str(self.definition.get("privacy") or "")
+
+    @property
+    def requester_decides_privacy(self) -> bool:
+        return self.privacy.lower() == "requesterdecides"
+
+    @property
+    def predefined_owners(self) -> list[str]:
+        return [str(o) for o in self._section("owners").get("predefined") or []]
+
+    @property
+    def owners_min(self) -> int:
+        return int(self._section("owners").get("min") or 0)
+
+    @property
+    def owners_max(self) -> int | None:
+        value = self._section("owners").get("max")
+        return int(value) if value else None
+
+    @property
+    def guests_as_members(self) -> bool:
+        return bool(self._section("guests").get("allowAsMembers", True))
+
+    @property
+    def comments_enabled(self) -> bool:
+        return bool(self.definition.get("commentsEnabled", True))
+
+    @property
+    def metadata(self) -> list[dict[str, Any]]:
+        fields = self.definition.get("customMetadata") or []
+        return [f for f in fields if isinstance(f, dict) and f.get("name")]
+
+
+def _metadata_field(spec: dict[str, Any]) -> forms.Field:
+    kind = str(spec.get("type") or "Text")
+    required = bool(spec.get("required"))
+    label = str(spec["name"])
+    if kind == "People":
+        return forms.CharField(
+            label=label, required=required, max_length=256, validators=[check_upn],
+            widget=forms.TextInput(attrs={"inputmode": "email", "autocomplete": "off"}),
+            help_text="A user name, e.g. name@contoso.com.",
+        )
+    if kind == "Date":
+        return forms.DateField(label=label, required=required, widget=forms.DateInput(attrs={"type": "date"}))
+    if kind == "Dropdown":
+        options = [str(o) for o in spec.get("options") or []]
+        return forms.ChoiceField(label=label, required=required, choices=[("", "—"), *[(o, o) for o in options]])
+    if kind == "YesNo":
+        return forms.ChoiceField(label=label, required=required, choices=YES_NO)
+    if kind == "Number":
+        return forms.DecimalField(label=label, required=required, max_digits=20, decimal_places=6)
+    return forms.CharField(label=label, required=required, max_length=1000)
+
+
+def _metadata_json(kind: str, value: Any) -> Any:
+    """A cleaned metadata value as JSON (None when left empty)."""
+    if value in (None, ""):
+        return None
+    if kind == "YesNo":
+        return value == "yes"
+    if kind == "Date" and isinstance(value, date):
+        return value.isoformat()
+    if kind == "Number" and isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+def _metadata_initial(kind: str, value: Any) -> Any:
+    if kind == "YesNo" and isinstance(value, bool):
+        return "yes" if value else "no"
+    return value
+
+
+class RequestForm(forms.Form):
+    """One workspace request; the fields follow the template (URL, privacy, metadata)."""
+
+    display_name = forms.CharField(label="Name", max_length=256)
+    desired_url = forms.CharField(
+        label="URL and alias", max_length=100, required=False,
+        help_text="Letters, digits, - and _. Leave empty to use the name.",
+    )
+    description = forms.CharField(label="Description", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+    is_private = forms.ChoiceField(
+        label="Privacy", required=True,
+        choices=[("private", "Private: only members can see it"), ("public", "Public: anyone in the organisation can join")],
+    )
+    owners = forms.CharField(
+        label="Owners", required=False, widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        help_text="One user name per line, or separated by commas.",
+    )
+    members = forms.CharField(
+        label="Members", required=False, widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        help_text="One user name per line, or separated by commas.",
+    )
+    comment = forms.CharField(label="Comment for the approver", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+
+    def __init__(self, *args: Any, template: Template, upstream_errors: dict[str, list[str]] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.template = template
+        self.rules = TemplateRules(template.definition or {})
+        self.upstream_errors = upstream_errors or {}
+        if not self.rules.url_editable:
+            del self.fields["desired_url"]
+        if not self.rules.requester_decides_privacy:
+            del self.fields["is_private"]
+        if not self.rules.comments_enabled:
+            del self.fields["comment"]
+        self.metadata_fields: dict[str, dict[str, Any]] = {}
+        for spec in self.rules.metadata:
+            name = metadata_form_field(str(spec["name"]))
+            self.fields[name] = _metadata_field(spec)
+            self.metadata_fields[name] = spec
+        owners = self.fields["owners"]
+        bounds = self._owner_bounds_text()
+        if bounds:
+            owners.help_text = f"{owners.help_text} {bounds}"
+        if not self.rules.guests_as_members:
+            self.fields["members"].help_text += " Guests cannot be members of this workspace."
+        self.fields["display_name"].widget.attrs.update({"autocomplete": "off"})
+
+    # --- presentation -------------------------------------------------------------------------
+
+    def _owner_bounds_text(self) -> str:
+        parts = []
+        predefined = self.rules.predefined_owners
+        if predefined:
+            parts.append(f"Already owners by the template: {', '.join(predefined)}.")
+        low, high = self.rules.owners_min, self.rules.owners_max
+        if low and high:
+            parts.append(f"{low} to {high} owners in all.")
+        elif low:
+            parts.append(f"At least {low} owner{'s' if low != 1 else ''} in all.")
+        elif high:
+            parts.append(f"At most {high} owners in all.")
+        parts.append("Guests cannot be owners.")
+        return " ".join(parts)
+
+    @property
+    def fixed_privacy(self) -> str:
+        """The privacy the template sets (shown read-only), or "" when the requester decides."""
+        return "" if self.rules.requester_decides_privacy else self.rules.privacy
+
+    def rows(self, names: list[str]) -> list[tuple[forms.BoundField, list[str]]]:
+        """Bound fields with the upstream's errors of a failed request ("Fix and resubmit")."""
+        return [(self[name], self.upstream_errors.get(name, [])) for name in names if name in self.fields]
+
+    def workspace_rows(self) -> list[tuple[forms.BoundField, list[str]]]:
+        return self.rows(["display_name", "desired_url", "description", "is_private"])
+
+    def people_rows(self) -> list[tuple[forms.BoundField, list[str]]]:
+        return self.rows(["owners", "members"])
+
+    def metadata_rows(self) -> list[tuple[forms.BoundField, list[str]]]:
+        return self.rows(list(self.metadata_fields))
+
+    def comment_rows(self) -> list[tuple[forms.BoundField, list[str]]]:
+        return self.rows(["comment"])
+
+    def general_upstream_errors(self) -> list[str]:
+        return [m for key, messages in self.upstream_errors.items() if key not in self.fields for m in messages]
+
+    # --- validation ---------------------------------------------------------------------------
+
+    def clean_display_name(self) -> str:
+        value = str(self.cleaned_data["display_name"]).strip()
+        if not value:
+            raise ValidationError("Enter a name.")
+        return value
+
+    def clean_desired_url(self) -> str:
+        value = str(self.cleaned_data.get("desired_url") or "").strip()
+        if value and not naming.URL_CORE.match(value):
+            raise ValidationError("Use only letters, digits, - and _ (no spaces).")
+        return value
+
+    def _upns(self, name: str) -> list[str]:
+        upns = parse_upns(str(self.cleaned_data.get(name) or ""))
+        bad = []
+        for upn in upns:
+            try:
+                check_upn(upn)
+            except ValidationError as error:
+                bad.extend(error.messages)
+        if bad:
+            raise ValidationError(bad)
+        return upns
+
+    def clean_owners(self) -> list[str]:
+        owners = self._upns("owners")
+        guests = [o for o in owners if is_guest(o)]
+        if guests:
+            raise ValidationError(f"Guests cannot be owners: {', '.join(guests)}.")
+        predefined = {p.lower() for p in self.rules.predefined_owners}
+        total = len(predefined) + len([o for o in owners if o.lower() not in predefined])
+        low, high = self.rules.owners_min, self.rules.owners_max
+        counted = " (counting the template's own owners)" if predefined else ""
+        if total < low:
+            raise ValidationError(f"This template needs at least {low} owner{'s' if low != 1 else ''}{counted}; there are {total}.")
+        if high is not None and total > high:
+            raise ValidationError(f"This template allows at most {high} owners{counted}; there are {total}.")
+        return owners
+
+    def clean_members(self) -> list[str]:
+        members = self._upns("members")
+        if not self.rules.guests_as_members:
+            guests = [m for m in members if is_guest(m)]
+            if guests:
+                raise ValidationError(f"This template does not allow guests as members: {', '.join(guests)}.")
+        return members
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        name = data.get("display_name")
+        if name and "desired_url" not in self.errors:
+            names = naming.final_names(self.template.definition or {}, name, data.get("desired_url", ""))
+            if names.url_too_long:
+                field = "desired_url" if "desired_url" in self.fields else "display_name"
+                self.add_error(field, f"The URL would be {len(names.url_slug or '')} characters; at most {names.url_max_length}.")
+        return data
+
+    def to_request_data(self) -> RequestData:
+        data = self.cleaned_data
+        privacy = data.get("is_private")
+        return RequestData(
+            display_name=data["display_name"],
+            description=str(data.get("description") or "").strip(),
+            desired_url=data.get("desired_url", ""),
+            is_private=None if not privacy else privacy == "private",
+            owners=list(data["owners"]),
+            members=list(data["members"]),
+            metadata={
+                str(spec["name"]): _metadata_json(str(spec.get("type") or "Text"), data.get(name))
+                for name, spec in self.metadata_fields.items()
+                if data.get(name) not in (None, "")
+            },
+            comment=str(data.get("comment") or "").strip(),
+        )
+
+
+def initial_for(template: Template, *, requester_upn: str, data: RequestData | None = None) -> dict[str, Any]:
+    """The form's starting values: the requester as owner, or a earlier request's answers (clone)."""
+    if data is None:
+        predefined = {p.lower() for p in TemplateRules(template.definition or {}).predefined_owners}
+        return {"owners": "" if requester_upn.lower() in predefined else requester_upn}
+    initial: dict[str, Any] = {
+        "display_name": data.display_name,
+        "description": data.description,
+        "desired_url": data.desired_url,
+        "owners": "\n".join(data.owners),
+        "members": "\n".join(data.members),
+        "comment": data.comment,
+    }
+    if data.is_private is not None:
+        initial["is_private"] = "private" if data.is_private else "public"
+    for spec in TemplateRules(template.definition or {}).metadata:
+        value = data.metadata.get(str(spec["name"]))
+        if value is not None:
+            initial[metadata_form_field(str(spec["name"]))] = _metadata_initial(str(spec.get("type")), value)
+    return initial
+
+
+class RequestFilterForm(forms.Form):
+    """Filters of "All requests" (and the CSV export of the same selection)."""
+
+    q = forms.CharField(label="Search", required=False, max_length=200,
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, requester or upstream id"}))
+    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), required=False, empty_label="Any tenant")
+    workload = forms.ChoiceField(choices=[("", "Any workload"), *Workload.choices], required=False)
+    state = forms.ChoiceField(choices=[("", "Any state"), *State.choices], required=False)
+    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, tenants: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["tenant"]
+        assert isinstance(field, forms.ModelChoiceField)
+        if tenants is not None:
+            field.queryset = tenants
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        since, until = data.get("since"), data.get("until")
+        if isinstance(since, date) and isinstance(until, date) and since > until:
+            self.add_error("until", "The end date must not be before the start date.")
+        return data

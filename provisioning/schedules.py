@@ -1,0 +1,20 @@
+"""The recurring tasks of the provisioning app; `manage.py setup_schedules` installs them."""
+
+from __future__ import annotations
+
+from portal.scheduling import ScheduleSpec
+
+SCHEDULES = [
+    ScheduleSpec(
+        name="provisioning.poll_requests",
+        func="provisioning.tasks.poll_requests",
+        minutes=1,
+        doc="Follows in-flight requests upstream (per-request back-off) and resumes due sends.",
+    ),
+    ScheduleSpec(
+        name="provisioning.sync_all_catalogues",
+        func="provisioning.tasks.sync_all_catalogues",
+        minutes=60,
+        doc="Syncs every active tenant's template catalogue from its upstream.",
+    ),
+]

@@ -1,0 +1,150 @@
+"""Reads of templates and requests, filtered by what the person may see."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from typing import Any
+
+from django.db.models import Count, Max, Q, QuerySet
+from django.db.models.functions import TruncDate
+from django.http import Http404, HttpRequest
+from django.utils import timezone
+
+from portal.decorators import get_object_for_user
+from portal.models import Role, User
+from portal.selectors import scope_to_user
+from provisioning.models import ProvisioningRequest, Template, Workload
+from provisioning.states import FINAL_STATES, State
+from tenants.models import Tenant
+
+STAFF_ROLES = (Role.IT_STAFF, Role.ADMIN)
+
+
+def is_staff(user: User | object) -> bool:
+    return isinstance(user, User) and user.role in STAFF_ROLES
+
+
+def template_list_offered(*, tenant: Tenant) -> QuerySet[Template]:
+    """The templates a tenant's requesters may choose: not hidden, not gone upstream."""
+    return Template.objects.filter(tenant=tenant, hidden=False, removed_upstream=False).order_by("workload", "name")
+
+
+@dataclass(frozen=True)
+class WorkloadGroup:
+    workload: str
+    label: str
+    templates: list[Template]
+
+
+def catalogue_for(*, tenant: Tenant) -> list[WorkloadGroup]:
+    """Offered templates grouped by workload, in the order of the Workload choices."""
+    by_workload: dict[str, list[Template]] = {w.value: [] for w in Workload}
+    for template in template_list_offered(tenant=tenant):
+        by_workload.setdefault(template.workload, []).append(template)
+    return [
+        WorkloadGroup(w.value, w.label, by_workload[w.value]) for w in Workload if by_workload[w.value]
+    ]
+
+
+@dataclass(frozen=True)
+class SyncState:
+    synced_at: datetime | None
+    changed_at: datetime | None
+
+
+def catalogue_sync_state(*, tenant: Tenant) -> SyncState:
+    """When the tenant's catalogue was last synced, and when a template last changed upstream."""
+    found = Template.objects.filter(tenant=tenant).aggregate(synced=Max("synced_at"), changed=Max("changed_at"))
+    return SyncState(found["synced"], found["changed"])
+
+
+def template_get_for_user(request: HttpRequest, pk: int) -> Template:
+    """An offered template of a tenant the person serves (404 otherwise)."""
+    return get_object_for_user(
+        request, Template.objects.select_related("tenant"), pk=pk, hidden=False, removed_upstream=False
+    )
+
+
+def _requests() -> QuerySet[ProvisioningRequest]:
+    return ProvisioningRequest.objects.select_related("tenant", "template", "requested_by")
+
+
+def request_list_mine(*, user: User) -> QuerySet[ProvisioningRequest]:
+    """The person's own requests (in tenants they still serve), newest first."""
+    return scope_to_user(_requests().filter(requested_by=user), user).order_by("-created_at", "-id")
+
+
+def request_list_for_staff(*, user: User) -> QuerySet[ProvisioningRequest]:
+    """Every request in the tenants an IT staff member or admin serves, newest first."""
+    if not is_staff(user):
+        return ProvisioningRequest.objects.none()
+    return scope_to_user(_requests(), user).order_by("-created_at", "-id")
+
+
+def request_get_for_user(request: HttpRequest, pk: int) -> ProvisioningRequest:
+    """A request the person may see: their own, or any in a served tenant for IT staff (404 otherwise)."""
+    found = get_object_for_user(request, _requests(), pk=pk)
+    if not is_staff(request.user) and found.requested_by_id != getattr(request.user, "pk", None):
+        raise Http404("No such request.")
+    return found
+
+
+def request_filter(queryset: QuerySet[ProvisioningRequest], data: dict[str, Any]) -> QuerySet[ProvisioningRequest]:
+    """``queryset`` narrowed by a valid RequestFilterForm's cleaned data."""
+    if data.get("tenant"):
+        queryset = queryset.filter(tenant=data["tenant"])
+    if data.get("workload"):
+        queryset = queryset.filter(workload=data["workload"])
+    if data.get("state"):
+        queryset = queryset.filter(state=data["state"])
+    zone = timezone.get_current_timezone()
+    if data.get("since"):
+        queryset = queryset.filter(created_at__gte=datetime.combine(data["since"], time.min, zone))
+    if data.get("until"):
+        queryset = queryset.filter(created_at__lte=datetime.combine(data["until"], time.max, zone))
+    text = str(data.get("q") or "").strip()
+    if text:
+        queryset = queryset.filter(
+            Q(display_name__icontains=text) | Q(final_name__icontains=text) | Q(upstream_id__iexact=text)
+            | Q(requested_by__email__icontains=text) | Q(requested_by__first_name__icontains=text)
+            | Q(requested_by__last_name__icontains=text)
+        )
+    return queryset
+
+
+# --- Dashboard ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Dashboard:
+    by_state: list[tuple[str, int]]
+    by_workload: list[tuple[str, int]]
+    per_day: list[tuple[date, int]]
+    total: int
+    oldest_open: ProvisioningRequest | None
+
+
+def dashboard_for(*, tenants: QuerySet[Tenant], today: date | None = None, days: int = 30) -> Dashboard:
+    """Counts by state and workload, requests per day for ``days`` days, the oldest open request."""
+    requests = ProvisioningRequest.objects.filter(tenant__in=tenants)
+    states = dict(requests.values_list("state").annotate(n=Count("id")).order_by())
+    workloads = dict(requests.values_list("workload").annotate(n=Count("id")).order_by())
+    today = today or timezone.localdate()
+    first = today - timedelta(days=days - 1)
+    zone = timezone.get_current_timezone()
+    daily = dict(
+        requests.filter(created_at__gte=datetime.combine(first, time.min, zone))
+        .annotate(day=TruncDate("created_at", tzinfo=zone)).values_list("day").annotate(n=Count("id")).order_by()
+    )
+    oldest = (
+        requests.exclude(state__in=FINAL_STATES).select_related("tenant", "template", "requested_by")
+        .order_by("created_at", "id").first()
+    )
+    return Dashboard(
+        by_state=[(s.label, states.get(s.value, 0)) for s in State],
+        by_workload=[(w.label, workloads.get(w.value, 0)) for w in Workload],
+        per_day=[(first + timedelta(days=i), daily.get(first + timedelta(days=i), 0)) for i in range(days)],
+        total=sum(states.values()),
+        oldest_open=oldest,
+    )

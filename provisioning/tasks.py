@@ -1,0 +1,53 @@
+"""Background tasks of the provisioning app (django-q2). Arguments are ids only; each task
+loads its rows and calls a service (provisioning/services.py), which is safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from typing import Any
+
+from django_q.tasks import async_task
+
+from provisioning import notifications, services
+from tenants.models import Tenant
+
+logger = logging.getLogger(__name__)
+
+
+def send_request(request_id: int) -> str:
+    """Send a submitted request to its upstream (exactly once; see services.request_send)."""
+    result = services.request_send(request_id=request_id)
+    logger.info("Request %s: send %s", request_id, result.outcome)
+    return result.outcome
+
+
+def refresh_request(request_id: int) -> bool:
+    """Check one request's upstream status now."""
+    return services.request_refresh(request_id=request_id)
+
+
+def poll_requests() -> dict[str, int]:
+    """Scheduled every minute: follow due in-flight requests, resume due sends."""
+    return asdict(services.poll_due())
+
+
+def sync_catalogue(tenant_id: int) -> dict[str, int] | None:
+    """Sync one tenant's template catalogue from its upstream."""
+    tenant = Tenant.objects.filter(pk=tenant_id, is_active=True).first()
+    if tenant is None:
+        return None
+    return asdict(services.catalogue_sync(tenant=tenant))
+
+
+def sync_all_catalogues() -> int:
+    """Scheduled hourly: one sync task per active tenant (each with its own timeout)."""
+    ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
+    for tenant_id in ids:
+        async_task("provisioning.tasks.sync_catalogue", tenant_id)
+    return len(ids)
+
+
+def notify_requester(request_id: int, state: str) -> Any:
+    """E-mail the requester that their request reached `state` (queued by record_transition)."""
+    return notifications.send_outcome(request_id=request_id, state=state)

@@ -1,0 +1,25 @@
+"""Provisioning URLs: the catalogue, the request form, request lists and pages, the dashboard."""
+
+from __future__ import annotations
+
+from django.urls import path
+
+from provisioning import views
+
+app_name = "provisioning"
+urlpatterns = [
+    path("new/", views.catalogue, name="catalogue"),
+    path("new/refresh", views.catalogue_refresh, name="catalogue_refresh"),
+    path("new/<int:template_pk>/", views.request_new, name="request_new"),
+    path("new/<int:template_pk>/preview", views.request_preview, name="request_preview"),
+    path("new/<int:template_pk>/availability", views.request_availability, name="request_availability"),
+    path("", views.request_list_mine, name="request_list_mine"),
+    path("all/", views.request_list_all, name="request_list_all"),
+    path("all/export.csv", views.request_export, name="request_export"),
+    path("dashboard/", views.dashboard, name="dashboard"),
+    path("<int:pk>/", views.request_detail, name="request_detail"),
+    path("<int:pk>/status", views.request_status, name="request_status"),
+    path("<int:pk>/retry", views.request_retry, name="request_retry"),
+    path("<int:pk>/cancel", views.request_cancel, name="request_cancel"),
+    path("<int:pk>/clone", views.request_clone, name="request_clone"),
+]

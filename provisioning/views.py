@@ -1,0 +1,310 @@
+"""Provisioning pages: the catalogue, the request form, request lists and pages, the dashboard."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
+from django_q.tasks import async_task
+
+from portal.decorators import role_required
+from portal.models import Role, User
+from portal.selectors import current_tenant, tenants_for_user
+from provisioning import availability, charts, exports, naming, point, selectors, services
+from provisioning.forms import RequestFilterForm, RequestForm, initial_for
+from provisioning.models import ProvisioningRequest
+from provisioning.payload import RequestData
+from provisioning.states import State, TransitionRefused
+from tenants.models import Tenant
+
+PAGE_SIZE = 25
+POLL_SECONDS = 3
+
+_any_role = role_required()
+_staff_only = role_required(Role.IT_STAFF, Role.ADMIN)
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _tenant(request: HttpRequest) -> Tenant | None:
+    """The current tenant (set by portal.middleware; looked up when the middleware did not run)."""
+    return request.tenant if hasattr(request, "tenant") else current_tenant(request)
+
+
+def _partial(request: HttpRequest) -> bool:
+    htmx = getattr(request, "htmx", None)
+    return htmx is not None and bool(htmx) and not htmx.boosted
+
+
+# --- Catalogue ------------------------------------------------------------------------------------
+
+
+@require_GET
+@_any_role
+def catalogue(request: HttpRequest) -> HttpResponse:
+    tenant = _tenant(request)
+    groups = selectors.catalogue_for(tenant=tenant) if tenant else []
+    sync = selectors.catalogue_sync_state(tenant=tenant) if tenant else None
+    return render(request, "provisioning/catalogue.html", {
+        "tenant": tenant, "groups": groups, "sync": sync, "is_staff": selectors.is_staff(request.user),
+    })
+
+
+@require_POST
+@_staff_only
+def catalogue_refresh(request: HttpRequest) -> HttpResponse:
+    """Enqueue a sync of the current tenant's catalogue from the upstream."""
+    tenant = _tenant(request)
+    if tenant is None:
+        messages.error(request, "Choose a tenant first.")
+    else:
+        try:
+            async_task("provisioning.tasks.sync_catalogue", tenant.pk)
+        except point.PointError as error:  # only when tasks run inline (tests, sync mode)
+            messages.error(request, f"The catalogue could not be refreshed: {error.message}")
+        else:
+            messages.success(request, f"Refreshing the catalogue of {tenant.name} from Point. Reload in a moment to see changes.")
+    return redirect("provisioning:catalogue")
+
+
+# --- The request form -----------------------------------------------------------------------------
+
+
+@never_cache
+@require_http_methods(["GET", "POST"])
+@_any_role
+def request_new(request: HttpRequest, template_pk: int) -> HttpResponse:
+    template = selectors.template_get_for_user(request, template_pk)
+    user = _user(request)
+    source: ProvisioningRequest | None = None
+    source_pk = request.POST.get("cloned_from") or request.GET.get("clone")
+    if source_pk and str(source_pk).isdigit():
+        source = selectors.request_get_for_user(request, int(source_pk))
+        if source.template_id != template.pk:
+            source = None
+    upstream_errors = source.field_errors if source and isinstance(source.field_errors, dict) else {}
+    if request.method == "POST":
+        form = RequestForm(request.POST, template=template)
+        if form.is_valid():
+            try:
+                created = services.request_submit(
+                    tenant=template.tenant, template=template, requested_by=user,
+                    data=form.to_request_data(), cloned_from=source,
+                )
+            except (ValidationError, TransitionRefused) as error:
+                form.add_error(None, error.messages if isinstance(error, ValidationError) else str(error))
+            else:
+                messages.success(request, "Your request is submitted. This page follows it live.")
+                return redirect("provisioning:request_detail", pk=created.pk)
+    else:
+        data = RequestData.from_dict(source.form_data) if source and source.form_data else None
+        form = RequestForm(
+            initial=initial_for(template, requester_upn=user.email, data=data),
+            template=template, upstream_errors=upstream_errors,
+        )
+    return render(request, "provisioning/request_form.html", {
+        "template": template, "form": form, "source": source,
+        "names": naming.final_names(template.definition or {}, str(form["display_name"].value() or ""),
+                                    str(form["desired_url"].value() or "") if "desired_url" in form.fields else ""),
+    })
+
+
+def _typed(request: HttpRequest) -> tuple[str, str]:
+    return request.GET.get("display_name", "")[:256], request.GET.get("desired_url", "")[:100]
+
+
+@require_GET
+@_any_role
+def request_preview(request: HttpRequest, template_pk: int) -> HttpResponseBase:
+    """The final name, URL and alias for what is typed (htmx fragment of the form)."""
+    template = selectors.template_get_for_user(request, template_pk)
+    if not _partial(request):
+        return redirect("provisioning:request_new", template_pk=template.pk)
+    display_name, desired_url = _typed(request)
+    names = naming.final_names(template.definition or {}, display_name, desired_url)
+    return render(request, "provisioning/request_form.html#preview", {"template": template, "names": names})
+
+
+@require_GET
+@_any_role
+def request_availability(request: HttpRequest, template_pk: int) -> HttpResponseBase:
+    """Whether the final name (or site URL) is free upstream (htmx fragment of the form)."""
+    template = selectors.template_get_for_user(request, template_pk)
+    if not _partial(request):
+        return redirect("provisioning:request_new", template_pk=template.pk)
+    display_name, desired_url = _typed(request)
+    result = availability.check(template, display_name, desired_url) if display_name.strip() else None
+    return render(request, "provisioning/request_form.html#availability", {"template": template, "result": result})
+
+
+# --- Lists ----------------------------------------------------------------------------------------
+
+
+def _page(request: HttpRequest, requests: object) -> object:
+    return Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))  # type: ignore[arg-type]
+
+
+@never_cache
+@require_GET
+@_any_role
+def request_list_mine(request: HttpRequest) -> HttpResponse:
+    page = _page(request, selectors.request_list_mine(user=_user(request)))
+    context = {"page": page, "query": "", "title": "My requests", "show_requester": False}
+    template = "provisioning/request_list.html#results" if _partial(request) else "provisioning/request_list.html"
+    return render(request, template, context)
+
+
+def _filtered(request: HttpRequest) -> tuple[RequestFilterForm, object]:
+    user = _user(request)
+    form = RequestFilterForm(request.GET or {}, tenants=tenants_for_user(user).order_by("name"))
+    requests = selectors.request_list_for_staff(user=user)
+    if form.is_valid():
+        requests = selectors.request_filter(requests, form.cleaned_data)
+    else:
+        requests = requests.none()
+    return form, requests
+
+
+@never_cache
+@require_GET
+@_staff_only
+def request_list_all(request: HttpRequest) -> HttpResponse:
+    form, requests = _filtered(request)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "page": _page(request, requests), "form": form, "query": query.urlencode(),
+        "title": "All requests", "show_requester": True,
+    }
+    template = "provisioning/request_list.html#results" if _partial(request) else "provisioning/request_list.html"
+    return render(request, template, context)
+
+
+@never_cache
+@require_GET
+@_staff_only
+def request_export(request: HttpRequest) -> HttpResponseBase:
+    _form, requests = _filtered(request)
+    return exports.request_csv_response(requests)  # type: ignore[arg-type]
+
+
+# --- One request ----------------------------------------------------------------------------------
+
+
+def _detail_context(request: HttpRequest, item: ProvisioningRequest) -> dict[str, object]:
+    user = _user(request)
+    mine = item.requested_by_id == user.pk
+    staff = selectors.is_staff(user)
+    labels = {name: str(field.label) for name, field in RequestForm(template=item.template).fields.items()}
+    field_errors = item.field_errors if isinstance(item.field_errors, dict) else {}
+    return {
+        "item": item,
+        "field_errors": [
+            (labels.get(name, "Request"), message) for name, messages_ in field_errors.items() for message in messages_
+        ],
+        "events": item.events.select_related("actor").order_by("at", "id"),
+        "can_retry": item.state == State.FAILED and (mine or staff),
+        "can_cancel": item.state == State.SUBMITTED and (mine or staff),
+        "poll_seconds": POLL_SECONDS,
+    }
+
+
+@never_cache
+@require_GET
+@_any_role
+def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    item = selectors.request_get_for_user(request, pk)
+    return render(request, "provisioning/request_detail.html", _detail_context(request, item))
+
+
+@never_cache
+@require_GET
+@_any_role
+def request_status(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """The live part of the request page; htmx polls it and stops (286) once the state is final."""
+    item = selectors.request_get_for_user(request, pk)
+    if not _partial(request):
+        return redirect("provisioning:request_detail", pk=item.pk)
+    if services.request_watched(request=item):
+        item.refresh_from_db()  # tasks run inline in tests; a worker answers the next poll
+    response = render(request, "provisioning/request_detail.html#live", _detail_context(request, item))
+    if item.is_final:
+        stop = HttpResponseStopPolling(response.content)
+        return stop
+    return response
+
+
+def _after_action(request: HttpRequest, item: ProvisioningRequest) -> HttpResponseBase:
+    url = reverse("provisioning:request_detail", kwargs={"pk": item.pk})
+    return HttpResponseClientRedirect(url) if _partial(request) else redirect(url)
+
+
+@require_POST
+@_any_role
+def request_retry(request: HttpRequest, pk: int) -> HttpResponseBase:
+    item = selectors.request_get_for_user(request, pk)
+    try:
+        services.request_retry(request=item, actor=_user(request))
+    except TransitionRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "Sent again. This page follows it live.")
+    return _after_action(request, item)
+
+
+@require_POST
+@_any_role
+def request_cancel(request: HttpRequest, pk: int) -> HttpResponseBase:
+    item = selectors.request_get_for_user(request, pk)
+    try:
+        services.request_cancel(request=item, actor=_user(request))
+    except TransitionRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, "The request is cancelled.")
+    return _after_action(request, item)
+
+
+@require_GET
+@_any_role
+def request_clone(request: HttpRequest, pk: int) -> HttpResponseBase:
+    """"Request another like this" / "Fix and resubmit": the form, filled from this request."""
+    item = selectors.request_get_for_user(request, pk)
+    template = item.template
+    if not template.offered:
+        messages.error(request, "The template of this request is no longer offered. Choose another one.")
+        return redirect("provisioning:catalogue")
+    return redirect(f"{reverse('provisioning:request_new', kwargs={'template_pk': template.pk})}?clone={item.pk}")
+
+
+# --- Dashboard ------------------------------------------------------------------------------------
+
+
+@never_cache
+@require_GET
+@_staff_only
+def dashboard(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    served = tenants_for_user(user)
+    everywhere = request.GET.get("scope") == "all"
+    tenant = _tenant(request)
+    tenants = served if everywhere or tenant is None else served.filter(pk=tenant.pk)
+    numbers = selectors.dashboard_for(tenants=tenants)
+    chart = charts.bar_chart(
+        numbers.per_day, title="Requests per day, last 30 days",
+        desc=f"{sum(n for _, n in numbers.per_day)} requests in 30 days; the table below lists each day.",
+        chart_id="per-day",
+    )
+    return render(request, "provisioning/dashboard.html", {
+        "numbers": numbers, "chart": chart, "everywhere": everywhere, "tenant": tenant,
+        "served_count": served.count(),
+    })

@@ -1,0 +1,264 @@
+"""The poller: per-request back-off, bounded batches, resuming sends."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from django.utils import timezone
+from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
+
+from portal.models import User
+from portal.scheduling import all_specs
+from provisioning import point, services, tasks
+from provisioning.models import ProvisioningRequest, RequestEvent, Template
+from provisioning.states import State
+from tenants.models import Tenant
+from tests.provisioning import lifecycle
+from tests.provisioning.lifecycle import (
+    make_due,
+    poll,
+    request_data,
+    submit,
+)
+from tests.provisioning.ui_fixtures import make_template
+
+# Fixtures shared with the other life-cycle tests.
+catalogue = lifecycle.catalogue
+fast_point = lifecycle.fast_point
+
+if TYPE_CHECKING:
+    from emulator.server import RunningEmulator
+
+Capture = DjangoCaptureOnCommitCallbacks
+
+
+def status(status: str, **extra: Any) -> point.ProvisionRequest:
+    return point.ProvisionRequest.from_json({"id": "u-1", "status": status, **extra})
+
+
+class FakeUpstream:
+    """Answers status checks from a dict and records them."""
+
+    def __init__(self) -> None:
+        self.answers: dict[str, Any] = {}
+        self.asked: list[str] = []
+        self.posted: list[str] = []
+
+    def get_request(self, tenant: Tenant, request_id: str) -> point.ProvisionRequest:
+        self.asked.append(request_id)
+        answer = self.answers.get(request_id, status("Pending"))
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def provision(self, tenant: Tenant, workload: str, request: point.NewWorkspace) -> point.ProvisionRequest:
+        self.posted.append(request.display_name)
+        return point.ProvisionRequest.from_json({"id": f"new-{len(self.posted)}", "status": "Approved"})
+
+
+@pytest.fixture
+def upstream(monkeypatch: pytest.MonkeyPatch) -> FakeUpstream:
+    fake = FakeUpstream()
+    monkeypatch.setattr(services, "provider_for", lambda tenant: fake)
+    return fake
+
+
+def in_flight(template: Template, user: User, upstream_id: str, *, due_ago: int = 1, **extra: Any) -> ProvisioningRequest:
+    now = timezone.now()
+    values: dict[str, Any] = {
+        "tenant": template.tenant, "template": template, "requested_by": user,
+        "workload": template.workload, "display_name": upstream_id, "final_name": upstream_id,
+        "state": State.WAITING_APPROVAL, "upstream_id": upstream_id, "poll_interval": 10,
+        "next_poll_at": now - timedelta(seconds=due_ago), **extra,
+    }
+    return ProvisioningRequest.objects.create(**values)
+
+
+def test_the_interval_starts_small_doubles_and_is_capped(settings: Settings) -> None:
+    settings.PROVISIONING_POLL_MIN_INTERVAL = 10
+    settings.PROVISIONING_POLL_MAX_INTERVAL = 300
+    intervals = [0]
+    for _ in range(7):
+        intervals.append(services.next_poll_interval(intervals[-1], changed=False))
+    assert intervals[1:] == [10, 20, 40, 80, 160, 300, 300]
+    assert services.next_poll_interval(300, changed=True) == 10
+
+
+def test_back_off_grows_while_nothing_changes_and_resets_on_a_change(
+    catalogue: dict[str, Template], emulator: RunningEmulator, requester_a: User,
+    django_capture_on_commit_callbacks: Capture,
+) -> None:
+    emulator.control("timing", approval=0, approved=600, in_progress=600)
+    request = submit(django_capture_on_commit_callbacks, catalogue["32"], requester_a, request_data("32"))
+    assert request.state == State.WAITING_APPROVAL
+    intervals = [request.poll_interval]
+    for _ in range(6):
+        make_due(request)
+        poll(django_capture_on_commit_callbacks)
+        request.refresh_from_db()
+        intervals.append(request.poll_interval)
+        assert request.next_poll_at is not None
+        assert request.next_poll_at >= request.last_polled_at + timedelta(seconds=request.poll_interval)  # type: ignore[operator]
+    assert intervals == [10, 20, 40, 80, 160, 300, 300]
+    emulator.control(f"requests/{request.upstream_id}/approve", by="nestor.wilke@contoso.onmicrosoft.com")
+    make_due(request)
+    poll(django_capture_on_commit_callbacks)
+    request.refresh_from_db()
+    assert request.state == State.APPROVED
+    assert request.poll_interval == 10
+
+
+def test_a_due_request_is_checked_and_one_not_due_is_left_alone(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream
+) -> None:
+    template = make_template(tenant_a, 32)
+    due = in_flight(template, requester_a, "due")
+    later = in_flight(template, requester_a, "later", due_ago=-60)
+    tasks.poll_requests()
+    assert upstream.asked == ["due"]
+    later.refresh_from_db()
+    assert later.last_polled_at is None
+    due.refresh_from_db()
+    assert due.last_polled_at is not None
+
+
+def test_the_poller_checks_a_bounded_batch_most_overdue_first(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream, settings: Settings
+) -> None:
+    settings.PROVISIONING_POLL_BATCH = 2
+    template = make_template(tenant_a, 32)
+    in_flight(template, requester_a, "recent", due_ago=5)
+    in_flight(template, requester_a, "oldest", due_ago=300)
+    in_flight(template, requester_a, "older", due_ago=100)
+    report = services.poll_due()
+    assert upstream.asked == ["oldest", "older"]
+    assert report.refreshed == 2
+    services.poll_due()
+    assert upstream.asked[2:] == ["recent"]
+
+
+def test_one_failing_request_does_not_stop_the_batch(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream
+) -> None:
+    template = make_template(tenant_a, 32)
+    in_flight(template, requester_a, "broken", due_ago=60)
+    fine = in_flight(template, requester_a, "fine", due_ago=30)
+    upstream.answers["broken"] = RuntimeError("a bug")
+    upstream.answers["fine"] = status("Approved")
+    report = services.poll_due()
+    assert report.errors == 1
+    fine.refresh_from_db()
+    assert fine.state == State.APPROVED
+
+
+def test_an_upstream_error_keeps_the_state_and_backs_off(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream
+) -> None:
+    template = make_template(tenant_a, 32)
+    request = in_flight(template, requester_a, "u-1", poll_interval=40)
+    upstream.answers["u-1"] = point.Throttled("slow down", retry_after=200)
+    assert services.request_refresh(request_id=request.pk) is False
+    request.refresh_from_db()
+    assert request.state == State.WAITING_APPROVAL
+    assert request.poll_interval == 200  # Retry-After beats the back-off (80)
+    assert not request.events.exists()
+
+
+def test_progress_is_kept_and_a_final_state_stops_polling(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream, django_capture_on_commit_callbacks: Capture
+) -> None:
+    template = make_template(tenant_a, 32)
+    request = in_flight(template, requester_a, "u-1", state=State.APPROVED)
+    upstream.answers["u-1"] = status("InProgress", progress=40)
+    assert services.request_refresh(request_id=request.pk)
+    request.refresh_from_db()
+    assert (request.state, request.progress) == (State.IN_PROGRESS, 40)
+    upstream.answers["u-1"] = status("InProgress", progress=40)
+    assert services.request_refresh(request_id=request.pk) is False
+    upstream.answers["u-1"] = status(
+        "Failed", error="Team with group id 1 was not created. 3 attempts made.", correlationId="c-42"
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.request_refresh(request_id=request.pk)
+    request.refresh_from_db()
+    assert request.state == State.FAILED
+    assert request.next_poll_at is None
+    assert request.correlation_id == "c-42"
+    assert "was not created" in request.error_message
+    event = request.events.last()
+    assert event is not None and event.source == RequestEvent.Source.POLL
+    assert "c-42" in event.detail
+
+
+def test_a_status_that_cannot_follow_the_current_state_is_ignored(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream
+) -> None:
+    template = make_template(tenant_a, 32)
+    request = in_flight(template, requester_a, "u-1", state=State.IN_PROGRESS)
+    upstream.answers["u-1"] = status("Pending")
+    services.request_refresh(request_id=request.pk)
+    request.refresh_from_db()
+    assert request.state == State.IN_PROGRESS
+    assert request.next_poll_at is not None
+
+
+def test_the_poller_resumes_a_send_whose_retry_time_came(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream
+) -> None:
+    template = make_template(tenant_a, 3)
+    request = in_flight(
+        template, requester_a, "", state=State.SUBMITTED, payload={"templateId": 3, "displayName": "Kite"}
+    )
+    report = services.poll_due()
+    assert report.sends_resumed == 1
+    assert upstream.posted == ["Kite"]
+    request.refresh_from_db()
+    assert request.state == State.APPROVED
+
+
+def test_the_poller_resumes_a_send_whose_task_was_lost(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream, settings: Settings
+) -> None:
+    template = make_template(tenant_a, 3)
+    request = in_flight(
+        template, requester_a, "", state=State.SUBMITTED, next_poll_at=None,
+        payload={"templateId": 3, "displayName": "Kite"},
+    )
+    services.poll_due()
+    assert upstream.posted == [], "a just-submitted request is left to its own task"
+    ProvisioningRequest.objects.filter(pk=request.pk).update(
+        updated_at=timezone.now() - timedelta(seconds=settings.PROVISIONING_SEND_LEASE + 1)
+    )
+    services.poll_due()
+    assert upstream.posted == ["Kite"]
+
+
+def test_the_poller_runs_every_minute() -> None:
+    specs = {spec.name: spec for spec in all_specs()}
+    assert specs["provisioning.poll_requests"].func == "provisioning.tasks.poll_requests"
+    assert specs["provisioning.poll_requests"].minutes == 1
+
+
+def test_a_watched_page_checks_a_due_request_once_however_many_watch(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream
+) -> None:
+    template = make_template(tenant_a, 32)
+    due = in_flight(template, requester_a, "due")
+    upstream.answers["due"] = status("Approved")
+    assert services.request_watched(request=due) is True
+    # A second viewer holding the same (stale) copy: the claim is gone, no second check.
+    assert services.request_watched(request=due) is False
+    assert upstream.asked == ["due"]
+    due.refresh_from_db()
+    assert due.state == State.APPROVED
+
+
+def test_a_watched_page_leaves_a_request_that_is_not_due_alone(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream
+) -> None:
+    template = make_template(tenant_a, 32)
+    later = in_flight(template, requester_a, "later", due_ago=-60)
+    assert services.request_watched(request=later) is False
+    assert upstream.asked == []
