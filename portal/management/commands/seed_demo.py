@@ -14,7 +14,34 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         call_command("setup_schedules", stdout=self.stdout)
         self._seed_tenants()
+        self._seed_it_staff_reach()
         self.stdout.write("Demo data loaded.")
+
+    def _seed_it_staff_reach(self) -> None:
+        """Contoso's IT staff member also serves Fabrikam, so the demo shows the tenant switch.
+
+        The person is keyed on tid + oid as sign-in keys them; name and role come at sign-in.
+        """
+        import json
+        from pathlib import Path
+
+        from django.conf import settings
+
+        from portal.models import User
+        from tenants.models import Tenant
+
+        if not settings.DEMO_MODE:
+            return
+        fixture = Path(settings.BASE_DIR) / "emulator" / "fixtures" / "demo.json"
+        contoso = next(t for t in json.loads(fixture.read_text())["tenants"] if t["slug"] == "contoso")
+        megan = next(u for u in contoso["users"] if u["upn"].startswith("megan.bowen@"))
+        home = Tenant.objects.get(slug="contoso")
+        user, _ = User.objects.get_or_create(
+            entra_tenant_id=contoso["id"], entra_object_id=megan["oid"],
+            defaults={"username": f"{megan['oid']}@{contoso['id']}", "home_tenant": home},
+        )
+        user.served_tenants.add(*Tenant.objects.filter(slug="fabrikam"))
+        self.stdout.write(f"{megan['name']} (IT staff, Contoso) also serves Fabrikam.")
 
     def _seed_tenants(self) -> None:
         """Contoso and Fabrikam from the emulator's fixture, pointed at the emulator (demo only)."""
