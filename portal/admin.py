@@ -2,11 +2,26 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin
 from django.http import HttpRequest
 
 from portal.models import AuditEvent, User
+
+
+class ReadOnlyAdminMixin:
+    """Rows written only by the portal: viewable, never added, changed or deleted here."""
+
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 @admin.register(User)
@@ -26,7 +41,7 @@ class PortalUserAdmin(UserAdmin):
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
+class AuditEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: audit entries are written by the portal and never changed."""
 
     list_display = ("created_at", "action", "person", "tenant_name", "source_ip", "detail")
@@ -34,12 +49,3 @@ class AuditEventAdmin(admin.ModelAdmin):
     search_fields = ("person", "detail", "tenant_name")
     date_hierarchy = "created_at"
     list_select_related = ("tenant",)
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

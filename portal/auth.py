@@ -23,7 +23,7 @@ import requests
 from django.conf import settings
 from django.db import models
 
-from portal.msal_http import entra_session
+from portal.msal_http import authority, entra_session
 from tenants import crypto
 from tenants.models import Tenant
 
@@ -81,10 +81,6 @@ class SignInResult:
 
 
 # -- msal and metadata ---------------------------------------------------------------------
-
-
-def authority(tenant: Tenant) -> str:
-    return f"{settings.ENTRA_LOGIN_URL}/{tenant.entra_tenant_id}"
 
 
 def expected_issuer(tenant: Tenant) -> str:

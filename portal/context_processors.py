@@ -7,6 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from portal.models import Role, User
+from portal.roles import is_staff
 from portal.selectors import selectable_tenants
 
 
@@ -14,12 +15,12 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if not isinstance(user, User) or not user.is_authenticated:
         return {"current_tenant": None, "selectable_tenants": [], "portal_role": ""}
-    choices = list(selectable_tenants(user)) if user.role in (Role.IT_STAFF, Role.ADMIN) else []
+    choices = list(selectable_tenants(user))
     return {
         "current_tenant": getattr(request, "tenant", None),
         "selectable_tenants": choices if len(choices) > 1 else [],
         "portal_role": user.role,
         "portal_role_label": Role(user.role).label if user.role else "No role",
-        "is_it_staff": user.role in (Role.IT_STAFF, Role.ADMIN),
+        "is_it_staff": is_staff(user),
         "is_portal_admin": user.role == Role.ADMIN,
     }

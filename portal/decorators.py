@@ -12,7 +12,8 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404
 
-from portal.models import Role
+from portal.models import Role, User
+from portal.roles import STAFF_ROLES
 from portal.selectors import scope_to_user
 
 View = Callable[..., HttpResponseBase]
@@ -45,6 +46,16 @@ def role_required(*roles: Role | str) -> Callable[[View], View]:
         return wrapper
 
     return decorate
+
+
+# IT staff and admins only.
+staff_required = role_required(*STAFF_ROLES)
+
+
+def request_user(request: HttpRequest) -> User:
+    """The signed-in portal user of a request that passed ``role_required``."""
+    assert isinstance(request.user, User)
+    return request.user
 
 
 def get_object_for_user[M: Model](

@@ -7,10 +7,13 @@ https://login.microsoftonline.com/<tid> and this session sends those calls to th
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import requests
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from tenants.models import Tenant
 
 ENTRA_TIMEOUT = (5, 15)  # connect, read (seconds)
 
@@ -32,3 +35,8 @@ class EntraSession(requests.Session):
 
 def entra_session() -> EntraSession:
     return EntraSession(settings.EMULATOR_URL if settings.DEMO_MODE else "")
+
+
+def authority(tenant: Tenant) -> str:
+    """The tenant's Entra authority (msal needs https; demo mode reroutes it above)."""
+    return f"{settings.ENTRA_LOGIN_URL}/{tenant.entra_tenant_id}"

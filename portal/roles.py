@@ -10,6 +10,8 @@ from portal.models import Role
 
 # Lowest first: when a token carries several portal roles, the highest one wins.
 RANK = (Role.REQUESTER, Role.IT_STAFF, Role.ADMIN)
+# The roles that work across a tenant (every request, the directory, tenant pages).
+STAFF_ROLES = (Role.IT_STAFF, Role.ADMIN)
 
 
 def entra_role_names() -> dict[str, Role]:
@@ -31,6 +33,6 @@ def role_from_claims(app_roles: Iterable[str]) -> Role | None:
     return None
 
 
-def at_least(role: str, minimum: Role) -> bool:
-    """Whether ``role`` ranks at or above ``minimum`` (an empty role ranks below everything)."""
-    return role in RANK and RANK.index(Role(role)) >= RANK.index(minimum)
+def is_staff(user: object) -> bool:
+    """Whether ``user`` is IT staff or an admin (a portal role, not Django's is_staff)."""
+    return getattr(user, "role", "") in STAFF_ROLES

@@ -6,6 +6,7 @@ from django.db.models import Model, QuerySet
 from django.http import HttpRequest
 
 from portal.models import Role, User
+from portal.roles import is_staff
 from tenants.models import Tenant
 
 SESSION_TENANT_KEY = "portal_tenant_id"
@@ -38,7 +39,7 @@ def scope_to_user[M: Model](queryset: QuerySet[M], user: User | object, tenant_f
 
 def selectable_tenants(user: User | object) -> QuerySet[Tenant]:
     """Tenants offered in the header's tenant selector (IT staff and admins only)."""
-    if not isinstance(user, User) or user.role not in (Role.IT_STAFF, Role.ADMIN):
+    if not is_staff(user):
         return Tenant.objects.none()
     return tenants_for_user(user).filter(is_active=True).order_by("name")
 
@@ -60,3 +61,8 @@ def current_tenant(request: HttpRequest) -> Tenant | None:
             if tenant is not None:
                 return tenant
     return served.order_by("name").first()
+
+
+def request_tenant(request: HttpRequest) -> Tenant | None:
+    """``request.tenant`` as portal.middleware set it (looked up when the middleware did not run)."""
+    return request.tenant if hasattr(request, "tenant") else current_tenant(request)

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_GET, require_POST
 from portal import auth
 from portal.audit import AuditAction, audit_record
 from portal.backends import EntraBackend
-from portal.decorators import role_required
+from portal.decorators import staff_required
 from portal.middleware import start_session_clock
 from portal.models import Role, User
 from portal.selectors import SESSION_TENANT_KEY, selectable_tenants
@@ -158,7 +158,7 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@role_required(Role.IT_STAFF, Role.ADMIN)
+@staff_required
 def select_tenant(request: HttpRequest) -> HttpResponse:
     """The header's tenant selector: remembered in the session and on the user."""
     try:

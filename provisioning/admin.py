@@ -10,23 +10,11 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
+from portal.admin import ReadOnlyAdminMixin
 from provisioning.models import ProvisioningRequest, RequestEvent, Template
 
 
-class _ReadOnly:
-    """Rows written only by the portal: viewable, never added, changed or deleted here."""
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class RequestEventInline(_ReadOnly, admin.TabularInline):
+class RequestEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     model = RequestEvent
     extra = 0
     can_delete = False
@@ -84,7 +72,7 @@ class ProvisioningRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(RequestEvent)
-class RequestEventAdmin(_ReadOnly, admin.ModelAdmin):
+class RequestEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
     list_display = ["at", "request", "source", "from_state", "to_state", "actor"]
     list_filter = ["source", "to_state"]
     search_fields = ["request__final_name", "request__upstream_id", "detail"]

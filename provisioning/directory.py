@@ -13,7 +13,6 @@ in ``error``. Reference: syskit-point-api.md sections 4, 5 and 7; docs/directory
 
 from __future__ import annotations
 
-import csv
 import functools
 import logging
 import math
@@ -30,6 +29,8 @@ from django.http import Http404
 from django.utils import timezone
 from django_q.tasks import async_task
 
+from portal import csv_export
+from portal.csv_export import cell as csv_cell
 from portal.models import User
 from provisioning import point
 from provisioning.models import ReportKind, ReportRow, ReportRun
@@ -81,15 +82,6 @@ EXPORT_CHUNK = 2000  # rows per database fetch while streaming a CSV
 _sleep = time.sleep
 
 
-# --- Upstream errors, for people -----------------------------------------------------------------
-
-
-def problem_text(error: point.PointError) -> str:
-    """What went wrong, in Point's (or our client's) words, plus what to do when we know."""
-    guidance = getattr(error, "guidance", "")
-    return f"{error.message} {guidance}".strip()
-
-
 # --- Live inventory (selectors) ------------------------------------------------------------------
 
 
@@ -128,7 +120,7 @@ def _live_page[T](fetch: Callable[[int, int], point.Page[T]], page: object) -> L
         found = fetch(size, (number - 1) * size)
     except point.PointError as error:
         logger.info("Directory list failed: %s", type(error).__name__)
-        return ListPage([], number, size, error=problem_text(error))
+        return ListPage([], number, size, error=point.problem_text(error))
     return ListPage(found.items, number, size, found.total, found.has_more)
 
 
@@ -159,7 +151,7 @@ def group_get(*, tenant: Tenant, name: str) -> tuple[point.Group | None, str]:
     except point.NotFound:
         raise Http404("No such group.") from None
     except point.PointError as error:
-        return None, problem_text(error)
+        return None, point.problem_text(error)
 
 
 # --- Report snapshots (selectors) ----------------------------------------------------------------
@@ -212,25 +204,17 @@ def snapshot_rows(run: ReportRun, *, search: str = "", kind: str = "", role: str
     return rows.order_by("position")
 
 
-def csv_cell(value: object) -> str:
-    """A CSV cell a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def csv_lines(run: ReportRun, rows: QuerySet[ReportRow]) -> Iterator[str]:
     """The snapshot as CSV lines, header first; reads the database in chunks (constant memory)."""
     columns = CSV_COLUMNS[run.kind]
-    writer = csv.writer(_Echo())
-    yield writer.writerow([header for header, _ in columns])
-    for data in rows.values_list("data", flat=True).iterator(chunk_size=EXPORT_CHUNK):
-        row = data if isinstance(data, dict) else {}
-        yield writer.writerow([csv_cell(row.get(key)) for _, key in columns])
+
+    def cells() -> Iterator[list[str]]:
+        yield [header for header, _ in columns]
+        for data in rows.values_list("data", flat=True).iterator(chunk_size=EXPORT_CHUNK):
+            row = data if isinstance(data, dict) else {}
+            yield [csv_cell(row.get(key)) for _, key in columns]
+
+    return csv_export.csv_lines(cells())
 
 
 # --- Report runs (services) ----------------------------------------------------------------------
@@ -242,12 +226,16 @@ class Refresh:
     joined: bool  # True: a run was already going; no second upstream job was started
 
 
+def _timed_out() -> str:
+    return f"The report did not finish within {settings.DIRECTORY_REPORT_TIMEOUT // 60} minutes; gave up."
+
+
 def _give_up_stuck(tenant: Tenant, kind: str, subject: str) -> None:
     """A run past DIRECTORY_REPORT_TIMEOUT (a worker died, Point never finished) stops blocking."""
     limit = timezone.now() - timedelta(seconds=settings.DIRECTORY_REPORT_TIMEOUT)
     _runs(tenant, kind, subject).filter(state=ReportRun.State.RUNNING, started_at__lt=limit).update(
         state=ReportRun.State.FAILED, finished_at=timezone.now(),
-        error=f"The report did not finish within {settings.DIRECTORY_REPORT_TIMEOUT // 60} minutes; gave up.",
+        error=_timed_out(),
     )
 
 
@@ -309,7 +297,7 @@ def report_start(*, run_id: int) -> ReportRun | None:
         job = _start_upstream(run)
     except point.PointError as error:
         logger.info("Report %s could not start: %s", run.pk, type(error).__name__)
-        _fail(run, problem_text(error))
+        _fail(run, point.problem_text(error))
         return run
     run.upstream_job_id = job.id
     run.processed, run.total = job.processed, job.total
@@ -328,13 +316,13 @@ def report_poll(*, run_id: int, budget: float | None = None) -> ReportRun | None
         if run is None or not run.is_running or not run.upstream_job_id:
             return run
         if timezone.now() - run.started_at > timedelta(seconds=settings.DIRECTORY_REPORT_TIMEOUT):
-            _fail(run, f"The report did not finish within {settings.DIRECTORY_REPORT_TIMEOUT // 60} minutes; gave up.")
+            _fail(run, _timed_out())
             return run
         try:
             job = point.get_job(run.tenant, run.upstream_job_id)
         except point.PointError as error:
             if not error.retryable:
-                _fail(run, problem_text(error))
+                _fail(run, point.problem_text(error))
                 return run
             logger.info("Report %s: status check failed (%s); trying again", run.pk, type(error).__name__)
         else:
@@ -410,7 +398,7 @@ def _store(run: ReportRun) -> ReportRun:
         if batch:
             ReportRow.objects.bulk_create(batch)
     except point.PointError as error:
-        _fail(run, f"The report finished but could not be read: {problem_text(error)}")
+        _fail(run, f"The report finished but could not be read: {point.problem_text(error)}")
         return run
     now = timezone.now()
     with transaction.atomic():

@@ -21,37 +21,20 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from portal.decorators import role_required
-from portal.models import Role, User
-from portal.selectors import current_tenant
+from portal.decorators import request_user, staff_required
+from portal.htmx import is_htmx_partial, page_or_fragment, query_without_page
+from portal.selectors import request_tenant
 from provisioning import directory
 from provisioning.models import ReportKind, ReportRun
 from tenants import selectors as tenant_selectors
 from tenants.models import Tenant
 
-_staff_only = role_required(Role.IT_STAFF, Role.ADMIN)
 DONE_EVENT = "directory-report-done"
 TEMPLATES = "provisioning/directory"
 
 
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
 def _tenant(request: HttpRequest, slug: str) -> Tenant:
-    return tenant_selectors.tenant_get_for_user(user=_user(request), slug=slug)
-
-
-def _htmx(request: HttpRequest) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return bool(htmx) and not getattr(htmx, "boosted", False)
-
-
-def _query_without_page(request: HttpRequest) -> str:
-    query = request.GET.copy()
-    query.pop("page", None)
-    return query.urlencode()
+    return tenant_selectors.tenant_get_for_user(user=request_user(request), slug=slug)
 
 
 # --- Forms -------------------------------------------------------------------------------------
@@ -153,7 +136,7 @@ def _report_context(
     return {
         "tenant": tenant, "kind": kind, "subject": subject, "label": label,
         "snapshot": snapshot, "stale": directory.is_stale(snapshot), "run": latest,
-        "row_form": form, "page": page, "query": _query_without_page(request),
+        "row_form": form, "page": page, "query": query_without_page(request),
         "export_query": urlencode(form.filters()), "keep": keep, "page_url": request.path,
         "max_age_text": _duration(settings.DIRECTORY_SNAPSHOT_MAX_AGE),
     }
@@ -168,7 +151,7 @@ def _duration(seconds: int) -> str:
 
 
 def _render_report_page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
-    if _htmx(request):
+    if is_htmx_partial(request):
         return render(request, f"{TEMPLATES}/report.html#results", context)
     return render(request, template, context)
 
@@ -177,18 +160,18 @@ def _render_report_page(request: HttpRequest, template: str, context: dict[str, 
 
 
 @require_GET
-@_staff_only
+@staff_required
 def index(request: HttpRequest) -> HttpResponse:
     """The directory of the tenant chosen in the header."""
-    tenant = current_tenant(request)
-    if tenant is None or not tenant_selectors.tenants_served_by(_user(request)).filter(pk=tenant.pk).exists():
+    tenant = request_tenant(request)  # always one the user serves (portal.selectors)
+    if tenant is None:
         messages.warning(request, "You serve no tenant yet, so there is no directory to show.")
         return redirect("home")
     return redirect("directory:groups", slug=tenant.slug)
 
 
 @require_GET
-@_staff_only
+@staff_required
 def groups(request: HttpRequest, slug: str) -> HttpResponse:
     """Groups, live from Point: type filter, search, paging."""
     tenant = _tenant(request, slug)
@@ -202,13 +185,12 @@ def groups(request: HttpRequest, slug: str) -> HttpResponse:
         {"group": g, "type_label": directory.GROUP_TYPE_LABELS.get(g.group_type, g.group_type)}
         for g in page.items
     ]
-    context = {"tenant": tenant, "form": form, "page": page, "rows": rows, "query": _query_without_page(request)}
-    template = f"{TEMPLATES}/groups.html#results" if _htmx(request) else f"{TEMPLATES}/groups.html"
-    return render(request, template, context)
+    context = {"tenant": tenant, "form": form, "page": page, "rows": rows, "query": query_without_page(request)}
+    return render(request, page_or_fragment(request, f"{TEMPLATES}/groups.html"), context)
 
 
 @require_GET
-@_staff_only
+@staff_required
 def group(request: HttpRequest, slug: str, name: str) -> HttpResponse:
     """One group (GET /v1.0/groups/{name}) with its memberships snapshot."""
     tenant = _tenant(request, slug)
@@ -222,20 +204,19 @@ def group(request: HttpRequest, slug: str, name: str) -> HttpResponse:
 
 
 @require_GET
-@_staff_only
+@staff_required
 def sites(request: HttpRequest, slug: str) -> HttpResponse:
     """SharePoint sites, live from Point: search, paging."""
     tenant = _tenant(request, slug)
     form = ListFilterForm(request.GET or {})
     data = form.cleaned_data if form.is_valid() else {}
     page = directory.sites_page(tenant=tenant, page=request.GET.get("page"), search=data.get("search", ""))
-    context = {"tenant": tenant, "form": form, "page": page, "query": _query_without_page(request)}
-    template = f"{TEMPLATES}/sites.html#results" if _htmx(request) else f"{TEMPLATES}/sites.html"
-    return render(request, template, context)
+    context = {"tenant": tenant, "form": form, "page": page, "query": query_without_page(request)}
+    return render(request, page_or_fragment(request, f"{TEMPLATES}/sites.html"), context)
 
 
 @require_GET
-@_staff_only
+@staff_required
 def site_permissions(request: HttpRequest, slug: str) -> HttpResponse:
     """The site permissions report of one site (?site=<url>) or of every site."""
     tenant = _tenant(request, slug)
@@ -248,7 +229,7 @@ def site_permissions(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_GET
-@_staff_only
+@staff_required
 def user_access(request: HttpRequest, slug: str) -> HttpResponse:
     """"What can this person reach?": the user access report of a UPN."""
     tenant = _tenant(request, slug)
@@ -261,14 +242,14 @@ def user_access(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-@_staff_only
+@staff_required
 def report_refresh(request: HttpRequest, slug: str) -> HttpResponseBase:
     """Start a report (or join the one running) and show its progress."""
     tenant = _tenant(request, slug)
     form = RefreshForm(request.POST)
     if not form.is_valid():
         errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
-        if _htmx(request):
+        if is_htmx_partial(request):
             return render(request, f"{TEMPLATES}/report.html#progress",
                           {"tenant": tenant, "run": None, "refresh_error": errors}, status=400)
         messages.error(request, f"The report could not be refreshed: {errors}")
@@ -276,11 +257,11 @@ def report_refresh(request: HttpRequest, slug: str) -> HttpResponseBase:
     data = form.cleaned_data
     refresh = directory.report_refresh(
         tenant=tenant, kind=data["kind"], subject=data["subject"], subject_label=data["label"],
-        user=_user(request),
+        user=request_user(request),
     )
     run = refresh.run
     run.refresh_from_db()
-    if _htmx(request):
+    if is_htmx_partial(request):
         response = render(request, f"{TEMPLATES}/report.html#progress",
                           {"tenant": tenant, "run": run, "joined": refresh.joined, "announce": True})
         if not run.is_running:
@@ -293,12 +274,12 @@ def report_refresh(request: HttpRequest, slug: str) -> HttpResponseBase:
 
 @never_cache
 @require_GET
-@_staff_only
+@staff_required
 def report_progress(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """The progress fragment; htmx polls it while the run runs (286 stops it when done)."""
     tenant = _tenant(request, slug)
     run = directory.run_get_for_tenant(tenant=tenant, pk=pk)
-    if not run.is_running and _htmx(request):
+    if not run.is_running and is_htmx_partial(request):
         response = render(request, f"{TEMPLATES}/report.html#progress",
                           {"tenant": tenant, "run": run, "announce": True}, status=286)
         return trigger_client_event(response, DONE_EVENT)
@@ -307,7 +288,7 @@ def report_progress(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @never_cache
 @require_GET
-@_staff_only
+@staff_required
 def report_export(request: HttpRequest, slug: str, pk: int) -> StreamingHttpResponse:
     """A stored snapshot (with the page's filters) as CSV, streamed."""
     tenant = _tenant(request, slug)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
+from portal.csv_export import cell, csv_response
 from provisioning.models import ProvisioningRequest
 
 HEADER = [
@@ -16,19 +16,6 @@ HEADER = [
     "requester e-mail", "upstream id", "finished", "workspace url", "error", "correlation id",
 ]
 CHUNK = 500
-
-
-def cell(value: object) -> str:
-    """A CSV cell that a spreadsheet will not run as a formula."""
-    text = "" if value is None else str(value)
-    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-class _Echo:
-    """A file-like object whose write() hands the line back (for csv.writer)."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 def _when(value: object) -> str:
@@ -49,9 +36,4 @@ def rows(requests: QuerySet[ProvisioningRequest]) -> Iterator[list[str]]:
 
 def request_csv_response(requests: QuerySet[ProvisioningRequest], filename: str = "requests.csv") -> StreamingHttpResponse:
     """Stream ``requests`` (with tenant, template and requester selected) as CSV."""
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        (writer.writerow(row) for row in rows(requests)), content_type="text/csv; charset=utf-8"
-    )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return csv_response(rows(requests), filename)

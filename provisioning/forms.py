@@ -12,6 +12,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
+from portal.forms import DateRangeForm
 from provisioning import naming
 from provisioning.models import Template, Workload
 from provisioning.payload import RequestData, metadata_form_field
@@ -324,7 +325,7 @@ def initial_for(template: Template, *, requester_upn: str, data: RequestData | N
     return initial
 
 
-class RequestFilterForm(forms.Form):
+class RequestFilterForm(DateRangeForm):
     """Filters of "All requests" (and the CSV export of the same selection)."""
 
     q = forms.CharField(label="Search", required=False, max_length=200,
@@ -332,8 +333,6 @@ class RequestFilterForm(forms.Form):
     tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), required=False, empty_label="Any tenant")
     workload = forms.ChoiceField(choices=[("", "Any workload"), *Workload.choices], required=False)
     state = forms.ChoiceField(choices=[("", "Any state"), *State.choices], required=False)
-    since = forms.DateField(label="From", required=False, widget=forms.DateInput(attrs={"type": "date"}))
-    until = forms.DateField(label="To", required=False, widget=forms.DateInput(attrs={"type": "date"}))
 
     def __init__(self, *args: Any, tenants: Any = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -341,10 +340,3 @@ class RequestFilterForm(forms.Form):
         assert isinstance(field, forms.ModelChoiceField)
         if tenants is not None:
             field.queryset = tenants
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        since, until = data.get("since"), data.get("until")
-        if isinstance(since, date) and isinstance(until, date) and since > until:
-            self.add_error("until", "The end date must not be before the start date.")
-        return data

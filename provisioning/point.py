@@ -68,6 +68,12 @@ class PointError(Exception):
         self.status = status
 
 
+def problem_text(error: PointError) -> str:
+    """What went wrong, in Point's (or this client's) words, plus what to do when we know
+    (AuthenticationError and PermissionMissing carry guidance for an admin)."""
+    return f"{error.message} {getattr(error, 'guidance', '')}".strip()
+
+
 class AuthenticationError(PointError):
     """No token (see `token_error` and `guidance`), or Point rejected the token (401)."""
 

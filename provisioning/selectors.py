@@ -12,17 +12,13 @@ from django.http import Http404, HttpRequest
 from django.utils import timezone
 
 from portal.decorators import get_object_for_user
-from portal.models import Role, User
+from portal.forms import within_dates
+from portal.models import User
+from portal.roles import is_staff
 from portal.selectors import scope_to_user
 from provisioning.models import ProvisioningRequest, Template, Workload
 from provisioning.states import FINAL_STATES, State
 from tenants.models import Tenant
-
-STAFF_ROLES = (Role.IT_STAFF, Role.ADMIN)
-
-
-def is_staff(user: User | object) -> bool:
-    return isinstance(user, User) and user.role in STAFF_ROLES
 
 
 def template_list_offered(*, tenant: Tenant) -> QuerySet[Template]:
@@ -98,11 +94,7 @@ def request_filter(queryset: QuerySet[ProvisioningRequest], data: dict[str, Any]
         queryset = queryset.filter(workload=data["workload"])
     if data.get("state"):
         queryset = queryset.filter(state=data["state"])
-    zone = timezone.get_current_timezone()
-    if data.get("since"):
-        queryset = queryset.filter(created_at__gte=datetime.combine(data["since"], time.min, zone))
-    if data.get("until"):
-        queryset = queryset.filter(created_at__lte=datetime.combine(data["until"], time.max, zone))
+    queryset = within_dates(queryset, data.get("since"), data.get("until"))
     text = str(data.get("q") or "").strip()
     if text:
         queryset = queryset.filter(

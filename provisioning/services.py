@@ -637,8 +637,7 @@ def request_send(*, request_id: int) -> SendResult:
     except point.Throttled as error:
         return _retry_later(request, error.message, error.retry_after, unknown=unknown)
     except point.PointError as error:
-        # AuthenticationError and PermissionMissing carry guidance for an admin.
-        text = f"{error.message} {getattr(error, 'guidance', '')}".strip()
+        text = point.problem_text(error)
         if error.retryable:
             return _retry_later(request, text, None, unknown=unknown)
         if unknown:

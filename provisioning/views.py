@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -13,36 +15,19 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from django_q.tasks import async_task
 
-from portal.decorators import role_required
-from portal.models import Role, User
-from portal.selectors import current_tenant, tenants_for_user
+from portal.decorators import request_user, role_required, staff_required
+from portal.htmx import is_htmx_partial, page_or_fragment, query_without_page
+from portal.selectors import request_tenant, tenants_for_user
 from provisioning import availability, charts, exports, naming, point, selectors, services
 from provisioning.forms import RequestFilterForm, RequestForm, initial_for
 from provisioning.models import ProvisioningRequest
 from provisioning.payload import RequestData
 from provisioning.states import State, TransitionRefused
-from tenants.models import Tenant
 
 PAGE_SIZE = 25
 POLL_SECONDS = 3
 
 _any_role = role_required()
-_staff_only = role_required(Role.IT_STAFF, Role.ADMIN)
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
-
-
-def _tenant(request: HttpRequest) -> Tenant | None:
-    """The current tenant (set by portal.middleware; looked up when the middleware did not run)."""
-    return request.tenant if hasattr(request, "tenant") else current_tenant(request)
-
-
-def _partial(request: HttpRequest) -> bool:
-    htmx = getattr(request, "htmx", None)
-    return htmx is not None and bool(htmx) and not htmx.boosted
 
 
 # --- Catalogue ------------------------------------------------------------------------------------
@@ -51,7 +36,7 @@ def _partial(request: HttpRequest) -> bool:
 @require_GET
 @_any_role
 def catalogue(request: HttpRequest) -> HttpResponse:
-    tenant = _tenant(request)
+    tenant = request_tenant(request)
     groups = selectors.catalogue_for(tenant=tenant) if tenant else []
     sync = selectors.catalogue_sync_state(tenant=tenant) if tenant else None
     return render(request, "provisioning/catalogue.html", {
@@ -60,10 +45,10 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 
 
 @require_POST
-@_staff_only
+@staff_required
 def catalogue_refresh(request: HttpRequest) -> HttpResponse:
     """Enqueue a sync of the current tenant's catalogue from the upstream."""
-    tenant = _tenant(request)
+    tenant = request_tenant(request)
     if tenant is None:
         messages.error(request, "Choose a tenant first.")
     else:
@@ -84,7 +69,7 @@ def catalogue_refresh(request: HttpRequest) -> HttpResponse:
 @_any_role
 def request_new(request: HttpRequest, template_pk: int) -> HttpResponse:
     template = selectors.template_get_for_user(request, template_pk)
-    user = _user(request)
+    user = request_user(request)
     source: ProvisioningRequest | None = None
     source_pk = request.POST.get("cloned_from") or request.GET.get("clone")
     if source_pk and str(source_pk).isdigit():
@@ -127,7 +112,7 @@ def _typed(request: HttpRequest) -> tuple[str, str]:
 def request_preview(request: HttpRequest, template_pk: int) -> HttpResponseBase:
     """The final name, URL and alias for what is typed (htmx fragment of the form)."""
     template = selectors.template_get_for_user(request, template_pk)
-    if not _partial(request):
+    if not is_htmx_partial(request):
         return redirect("provisioning:request_new", template_pk=template.pk)
     display_name, desired_url = _typed(request)
     names = naming.final_names(template.definition or {}, display_name, desired_url)
@@ -139,7 +124,7 @@ def request_preview(request: HttpRequest, template_pk: int) -> HttpResponseBase:
 def request_availability(request: HttpRequest, template_pk: int) -> HttpResponseBase:
     """Whether the final name (or site URL) is free upstream (htmx fragment of the form)."""
     template = selectors.template_get_for_user(request, template_pk)
-    if not _partial(request):
+    if not is_htmx_partial(request):
         return redirect("provisioning:request_new", template_pk=template.pk)
     display_name, desired_url = _typed(request)
     result = availability.check(template, display_name, desired_url) if display_name.strip() else None
@@ -157,14 +142,13 @@ def _page(request: HttpRequest, requests: object) -> object:
 @require_GET
 @_any_role
 def request_list_mine(request: HttpRequest) -> HttpResponse:
-    page = _page(request, selectors.request_list_mine(user=_user(request)))
+    page = _page(request, selectors.request_list_mine(user=request_user(request)))
     context = {"page": page, "query": "", "title": "My requests", "show_requester": False}
-    template = "provisioning/request_list.html#results" if _partial(request) else "provisioning/request_list.html"
-    return render(request, template, context)
+    return render(request, page_or_fragment(request, "provisioning/request_list.html"), context)
 
 
 def _filtered(request: HttpRequest) -> tuple[RequestFilterForm, object]:
-    user = _user(request)
+    user = request_user(request)
     form = RequestFilterForm(request.GET or {}, tenants=tenants_for_user(user).order_by("name"))
     requests = selectors.request_list_for_staff(user=user)
     if form.is_valid():
@@ -176,22 +160,19 @@ def _filtered(request: HttpRequest) -> tuple[RequestFilterForm, object]:
 
 @never_cache
 @require_GET
-@_staff_only
+@staff_required
 def request_list_all(request: HttpRequest) -> HttpResponse:
     form, requests = _filtered(request)
-    query = request.GET.copy()
-    query.pop("page", None)
     context = {
-        "page": _page(request, requests), "form": form, "query": query.urlencode(),
+        "page": _page(request, requests), "form": form, "query": query_without_page(request),
         "title": "All requests", "show_requester": True,
     }
-    template = "provisioning/request_list.html#results" if _partial(request) else "provisioning/request_list.html"
-    return render(request, template, context)
+    return render(request, page_or_fragment(request, "provisioning/request_list.html"), context)
 
 
 @never_cache
 @require_GET
-@_staff_only
+@staff_required
 def request_export(request: HttpRequest) -> HttpResponseBase:
     _form, requests = _filtered(request)
     return exports.request_csv_response(requests)  # type: ignore[arg-type]
@@ -201,7 +182,7 @@ def request_export(request: HttpRequest) -> HttpResponseBase:
 
 
 def _detail_context(request: HttpRequest, item: ProvisioningRequest) -> dict[str, object]:
-    user = _user(request)
+    user = request_user(request)
     mine = item.requested_by_id == user.pk
     staff = selectors.is_staff(user)
     labels = {name: str(field.label) for name, field in RequestForm(template=item.template).fields.items()}
@@ -232,7 +213,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def request_status(request: HttpRequest, pk: int) -> HttpResponseBase:
     """The live part of the request page; htmx polls it and stops (286) once the state is final."""
     item = selectors.request_get_for_user(request, pk)
-    if not _partial(request):
+    if not is_htmx_partial(request):
         return redirect("provisioning:request_detail", pk=item.pk)
     if services.request_watched(request=item):
         item.refresh_from_db()  # tasks run inline in tests; a worker answers the next poll
@@ -245,33 +226,33 @@ def request_status(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 def _after_action(request: HttpRequest, item: ProvisioningRequest) -> HttpResponseBase:
     url = reverse("provisioning:request_detail", kwargs={"pk": item.pk})
-    return HttpResponseClientRedirect(url) if _partial(request) else redirect(url)
+    return HttpResponseClientRedirect(url) if is_htmx_partial(request) else redirect(url)
+
+
+def _request_action(
+    request: HttpRequest, pk: int, action: Callable[..., ProvisioningRequest], done: str
+) -> HttpResponseBase:
+    """Run a retry or cancel service on a request the person may see; say how it went."""
+    item = selectors.request_get_for_user(request, pk)
+    try:
+        action(request=item, actor=request_user(request))
+    except TransitionRefused as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, done)
+    return _after_action(request, item)
 
 
 @require_POST
 @_any_role
 def request_retry(request: HttpRequest, pk: int) -> HttpResponseBase:
-    item = selectors.request_get_for_user(request, pk)
-    try:
-        services.request_retry(request=item, actor=_user(request))
-    except TransitionRefused as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "Sent again. This page follows it live.")
-    return _after_action(request, item)
+    return _request_action(request, pk, services.request_retry, "Sent again. This page follows it live.")
 
 
 @require_POST
 @_any_role
 def request_cancel(request: HttpRequest, pk: int) -> HttpResponseBase:
-    item = selectors.request_get_for_user(request, pk)
-    try:
-        services.request_cancel(request=item, actor=_user(request))
-    except TransitionRefused as error:
-        messages.error(request, str(error))
-    else:
-        messages.success(request, "The request is cancelled.")
-    return _after_action(request, item)
+    return _request_action(request, pk, services.request_cancel, "The request is cancelled.")
 
 
 @require_GET
@@ -291,12 +272,12 @@ def request_clone(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @never_cache
 @require_GET
-@_staff_only
+@staff_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     served = tenants_for_user(user)
     everywhere = request.GET.get("scope") == "all"
-    tenant = _tenant(request)
+    tenant = request_tenant(request)
     tenants = served if everywhere or tenant is None else served.filter(pk=tenant.pk)
     numbers = selectors.dashboard_for(tenants=tenants)
     chart = charts.bar_chart(

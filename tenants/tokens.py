@@ -30,7 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from portal.msal_http import entra_session
+from portal.msal_http import authority, entra_session
 from tenants import crypto
 from tenants.models import Tenant, TenantToken
 
@@ -115,8 +115,19 @@ def _issuer() -> str:
     return settings.EMULATOR_URL if settings.DEMO_MODE else settings.ENTRA_LOGIN_URL
 
 
-def _authority(tenant: Tenant) -> str:
-    return f"{settings.ENTRA_LOGIN_URL}/{tenant.entra_tenant_id}"
+def _unknown_tenant(tenant: Tenant) -> UnknownTenant:
+    return UnknownTenant(
+        f"Entra ID does not know the tenant id {tenant.entra_tenant_id}.",
+        guidance="Copy the Directory (tenant) ID from Entra ID > Overview into the tenant's settings.",
+        aadsts=90002,
+    )
+
+
+def _entra_unreachable(error: Exception) -> EntraUnavailable:
+    return EntraUnavailable(
+        f"Entra ID could not be reached ({type(error).__name__}).",
+        guidance="Try again in a few minutes; check the server's outbound connection to login.microsoftonline.com.",
+    )
 
 
 def _build_app(tenant: Tenant) -> msal.ConfidentialClientApplication:
@@ -131,22 +142,15 @@ def _build_app(tenant: Tenant) -> msal.ConfidentialClientApplication:
         return msal.ConfidentialClientApplication(
             str(tenant.client_id),
             client_credential=secret,
-            authority=_authority(tenant),
+            authority=authority(tenant),
             instance_discovery=False,
             http_client=entra_session(),
         )
     except ValueError:
         # msal reads the tenant's OpenID configuration at construction: unknown tenant (90002).
-        raise UnknownTenant(
-            f"Entra ID does not know the tenant id {tenant.entra_tenant_id}.",
-            guidance="Copy the Directory (tenant) ID from Entra ID > Overview into the tenant's settings.",
-            aadsts=90002,
-        ) from None
+        raise _unknown_tenant(tenant) from None
     except (requests.RequestException, OSError) as error:
-        raise EntraUnavailable(
-            f"Entra ID could not be reached ({type(error).__name__}).",
-            guidance="Try again in a few minutes; check the server's outbound connection to login.microsoftonline.com.",
-        ) from None
+        raise _entra_unreachable(error) from None
 
 
 def app_for(tenant: Tenant) -> msal.ConfidentialClientApplication:
@@ -220,11 +224,7 @@ def error_from_msal(tenant: Tenant, result: dict[str, Any]) -> TokenError:
             aadsts=code,
         )
     if code == 90002:
-        return UnknownTenant(
-            f"Entra ID does not know the tenant id {tenant.entra_tenant_id}.",
-            guidance="Copy the Directory (tenant) ID from Entra ID > Overview into the tenant's settings.",
-            aadsts=code,
-        )
+        return _unknown_tenant(tenant)
     if code in (70011, 700022, 500011) or error in ("invalid_scope", "invalid_resource"):
         return InvalidPointAppId(
             f"Entra ID does not accept the scope {tenant.point_scope}: the Point API app id "
@@ -258,10 +258,7 @@ def _request_token(tenant: Tenant, app: msal.ConfidentialClientApplication) -> A
     try:
         result = app.acquire_token_for_client(scopes=[tenant.point_scope])
     except (requests.RequestException, OSError) as error:
-        raise EntraUnavailable(
-            f"Entra ID could not be reached ({type(error).__name__}).",
-            guidance="Try again in a few minutes; check the server's outbound connection to login.microsoftonline.com.",
-        ) from None
+        raise _entra_unreachable(error) from None
     except ValueError as error:
         raise TokenError(f"msal refused the request: {error}") from None
     if not result or "access_token" not in result:

@@ -6,30 +6,24 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
-from portal.decorators import role_required
-from portal.models import Role, User
+from portal.decorators import request_user, staff_required
+from portal.htmx import is_htmx_partial
 from tenants import selectors, services
-
-_staff_only = role_required(Role.IT_STAFF, Role.ADMIN)
-
-
-def _user(request: HttpRequest) -> User:
-    assert isinstance(request.user, User)
-    return request.user
 
 
 @require_GET
-@_staff_only
+@staff_required
 def tenant_list(request: HttpRequest) -> HttpResponse:
-    tenants = selectors.tenants_served_by(_user(request)).distinct().order_by("name")
-    rows = [{"tenant": t, "check": selectors.latest_check(t)} for t in tenants]
+    tenants = list(selectors.tenants_served_by(request_user(request)).distinct().order_by("name"))
+    checks = selectors.latest_checks(tenants)
+    rows = [{"tenant": t, "check": checks.get(t.pk)} for t in tenants]
     return render(request, "tenants/tenant_list.html", {"rows": rows})
 
 
 @require_GET
-@_staff_only
+@staff_required
 def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    tenant = selectors.tenant_get_for_user(user=_user(request), slug=slug)
+    tenant = selectors.tenant_get_for_user(user=request_user(request), slug=slug)
     return render(request, "tenants/tenant_detail.html", {
         "tenant": tenant, "check": selectors.latest_check(tenant),
         "expiry_text": selectors.secret_expiry_text(tenant),
@@ -37,20 +31,20 @@ def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @require_POST
-@_staff_only
+@staff_required
 def tenant_check_start(request: HttpRequest, slug: str) -> HttpResponse:
-    tenant = selectors.tenant_get_for_user(user=_user(request), slug=slug)
-    check = services.connection_check_start(tenant=tenant, user=_user(request))
-    if getattr(request, "htmx", False):
+    tenant = selectors.tenant_get_for_user(user=request_user(request), slug=slug)
+    check = services.connection_check_start(tenant=tenant, user=request_user(request))
+    if is_htmx_partial(request):
         check.refresh_from_db()
         return render(request, "tenants/tenant_detail.html#check", {"tenant": tenant, "check": check})
     return redirect("tenants:detail", slug=tenant.slug)
 
 
 @require_GET
-@_staff_only
+@staff_required
 def tenant_check_result(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     """The check fragment; htmx polls it while the check runs."""
-    tenant = selectors.tenant_get_for_user(user=_user(request), slug=slug)
+    tenant = selectors.tenant_get_for_user(user=request_user(request), slug=slug)
     check = selectors.check_get_for_tenant(tenant=tenant, pk=pk)
     return render(request, "tenants/tenant_detail.html#check", {"tenant": tenant, "check": check})

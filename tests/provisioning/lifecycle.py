@@ -46,18 +46,25 @@ VALID: dict[str, dict[str, Any]] = {
 }
 
 
+def quick_point_client(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch, *, max_retries: int, backoff_ms: int
+) -> list[float]:
+    """Small timeouts in the Point client, and its back-off waits recorded (not slept)."""
+    settings.POINT_CONNECT_TIMEOUT = 2
+    settings.POINT_READ_TIMEOUT = 5
+    settings.POINT_MAX_RETRIES = max_retries
+    settings.POINT_BACKOFF_MS = backoff_ms
+    settings.POINT_RETRY_BUDGET = 30
+    waits: list[float] = []
+    monkeypatch.setattr(point, "_sleep", waits.append)
+    return waits
+
+
 @pytest.fixture
 def fast_point(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
     """Small timeouts and recorded (not slept) back-off waits in the Point client."""
     tokens.forget()
-    settings.POINT_CONNECT_TIMEOUT = 2
-    settings.POINT_READ_TIMEOUT = 5
-    settings.POINT_MAX_RETRIES = 2
-    settings.POINT_BACKOFF_MS = 10
-    settings.POINT_RETRY_BUDGET = 30
-    waits: list[float] = []
-    monkeypatch.setattr(point, "_sleep", waits.append)
-    yield waits
+    yield quick_point_client(settings, monkeypatch, max_retries=2, backoff_ms=10)
     tokens.forget()
 
 

@@ -13,10 +13,6 @@ from portal.scheduling import all_specs, install_schedules
 from provisioning import point, services, tasks
 from provisioning.models import Template, Workload
 from tenants.models import Tenant
-from tests.provisioning import lifecycle
-
-# Fixtures shared with the other life-cycle tests.
-fast_point = lifecycle.fast_point
 
 
 def upstream(id: str, name: str = "Public team", **extra: Any) -> point.Template:

@@ -286,3 +286,14 @@ def test_another_tenants_pages_and_reports_are_404(
     # Through a tenant they do serve, a Contoso run is still not found.
     assert other.get(url("report_export", tenant_b, run.pk)).status_code == 404
     assert client_for(it_staff).get(url("report_export", tenant_b, run.pk)).status_code == 404
+
+
+def test_the_index_opens_the_groups_of_the_tenant_chosen_in_the_header(
+    it_staff: User, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    it_staff.served_tenants.add(tenant_b)
+    it_staff.selected_tenant = tenant_b
+    it_staff.save()
+    response = client_for(it_staff).get("/directory/")
+    assert response.status_code == 302
+    assert response["Location"] == url("groups", tenant_b)

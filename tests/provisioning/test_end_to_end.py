@@ -12,7 +12,6 @@ from portal.models import User
 from provisioning import services
 from provisioning.models import Template, Workload
 from provisioning.states import State
-from tests.provisioning import lifecycle
 from tests.provisioning.lifecycle import (
     NESTOR,
     assert_no_task_failures,
@@ -23,11 +22,6 @@ from tests.provisioning.lifecycle import (
     request_data,
     submit,
 )
-
-# Fixtures shared with the other life-cycle tests.
-catalogue = lifecycle.catalogue
-fast_point = lifecycle.fast_point
-instant = lifecycle.instant
 
 if TYPE_CHECKING:
     from emulator.server import RunningEmulator

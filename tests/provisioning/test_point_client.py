@@ -12,6 +12,7 @@ from pytest_django.fixtures import Settings
 from provisioning import point
 from tenants import tokens
 from tenants.models import Tenant
+from tests.provisioning.lifecycle import quick_point_client
 
 if TYPE_CHECKING:
     from emulator.server import RunningEmulator
@@ -23,14 +24,7 @@ PATH = "/point/contoso/v1.0"
 def fast_client(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
     """Small timeouts and recorded (not slept) back-off waits."""
     tokens.forget()
-    settings.POINT_CONNECT_TIMEOUT = 2
-    settings.POINT_READ_TIMEOUT = 5
-    settings.POINT_MAX_RETRIES = 3
-    settings.POINT_BACKOFF_MS = 100
-    settings.POINT_RETRY_BUDGET = 30
-    waits: list[float] = []
-    monkeypatch.setattr(point, "_sleep", waits.append)
-    yield waits
+    yield quick_point_client(settings, monkeypatch, max_retries=3, backoff_ms=100)
     tokens.forget()
 
 

@@ -15,7 +15,6 @@ from provisioning import point, services, tasks
 from provisioning.models import ProvisioningRequest, RequestEvent, Template
 from provisioning.states import State
 from tenants.models import Tenant
-from tests.provisioning import lifecycle
 from tests.provisioning.lifecycle import (
     make_due,
     poll,
@@ -23,10 +22,6 @@ from tests.provisioning.lifecycle import (
     submit,
 )
 from tests.provisioning.ui_fixtures import make_template
-
-# Fixtures shared with the other life-cycle tests.
-catalogue = lifecycle.catalogue
-fast_point = lifecycle.fast_point
 
 if TYPE_CHECKING:
     from emulator.server import RunningEmulator

@@ -15,7 +15,6 @@ from provisioning.models import ProvisioningRequest, Template
 from provisioning.states import State
 from tenants import tokens
 from tenants.models import Tenant, TenantToken
-from tests.provisioning import lifecycle
 from tests.provisioning.lifecycle import (
     POINT_PATH,
     assert_no_task_failures,
@@ -26,11 +25,6 @@ from tests.provisioning.lifecycle import (
     request_data,
     submit,
 )
-
-# Fixtures shared with the other life-cycle tests.
-catalogue = lifecycle.catalogue
-fast_point = lifecycle.fast_point
-instant = lifecycle.instant
 
 if TYPE_CHECKING:
     from emulator.server import RunningEmulator

@@ -1,8 +1,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import uuid
 from typing import Any
 
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from pytest_django.fixtures import Settings
 
 from portal.models import User
@@ -72,5 +75,32 @@ def test_healthz_warns_of_an_expiring_secret_but_stays_healthy(
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["warnings"] == [
-        f"Client secret of tenant Contoso (contoso) expires on {tenant_a.secret_expires_on.isoformat()} (in 30 days)."
+        "1 tenant's client secret expires within 30 days or already expired: see the tenants page."
     ]
+    # /healthz is public: it names no tenant.
+    assert "Contoso" not in response.content.decode()
+    assert "contoso" not in response.content.decode()
+
+
+
+def test_the_list_shows_each_tenants_latest_check_in_a_fixed_number_of_queries(
+    admin: User, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
+    ConnectionCheck.objects.create(tenant=tenant_a, status="done", ok=True, token_ok=True)
+    ConnectionCheck.objects.create(tenant=tenant_a, status="done", token_ok=False)
+    client = client_for(admin)
+    client.get("/tenants/")  # warm the session and the current tenant
+    with CaptureQueriesContext(connection) as two_tenants:
+        body = client.get("/tenants/").content.decode()
+    assert "No token" in body.split("Contoso</a>")[1].split("</tr>")[0]
+    assert "Never tested" in body.split("Fabrikam</a>")[1].split("</tr>")[0]
+    for n in range(3):
+        more = Tenant.objects.create(
+            name=f"Extra {n}", slug=f"extra-{n}", entra_tenant_id=uuid.uuid4(), client_id=uuid.uuid4(),
+            point_base_url="https://point.example", point_app_id=uuid.uuid4(),
+        )
+        ConnectionCheck.objects.create(tenant=more, status="done", ok=True, token_ok=True)
+    with CaptureQueriesContext(connection) as five_tenants:
+        body = client.get("/tenants/").content.decode()
+    assert body.count("Connected: every permission granted") == 3
+    assert len(five_tenants) == len(two_tenants)
