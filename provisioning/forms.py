@@ -171,12 +171,17 @@ class RequestForm(forms.Form):
             del self.fields["is_private"]
         if not self.rules.comments_enabled:
             del self.fields["comment"]
+        elif template.approval == Template.Approval.AUTOMATIC:
+            # Nobody approves these: the comment is only kept with the request.
+            self.fields["comment"].label = "Comment"
         self.metadata_fields: dict[str, dict[str, Any]] = {}
         for spec in self.rules.metadata:
             name = metadata_form_field(str(spec["name"]))
             self.fields[name] = _metadata_field(spec)
             self.metadata_fields[name] = spec
         owners = self.fields["owners"]
+        # Required (and marked so) when the template's own owners do not reach its minimum.
+        owners.required = self.rules.owners_min > len(self.rules.predefined_owners)
         bounds = self._owner_bounds_text()
         if bounds:
             owners.help_text = f"{owners.help_text} {bounds}"
@@ -329,9 +334,9 @@ class RequestFilterForm(DateRangeForm):
     """Filters of "All requests" (and the CSV export of the same selection)."""
 
     q = forms.CharField(label="Search", required=False, max_length=200,
-                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, requester or upstream id"}))
+                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, person or Point id"}))
     tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), required=False, empty_label="Any tenant")
-    workload = forms.ChoiceField(choices=[("", "Any workload"), *Workload.choices], required=False)
+    workload = forms.ChoiceField(label="Kind", choices=[("", "Any kind"), *Workload.choices], required=False)
     state = forms.ChoiceField(choices=[("", "Any state"), *State.choices], required=False)
 
     def __init__(self, *args: Any, tenants: Any = None, **kwargs: Any) -> None:

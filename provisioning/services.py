@@ -752,13 +752,22 @@ def request_refresh(*, request_id: int, source: str = RequestEvent.Source.POLL) 
 def request_watched(*, request: ProvisioningRequest) -> bool:
     """Someone is watching the request's page: check upstream now if its next poll is due.
 
-    The scheduled poller runs once a minute; this keeps a watched page as fresh as the
-    request's back-off allows. The conditional claim makes many viewers cause one check.
+    The scheduled poller runs once a minute; while a page is open its request is checked about
+    every PROVISIONING_POLL_MIN_INTERVAL seconds. The conditional claim makes many viewers
+    cause one check.
     """
     now = timezone.now()
-    if request.state not in IN_FLIGHT_STATES or (request.next_poll_at or now) > now:
+    if request.state not in IN_FLIGHT_STATES:
         return False
     hold = now + timedelta(seconds=settings.PROVISIONING_POLL_MIN_INTERVAL)
+    if request.next_poll_at is not None and request.next_poll_at > now:
+        # Not due. While someone watches, the back-off grown during a long approval must not
+        # leave the page minutes behind: bring the next check to the shortest interval.
+        if request.next_poll_at > hold:
+            ProvisioningRequest.objects.filter(
+                pk=request.pk, state=request.state, next_poll_at=request.next_poll_at
+            ).update(next_poll_at=hold, poll_interval=settings.PROVISIONING_POLL_MIN_INTERVAL)
+        return False
     claimed = ProvisioningRequest.objects.filter(
         pk=request.pk, state=request.state, next_poll_at=request.next_poll_at
     ).update(next_poll_at=hold)

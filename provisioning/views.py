@@ -181,6 +181,23 @@ def request_export(request: HttpRequest) -> HttpResponseBase:
 # --- One request ----------------------------------------------------------------------------------
 
 
+def _what_was_requested(item: ProvisioningRequest) -> list[tuple[str, str]]:
+    """The request as the person filled it in, as (label, value) rows for the request page."""
+    data = RequestData.from_dict(item.form_data if isinstance(item.form_data, dict) else {})
+    rows = [
+        ("Description", data.description),
+        ("Desired URL or alias", data.desired_url),
+        ("Privacy", "" if data.is_private is None else ("Private" if data.is_private else "Public")),
+        ("Owners", ", ".join(data.owners)),
+        ("Members", ", ".join(data.members)),
+    ]
+    for name, value in data.metadata.items():
+        shown = ("Yes" if value else "No") if isinstance(value, bool) else str(value)
+        rows.append((name, shown))
+    rows.append(("Comment", data.comment))
+    return [(label, value) for label, value in rows if value]
+
+
 def _detail_context(request: HttpRequest, item: ProvisioningRequest) -> dict[str, object]:
     user = request_user(request)
     mine = item.requested_by_id == user.pk
@@ -192,6 +209,7 @@ def _detail_context(request: HttpRequest, item: ProvisioningRequest) -> dict[str
         "field_errors": [
             (labels.get(name, "Request"), message) for name, messages_ in field_errors.items() for message in messages_
         ],
+        "requested": _what_was_requested(item),
         "events": item.events.select_related("actor").order_by("at", "id"),
         "can_retry": item.state == State.FAILED and (mine or staff),
         "can_cancel": item.state == State.SUBMITTED and (mine or staff),

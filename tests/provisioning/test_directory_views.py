@@ -241,6 +241,8 @@ def test_what_a_person_can_reach(
     assert answer.status_code == 302 and "upn=megan.bowen%40contoso.onmicrosoft.com" in answer["Location"]
     page = staff.get(answer["Location"])
     assert page.context["snapshot"].row_count > 0 and "Export CSV" in page.text
+    # Point's identifiers read as words.
+    assert "M365Group" not in page.text and "MicrosoftTeam<" not in page.text
 
 
 def test_a_upn_that_is_not_one_is_refused_next_to_the_field(live_tenant_a: Tenant, staff: Client) -> None:

@@ -214,3 +214,21 @@ def test_upstream_errors_of_a_failed_request_sit_next_to_their_fields(project_te
     form = RequestForm(template=project_template, upstream_errors={"desired_url": ["Taken."], "__all__": ["Whole."]})
     assert {bf.name: errors for bf, errors in form.workspace_rows()}["desired_url"] == ["Taken."]
     assert form.general_upstream_errors() == ["Whole."]
+
+
+def test_owners_are_required_only_when_the_templates_own_owners_fall_short(
+    tenant_a: Tenant, project_template: Template
+) -> None:
+    assert RequestForm(template=project_template).fields["owners"].required  # 2-5, none given
+    assert not RequestForm(template=make_template(tenant_a, 2)).fields["owners"].required  # 1 predefined
+
+
+def test_the_comment_is_for_the_approver_only_when_someone_approves(tenant_a: Tenant) -> None:
+    labels = {}
+    for template_id in (1, 2, 3, 4, 11, 12, 21, 22, 31, 32):
+        template = make_template(tenant_a, template_id)
+        field = RequestForm(template=template).fields.get("comment")
+        if field is not None:
+            labels[template.approval] = str(field.label)
+    assert labels == {Template.Approval.MANUAL: "Comment for the approver",
+                      Template.Approval.AUTOMATIC: "Comment"}

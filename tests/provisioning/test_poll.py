@@ -257,3 +257,17 @@ def test_a_watched_page_leaves_a_request_that_is_not_due_alone(
     later = in_flight(template, requester_a, "later", due_ago=-60)
     assert services.request_watched(request=later) is False
     assert upstream.asked == []
+
+
+def test_watching_brings_a_backed_off_check_near(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream, settings: Settings
+) -> None:
+    settings.PROVISIONING_POLL_MIN_INTERVAL = 10
+    template = make_template(tenant_a, 32)
+    waiting = in_flight(template, requester_a, "waiting", due_ago=-280, poll_interval=300)
+    assert services.request_watched(request=waiting) is False  # not due: no check now
+    waiting.refresh_from_db()
+    assert waiting.next_poll_at is not None
+    assert waiting.next_poll_at <= timezone.now() + timedelta(seconds=10)
+    assert waiting.poll_interval == 10
+    assert upstream.asked == []

@@ -193,3 +193,17 @@ def test_another_requester_cannot_retry_or_cancel(request_a: ProvisioningRequest
 
 def test_actions_need_post(request_a: ProvisioningRequest, requester_a: User) -> None:
     assert client_for(requester_a).get(f"/requests/{request_a.pk}/cancel").status_code == 405
+
+
+def test_the_request_page_shows_what_was_asked_for(request_a: ProvisioningRequest, requester_a: User) -> None:
+    request_a.form_data = {
+        "display_name": "Apollo", "description": "Moon programme", "owners": ["adele@contoso.example"],
+        "members": ["alex@contoso.example"], "is_private": True,
+        "metadata": {"Cost Center": "CC-1001", "External Partners": False}, "comment": "Urgent",
+    }
+    request_a.save()
+    page = client_for(requester_a).get(f"/requests/{request_a.pk}/").content.decode()
+    section = page.split("What was requested")[1].split("</section>")[0]
+    for text in ("Moon programme", "adele@contoso.example", "alex@contoso.example", "Private",
+                 "Cost Center", "CC-1001", "External Partners", "No", "Urgent"):
+        assert text in section, text
