@@ -20,6 +20,15 @@ def register_callback(emulator: RunningEmulator, live_url: str, slug: str) -> No
     emulator.control("redirect-uris", client_id=client_id, add=[f"{live_url}/auth/callback"])
 
 
+def sign_in(page: Page, live_url: str, emulator: RunningEmulator, person: str) -> None:
+    register_callback(emulator, live_url, "contoso")
+    page.goto(live_url + "/")
+    page.get_by_role("button", name="Contoso").click()
+    page.wait_for_url(f"{emulator.url}/**")
+    page.get_by_text(person).click()
+    page.wait_for_url(f"{live_url}/")
+
+
 def test_a_requester_signs_in_through_entra_and_lands_home(
     page: Page, live_server: Any, emulator: RunningEmulator, live_tenant_a: Tenant
 ) -> None:
