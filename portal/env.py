@@ -7,6 +7,7 @@ value stops start-up with one clear line instead of running half-configured.
 from __future__ import annotations
 
 import os
+import uuid
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -27,6 +28,17 @@ def _raw(name: str) -> str | None:
 def env_str(name: str, default: str = "") -> str:
     value = _raw(name)
     return default if value is None else value
+
+
+def env_uuid(name: str) -> str:
+    """A GUID such as an Entra tenant ID, lower-cased; "" when unset."""
+    value = _raw(name)
+    if value is None:
+        return ""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise ImproperlyConfigured(f"{name}={value!r} is not a GUID (xxxxxxxx-xxxx-...).") from None
 
 
 def env_bool(name: str, default: bool) -> bool:

@@ -11,4 +11,10 @@ SCHEDULES = [
         minutes=1,
         doc="Lets /healthz tell whether a worker is running.",
     ),
+    ScheduleSpec(
+        name="portal.clear_sessions",
+        func="portal.tasks.clear_sessions",
+        minutes=60,
+        doc="Deletes expired sessions, such as sign-ins that were started and abandoned.",
+    ),
 ]

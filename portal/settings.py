@@ -19,6 +19,7 @@ from portal.env import (
     env_list,
     env_secret,
     env_str,
+    env_uuid,
     parse_database_url,
 )
 
@@ -88,6 +89,10 @@ LOGIN_REDIRECT_URL = "home"
 ENTRA_ROLE_REQUESTER = env_str("ENTRA_ROLE_REQUESTER", "Portal.Requester")
 ENTRA_ROLE_IT_STAFF = env_str("ENTRA_ROLE_IT_STAFF", "Portal.ITStaff")
 ENTRA_ROLE_ADMIN = env_str("ENTRA_ROLE_ADMIN", "Portal.Admin")
+# Operators run the whole portal (every organisation). The role is honoured only in a token
+# from this Entra tenant (a GUID); empty: only Django superusers (createsuperuser) operate.
+ENTRA_ROLE_OPERATOR = env_str("ENTRA_ROLE_OPERATOR", "Portal.Operator")
+OPERATOR_TENANT_ID = env_uuid("OPERATOR_TENANT_ID")
 # Sessions end after this many seconds without a request, and this long after sign-in.
 SESSION_IDLE_TIMEOUT = env_int("SESSION_IDLE_TIMEOUT", 30 * 60, minimum=60)
 SESSION_ABSOLUTE_TIMEOUT = env_int("SESSION_ABSOLUTE_TIMEOUT", 8 * 3600, minimum=300)
@@ -281,6 +286,9 @@ POINT_READ_TIMEOUT = env_int("POINT_READ_TIMEOUT", 20, minimum=1)
 POINT_MAX_RETRIES = env_int("POINT_MAX_RETRIES", 3, minimum=0)
 POINT_BACKOFF_MS = env_int("POINT_BACKOFF_MS", 500, minimum=0)
 POINT_RETRY_BUDGET = env_int("POINT_RETRY_BUDGET", 30, minimum=0)
+# An upstream's Retry-After is honoured up to this many seconds (a larger one is capped, so a
+# bad header can neither park a request for hours nor overflow a date).
+RETRY_AFTER_MAX = env_int("RETRY_AFTER_MAX", 900, minimum=1)
 # Provisioning requests (docs/provisioning.md). The poller checks at most POLL_BATCH due
 # requests a run; each request's poll interval starts at POLL_MIN_INTERVAL s and doubles to
 # POLL_MAX_INTERVAL s while nothing changes upstream. A send that fails before reaching Point
@@ -317,6 +325,15 @@ DIRECTORY_REPORT_TIMEOUT = env_int("DIRECTORY_REPORT_TIMEOUT", 3600, minimum=60)
 # Health: /healthz reports these as failures when exceeded.
 HEALTH_MAX_QUEUE_AGE = env_int("HEALTH_MAX_QUEUE_AGE", 300, minimum=1)
 HEALTH_MAX_HEARTBEAT_AGE = env_int("HEALTH_MAX_HEARTBEAT_AGE", 300, minimum=60)
+# Worker supervision (docs/operations.md): `manage.py worker_alive` fails when the worker's
+# heartbeat is older than WORKER_LIVENESS_MAX_AGE (s); `manage.py worker` checks every
+# WORKER_CHECK_INTERVAL (s) and replaces a dead or wedged cluster.
+WORKER_LIVENESS_MAX_AGE = env_int("WORKER_LIVENESS_MAX_AGE", 90, minimum=5)
+WORKER_CHECK_INTERVAL = env_int("WORKER_CHECK_INTERVAL", 15, minimum=1)
+
+# Error pages and error reports (DEBUG's technical 500 page included) never show a secret,
+# token or client assertion: see docs/security.md.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "portal.errors.SecretScrubbingFilter"
 
 # Logging: to stderr; secrets never pass through here (see docs/security.md).
 LOG_LEVEL = env_choice("LOG_LEVEL", ("DEBUG", "INFO", "WARNING", "ERROR"), "INFO")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.contrib.sessions.models import Session
 from django.utils import timezone
 
 from portal.models import Heartbeat
@@ -14,3 +15,9 @@ def heartbeat() -> None:
     Heartbeat.objects.update_or_create(
         name=WORKER_HEARTBEAT, defaults={"seen_at": timezone.now()}
     )
+
+
+def clear_sessions() -> int:
+    """Scheduled: delete expired sessions (abandoned sign-ins expire within minutes)."""
+    deleted, _ = Session.objects.filter(expire_date__lt=timezone.now()).delete()
+    return deleted
