@@ -19,6 +19,8 @@ venv: $(STAMP)
 
 # The portal, its worker and the seed must all reach the emulator where bin/demo starts it.
 demo: export EMULATOR_URL ?= http://$(or $(EMULATOR_HOST),127.0.0.1):$(or $(EMULATOR_PORT),8001)
+# Contoso runs the demo portal: its Portal.Operator people (Grady Archie) operate every tenant.
+demo: export OPERATOR_TENANT_ID ?= 133d5974-f66e-426c-b6f1-7d0710433bc7
 demo: $(STAMP)
 	@mkdir -p var
 	$(PY) manage.py migrate --noinput

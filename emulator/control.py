@@ -13,7 +13,17 @@ from typing import Any
 from emulator.server import BadRequest, Request, Response, json_response, route
 from emulator.state import EmulatorState
 
-FAULT_KINDS = ("500", "502", "503", "hang", "reset", "malformed", "reset_after", "hang_after")
+FAULT_KINDS = (
+    "500",
+    "502",
+    "503",
+    "hang",
+    "reset",
+    "malformed",
+    "reset_after",
+    "hang_after",
+    "aadsts",
+)
 POINT_PERMISSIONS = (
     "SharePoint.Read.All",
     "Point.AsyncRequests",
@@ -81,6 +91,14 @@ def add_fault(request: Request) -> Response:
     rule["remaining"] = rule["count"]
     if "seconds" in body:
         rule["seconds"] = _seconds(body["seconds"])
+    if kind == "aadsts":
+        # Entra's error JSON instead of the handler's answer (e.g. AADSTS90033, Entra's
+        # "temporarily unavailable", with status 400 so a client parses the body).
+        rule["code"] = _int(body, "code", 90033, minimum=1)
+        rule["error"] = str(body.get("error") or "temporarily_unavailable")
+        rule["status"] = _int(body, "status", 400, minimum=400)
+        if rule["status"] > 599:
+            raise BadRequest("'status' must be an HTTP error status (400-599).")
     with request.state.lock:
         request.state.runtime["faults"].append(rule)
     return json_response({"faults": _rules_view(request.state)["faults"]})

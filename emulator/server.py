@@ -291,6 +291,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
                     return Response(
                         200, _MALFORMED_BODY, {"Content-Type": "application/json; charset=utf-8"}
                     )
+                if kind == "aadsts":
+                    from emulator.entra import entra_error  # entra imports this module
+
+                    return entra_error(
+                        int(fault["status"]),
+                        str(fault["error"]),
+                        int(fault["code"]),
+                        "Injected fault: the service is temporarily unavailable. Try again.",
+                    )
 
         response = self._run_handler(request)
         if fault and fault["kind"] == "hang_after":

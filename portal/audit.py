@@ -11,7 +11,8 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
-from portal.models import AuditAction, AuditEvent, User
+from portal.models import AuditAction, AuditEvent, Role, User
+from portal.roles import is_operator
 
 if TYPE_CHECKING:
     from tenants.models import Tenant
@@ -37,6 +38,12 @@ def person_label(user: User) -> str:
     return f"{name} <{user.email}>" if user.email else name
 
 
+def _role(user: User | None) -> str:
+    if user is None:
+        return ""
+    return Role.OPERATOR if is_operator(user) else user.role
+
+
 def audit_record(
     *,
     action: AuditAction | str,
@@ -60,6 +67,7 @@ def audit_record(
         created_at=timezone.now(),
         user=user,
         person=(person or (person_label(user) if user is not None else ""))[:300],
+        actor_role=_role(user),
         tenant=tenant,
         tenant_name=tenant.name if tenant is not None else "",
         source_ip=source_ip(request) if request is not None else None,

@@ -22,6 +22,7 @@ import msal
 import requests
 from django.conf import settings
 from django.db import models
+from django.views.decorators.debug import sensitive_variables
 
 from portal.msal_http import authority, entra_session
 from tenants import crypto
@@ -87,6 +88,7 @@ def expected_issuer(tenant: Tenant) -> str:
     return f"{settings.ENTRA_LOGIN_URL}/{tenant.entra_tenant_id}/v2.0"
 
 
+@sensitive_variables("secret")
 def _msal_app(tenant: Tenant) -> Any:
     """A confidential client for the tenant's app registration (discovery runs here)."""
     try:
@@ -104,6 +106,9 @@ def _msal_app(tenant: Tenant) -> Any:
     except ValueError as exc:  # discovery answered 4xx: unknown tenant
         raise SignInError(Reason.TENANT_UNAVAILABLE, "discovery failed") from exc
     except (requests.RequestException, OSError, msal.exceptions.MsalServiceError) as exc:
+        # Outages (5xx, 408, 429, unreadable answers) arrive as msal_http.EntraAnswerError.
+        raise SignInError(Reason.ENTRA_UNREACHABLE, type(exc).__name__) from exc
+    except (KeyError, RuntimeError) as exc:  # a discovery document msal cannot use
         raise SignInError(Reason.ENTRA_UNREACHABLE, type(exc).__name__) from exc
 
 
@@ -157,6 +162,7 @@ def _signing_key(tenant: Tenant, kid: str | None) -> Any:
 # -- the flow --------------------------------------------------------------------------------
 
 
+@sensitive_variables("flow")  # holds the PKCE code_verifier
 def build_auth_flow(session: Any, tenant: Tenant, redirect_uri: str, next_url: str = "") -> str:
     """Start signing in to ``tenant``: keep msal's flow in the session, return Entra's URL."""
     app = _msal_app(tenant)
@@ -167,6 +173,7 @@ def build_auth_flow(session: Any, tenant: Tenant, redirect_uri: str, next_url: s
     return str(flow["auth_uri"])
 
 
+@sensitive_variables("pending", "flow", "auth_response", "result", "id_token")
 def complete_auth_flow(session: Any, auth_response: dict[str, str]) -> SignInResult:
     """Finish the sign-in with Entra's redirect parameters; returns the verified claims.
 
@@ -215,6 +222,7 @@ def _entra_error(answer: dict[str, Any]) -> SignInError:
     return SignInError(Reason.ENTRA_ERROR, detail)
 
 
+@sensitive_variables("id_token")
 def verify_id_token(tenant: Tenant, id_token: str) -> dict[str, Any]:
     """Check the id_token's signature with the chosen tenant's keys, then aud, iss, times and
     tid; the claims on success."""

@@ -1,7 +1,8 @@
 """The Entra ID authentication backend: verified id_token claims -> a portal User.
 
 Users are keyed on tid + oid (never on a name or e-mail). Name, e-mail and role are refreshed
-at every sign-in; only the admin role gets Django admin (is_staff and is_superuser).
+at every sign-in. Admins get Django admin (is_staff) scoped to their own organisation;
+only operators, honoured from the operator tenant alone, are Django superusers.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.backends import ModelBackend
 from django.db import transaction
 from django.http import HttpRequest
@@ -16,7 +18,7 @@ from django.http import HttpRequest
 from portal.audit import AuditAction, audit_record
 from portal.auth import Reason, SignInError
 from portal.models import Role, User
-from portal.roles import role_from_claims
+from portal.roles import claims_refused_operator, operator_tenant, role_from_claims
 from tenants.models import Tenant
 
 
@@ -63,7 +65,9 @@ def _sync_user(
     tid, oid = uuid.UUID(str(claims["tid"])), uuid.UUID(str(claims["oid"]))
     name, email = _display(claims)
     roles = claims.get("roles") or []
-    role = role_from_claims(roles if isinstance(roles, list) else [])
+    roles = [str(r) for r in roles] if isinstance(roles, list) else []
+    operator_allowed = operator_tenant(tid)
+    role = role_from_claims(roles, operator_allowed=operator_allowed)
     user = (
         User.objects.select_for_update()
         .filter(entra_tenant_id=tid, entra_object_id=oid)
@@ -75,11 +79,23 @@ def _sync_user(
         user = User(username=f"{oid}@{tid}", entra_tenant_id=tid, entra_object_id=oid)
     previous = user.role
     user.first_name, user.last_name, user.email = name, "", email
+    user.upn = str(claims.get("preferred_username") or email).strip().lower()[:254]
     user.home_tenant = tenant
     user.role = role or ""
-    user.is_staff = user.is_superuser = role == Role.ADMIN
+    # Django admin: admins see their own organisation there; only operators see everything.
+    user.is_staff = role in (Role.ADMIN, Role.OPERATOR)
+    user.is_superuser = role == Role.OPERATOR
     user.set_unusable_password()
     user.save()
+    if claims_refused_operator(roles, operator_allowed=operator_allowed):
+        audit_record(
+            action=AuditAction.ROLE_REFUSED,
+            request=request,
+            user=user,
+            tenant=tenant,
+            detail=f"The token claims {settings.ENTRA_ROLE_OPERATOR}, which only the operator "
+            "tenant may grant; ignored.",
+        )
     if user.pk and previous and previous != user.role:
         audit_record(
             action=AuditAction.ROLE_CHANGED,

@@ -7,7 +7,7 @@ from typing import Any
 from django.http import HttpRequest
 
 from portal.models import Role, User
-from portal.roles import is_staff
+from portal.roles import is_admin, is_operator, is_staff, role_label
 from portal.selectors import selectable_tenants
 
 
@@ -19,8 +19,9 @@ def portal(request: HttpRequest) -> dict[str, Any]:
     return {
         "current_tenant": getattr(request, "tenant", None),
         "selectable_tenants": choices if len(choices) > 1 else [],
-        "portal_role": user.role,
-        "portal_role_label": Role(user.role).label if user.role else "No role",
+        "portal_role": Role.OPERATOR.value if is_operator(user) else user.role,
+        "portal_role_label": role_label(user),
         "is_it_staff": is_staff(user),
-        "is_portal_admin": user.role == Role.ADMIN,
+        "is_portal_admin": is_admin(user),
+        "is_operator": is_operator(user),
     }

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import get_object_or_404
 
 from portal.models import Role, User
-from portal.roles import STAFF_ROLES
+from portal.roles import STAFF_ROLES, is_operator
 from portal.selectors import scope_to_user
 
 View = Callable[..., HttpResponseBase]
@@ -30,8 +30,8 @@ def sign_in_required(request: HttpRequest) -> HttpResponse:
 
 
 def role_required(*roles: Role | str) -> Callable[[View], View]:
-    """Let through signed-in users holding one of ``roles`` (any portal role when none given);
-    anonymous users go to sign-in, everyone else gets 403."""
+    """Let through signed-in users holding one of ``roles`` (any portal role when none given)
+    and operators; anonymous users go to sign-in, everyone else gets 403."""
     allowed = {str(r) for r in roles} or {str(r) for r in Role}
 
     def decorate(view: View) -> View:
@@ -39,7 +39,7 @@ def role_required(*roles: Role | str) -> Callable[[View], View]:
         def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return sign_in_required(request)
-            if getattr(request.user, "role", "") not in allowed:
+            if getattr(request.user, "role", "") not in allowed and not is_operator(request.user):
                 raise PermissionDenied
             return view(request, *args, **kwargs)
 

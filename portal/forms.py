@@ -40,3 +40,13 @@ def within_dates[M: Model](
     if until:
         queryset = queryset.filter(**{f"{field}__lte": datetime.combine(until, time.max, zone)})
     return queryset
+
+
+class SignInStartForm(forms.Form):
+    """The organisation chosen on the sign-in page (and where to go afterwards).
+
+    A form, so that odd input (a NUL byte, which PostgreSQL refuses in a query) is a
+    validation error instead of a database error."""
+
+    tenant = forms.SlugField(max_length=50)
+    next = forms.CharField(required=False, max_length=2000)

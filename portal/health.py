@@ -12,8 +12,7 @@ from django.utils import timezone
 from django_q.brokers import get_broker
 from django_q.signing import BadSignature, SignedPackage
 
-from portal.models import Heartbeat
-from portal.tasks import WORKER_HEARTBEAT
+from portal.worker import last_heartbeat
 
 
 @dataclass
@@ -74,14 +73,16 @@ def check_queue() -> Check:
 
 
 def check_worker() -> Check:
+    """The heartbeat against HEALTH_MAX_HEARTBEAT_AGE. A wedged cluster is replaced sooner by
+    `manage.py worker` (portal/worker.py, stricter rule); this is what a load balancer sees."""
     try:
-        beat = Heartbeat.objects.filter(name=WORKER_HEARTBEAT).first()
+        seen_at = last_heartbeat()
     except DatabaseError as error:
         return Check(False, {"error": f"heartbeat unreadable ({type(error).__name__})"})
-    if beat is None:
+    if seen_at is None:
         return Check(False, {"error": "no worker heartbeat yet: is the worker running?"})
-    age = round((timezone.now() - beat.seen_at).total_seconds())
-    detail: dict[str, Any] = {"last_heartbeat": beat.seen_at.isoformat(), "age_seconds": age}
+    age = round((timezone.now() - seen_at).total_seconds())
+    detail: dict[str, Any] = {"last_heartbeat": seen_at.isoformat(), "age_seconds": age}
     if age > settings.HEALTH_MAX_HEARTBEAT_AGE:
         detail["error"] = (
             f"last worker heartbeat {age} s ago (limit {settings.HEALTH_MAX_HEARTBEAT_AGE} s)"
@@ -112,7 +113,11 @@ def collect_warnings() -> list[str]:
     # /healthz is public (load balancers, monitors): it counts, and admins see the names on
     # the tenants page and in the portal's banner.
     count = len(expiring)
-    what = "1 tenant's client secret expires" if count == 1 else f"{count} tenants' client secrets expire"
+    what = (
+        "1 tenant's client secret expires"
+        if count == 1
+        else f"{count} tenants' client secrets expire"
+    )
     return [
         f"{what} within {settings.SECRET_EXPIRY_WARNING_DAYS} days or already "
         "expired: see the tenants page."

@@ -8,7 +8,8 @@ from collections.abc import Callable
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.utils.cache import add_never_cache_headers
 
 from portal.audit import AuditAction, audit_record
 from portal.decorators import sign_in_required
@@ -67,3 +68,44 @@ class CurrentTenantMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         request.tenant = current_tenant(request)  # type: ignore[attr-defined]
         return self.get_response(request)
+
+
+class RejectNulBytesMiddleware:
+    """A NUL byte in a query or form value is a 400, never a database error.
+
+    PostgreSQL refuses NUL in text ("A string literal cannot contain NUL"), so without this any
+    form that reaches a query with such a value answered 500, even unauthenticated. No portal
+    input has a legitimate use for it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        for data in (request.GET, request.POST if request.method == "POST" else None):
+            if data is not None and any(
+                "\x00" in key or any("\x00" in value for value in data.getlist(key)) for key in data
+            ):
+                return HttpResponseBadRequest("A value of this request contains a NUL character.")
+        if "\x00" in request.path:
+            return HttpResponseBadRequest("The address contains a NUL character.")
+        return self.get_response(request)
+
+
+class PrivatePagesMiddleware:
+    """Pages shown to a signed-in person are never stored by the browser or a proxy.
+
+    Without it, directory, tenant and catalogue pages came back from the browser's cache
+    through Back after sign-out, personal data included. A view that sets its own
+    Cache-Control keeps it.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
+            add_never_cache_headers(response)
+        return response

@@ -7,11 +7,17 @@ from django.db import models
 
 
 class Role(models.TextChoices):
-    """Portal roles, from Entra app roles at each sign-in (highest one wins)."""
+    """Portal roles, from Entra app roles at each sign-in (highest one wins).
+
+    Requester, IT staff and admin apply to the organisation whose Entra granted them (the
+    person's home tenant, plus tenants an operator assigned to IT staff). Operator runs the
+    whole portal and is honoured only from OPERATOR_TENANT_ID (portal/roles.py).
+    """
 
     REQUESTER = "requester", "Requester"
     IT_STAFF = "it_staff", "IT staff"
     ADMIN = "admin", "Admin"
+    OPERATOR = "operator", "Operator"
 
 
 class User(AbstractUser):
@@ -23,6 +29,9 @@ class User(AbstractUser):
         "tenants.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="users",
         help_text="The tenant the person signs in from.",
     )
+    # The user principal name from the sign-in token (preferred_username), lower-cased: how
+    # request forms name people (owners, members).
+    upn = models.CharField("UPN", max_length=254, blank=True)
     role = models.CharField(max_length=20, choices=Role, blank=True)
     served_tenants = models.ManyToManyField(
         "tenants.Tenant", blank=True, related_name="it_staff",
@@ -61,8 +70,12 @@ class AuditAction(models.TextChoices):
     SIGN_OUT = "sign_out", "Signed out"
     SESSION_EXPIRED = "session_expired", "Session expired"
     ROLE_CHANGED = "role_changed", "Role changed"
+    ROLE_REFUSED = "role_refused", "Role claim refused"
     TENANT_SWITCHED = "tenant_switched", "Tenant switched"
     TENANT_SECRET_CHANGED = "tenant_secret_changed", "Tenant secret changed"
+    TENANT_CONNECTION_CHANGED = "tenant_connection_changed", "Tenant connection changed"
+    TENANT_CREATED = "tenant_created", "Tenant created"
+    ACCESS_CHANGED = "access_changed", "Access changed"
     CONNECTION_TESTED = "connection_tested", "Connection tested"
     REQUEST_SUBMITTED = "request_submitted", "Provisioning request submitted"
     REQUEST_RETRIED = "request_retried", "Provisioning request retried"
@@ -79,6 +92,8 @@ class AuditEvent(models.Model):
         "portal.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     person = models.CharField(max_length=300, blank=True, help_text="Name and e-mail at the time.")
+    # The person's portal role at the time: operators' actions must stand out.
+    actor_role = models.CharField("role", max_length=20, choices=Role, blank=True)
     tenant = models.ForeignKey(
         "tenants.Tenant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

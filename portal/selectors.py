@@ -2,33 +2,49 @@
 
 from __future__ import annotations
 
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import HttpRequest
 
 from portal.models import Role, User
-from portal.roles import is_staff
+from portal.roles import is_operator, is_staff
 from tenants.models import Tenant
 
 SESSION_TENANT_KEY = "portal_tenant_id"
 
 
 def tenants_for_user(user: User | object) -> QuerySet[Tenant]:
-    """The active tenants a person serves.
+    """The tenants a person works in (requests, directory, tenant pages).
 
-    Requesters: their home tenant (the one they signed in from). IT staff: the home tenant plus
-    the tenants assigned to them. Admins: every tenant (they also see everything in Django
-    admin). Anyone else, or an anonymous user: none.
+    A role applies to the organisation that granted it. Requesters: their home tenant (the
+    one they signed in from). IT staff and admins: the home tenant plus the tenants an
+    operator assigned to them. Operators: every tenant. Anyone else, or an anonymous user:
+    none.
     """
     if not isinstance(user, User) or not user.is_authenticated or not user.is_active:
         return Tenant.objects.none()
-    if user.role == Role.ADMIN:
+    if is_operator(user):
         return Tenant.objects.all()
     active = Tenant.objects.filter(is_active=True)
-    if user.role == Role.IT_STAFF:
+    if user.role in (Role.IT_STAFF, Role.ADMIN):
         served = user.served_tenants.values("pk")
-        return active.filter(pk__in=served) | active.filter(pk=user.home_tenant_id or 0)
+        return active.filter(Q(pk__in=served) | Q(pk=user.home_tenant_id or 0))
     if user.role == Role.REQUESTER and user.home_tenant_id:
         return active.filter(pk=user.home_tenant_id)
+    return Tenant.objects.none()
+
+
+def admin_tenants_for_user(user: User | object) -> QuerySet[Tenant]:
+    """The tenants a person administers (audit log, Django admin, tenant settings).
+
+    An admin administers their own organisation only, never a tenant they merely serve as
+    IT staff; operators administer every tenant.
+    """
+    if not isinstance(user, User) or not user.is_authenticated or not user.is_active:
+        return Tenant.objects.none()
+    if is_operator(user):
+        return Tenant.objects.all()
+    if user.role == Role.ADMIN and user.home_tenant_id:
+        return Tenant.objects.filter(pk=user.home_tenant_id)
     return Tenant.objects.none()
 
 

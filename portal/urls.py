@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.urls import include, path
+from django.urls import include, path, register_converter
 
 from portal import views, views_audit, views_auth
+from portal.converters import PkConverter
+
+# Before the apps' URLs are included: they use it.
+register_converter(PkConverter, "pk")
 
 urlpatterns = [
     path("", views.home, name="home"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC
+from typing import Any
 
 from django import forms
 from django.core.paginator import Paginator
@@ -14,10 +15,12 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from portal.csv_export import cell, csv_response
-from portal.decorators import role_required
+from portal.decorators import request_user, role_required
 from portal.forms import DateRangeForm, within_dates
 from portal.htmx import page_or_fragment, query_without_page
-from portal.models import AuditAction, AuditEvent, Role
+from portal.models import AuditAction, AuditEvent, Role, User
+from portal.roles import is_operator
+from portal.selectors import admin_tenants_for_user
 from tenants.models import Tenant
 
 PAGE_SIZE = 50
@@ -26,14 +29,29 @@ PAGE_SIZE = 50
 class AuditFilterForm(DateRangeForm):
     action = forms.ChoiceField(choices=[("", "Any action"), *AuditAction.choices], required=False)
     tenant = forms.ModelChoiceField(
-        queryset=Tenant.objects.order_by("name"), required=False, empty_label="Any tenant"
+        queryset=Tenant.objects.none(), required=False, empty_label="Any tenant"
     )
     person = forms.CharField(required=False, max_length=100, label="Person contains")
 
+    def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["tenant"]
+        assert isinstance(field, forms.ModelChoiceField)
+        field.queryset = admin_tenants_for_user(user).order_by("name")
 
-def audit_events_for(form: AuditFilterForm) -> QuerySet[AuditEvent]:
-    """The audit entries matching a (validated) filter form, newest first."""
+
+def audit_events_visible_to(user: User) -> QuerySet[AuditEvent]:
+    """The entries a person may read: their own organisation's; every entry for operators
+    (entries of no tenant, such as refused sign-ins of unknown organisations, included)."""
     events = AuditEvent.objects.select_related("tenant", "user").order_by("-created_at", "-id")
+    if is_operator(user):
+        return events
+    return events.filter(tenant__in=admin_tenants_for_user(user))
+
+
+def audit_events_for(form: AuditFilterForm, user: User) -> QuerySet[AuditEvent]:
+    """The audit entries the person may read matching a (validated) filter form, newest first."""
+    events = audit_events_visible_to(user)
     if not form.is_valid():
         return events.none()
     data = form.cleaned_data
@@ -50,8 +68,9 @@ def audit_events_for(form: AuditFilterForm) -> QuerySet[AuditEvent]:
 @require_GET
 @role_required(Role.ADMIN)
 def audit_log(request: HttpRequest) -> HttpResponse:
-    form = AuditFilterForm(request.GET or {})
-    page = Paginator(audit_events_for(form), PAGE_SIZE).get_page(request.GET.get("page"))
+    user = request_user(request)
+    form = AuditFilterForm(request.GET or {}, user=user)
+    page = Paginator(audit_events_for(form, user), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "query": query_without_page(request)}
     return render(request, page_or_fragment(request, "portal/audit_log.html"), context)
 
@@ -61,15 +80,17 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @role_required(Role.ADMIN)
 def audit_export(request: HttpRequest) -> StreamingHttpResponse:
     """The filtered audit entries as CSV (UTF-8), streamed."""
-    events = audit_events_for(AuditFilterForm(request.GET or {}))
+    user = request_user(request)
+    events = audit_events_for(AuditFilterForm(request.GET or {}, user=user), user)
 
     def rows() -> Iterator[list[str]]:
-        yield ["time (UTC)", "action", "person", "tenant", "source IP", "detail"]
+        yield ["time (UTC)", "action", "person", "role", "tenant", "source IP", "detail"]
         for event in events.iterator(chunk_size=500):
             yield [
                 event.created_at.astimezone(UTC).isoformat(timespec="seconds"),
                 event.get_action_display(),
                 cell(event.person),
+                event.get_actor_role_display() if event.actor_role else "",
                 cell(event.tenant_name),
                 event.source_ip or "",
                 cell(event.detail),

@@ -18,13 +18,17 @@ from django.views.decorators.http import require_GET, require_POST
 from portal import auth
 from portal.audit import AuditAction, audit_record
 from portal.backends import EntraBackend
+from portal.converters import parse_pk
 from portal.decorators import staff_required
+from portal.forms import SignInStartForm
 from portal.middleware import start_session_clock
 from portal.models import Role, User
 from portal.selectors import SESSION_TENANT_KEY, selectable_tenants
 from tenants.models import Tenant
 
 BACKEND = "portal.backends.EntraBackend"
+# A sign-in started but not finished keeps its (anonymous) session this long.
+SIGN_IN_FLOW_SECONDS = 15 * 60
 SIGNED_IN_TENANT_KEY = "portal_signed_in_tenant_id"
 FAILURE_STATUS = {
     auth.Reason.NO_ROLE: 403,
@@ -36,8 +40,12 @@ FAILURE_STATUS = {
 
 
 def _safe_next(request: HttpRequest, candidate: str | None) -> str:
-    """``candidate`` if it is a path on this site (no open redirect), else ""."""
-    if candidate and url_has_allowed_host_and_scheme(
+    """``candidate`` if it is an absolute path on this site (no open redirect), else "".
+
+    Only paths starting with "/" count: a bare word would be taken for a URL name by
+    redirect() and fail after sign-in, leaving the person signed out.
+    """
+    if candidate and candidate.startswith("/") and "\x00" not in candidate and url_has_allowed_host_and_scheme(
         candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
     ):
         return candidate
@@ -71,15 +79,23 @@ def sign_in(request: HttpRequest) -> HttpResponse:
 @require_POST
 def sign_in_start(request: HttpRequest) -> HttpResponse:
     """Start msal's auth-code flow for the chosen tenant and send the browser to Entra."""
-    tenant = Tenant.objects.filter(is_active=True, slug=request.POST.get("tenant", "")).first()
+    form = SignInStartForm(request.POST)
+    tenant = (
+        Tenant.objects.filter(is_active=True, slug=form.cleaned_data["tenant"]).first()
+        if form.is_valid() else None
+    )
     if tenant is None:
         return _sign_in_page(request, error="Choose your organisation from the list.", status=400)
-    next_url = _safe_next(request, request.POST.get("next"))
+    next_url = _safe_next(request, form.cleaned_data["next"])
     redirect_uri = request.build_absolute_uri(reverse("auth_callback"))
     try:
         auth_uri = auth.build_auth_flow(request.session, tenant, redirect_uri, next_url)
     except auth.SignInError as exc:
         return _failed(request, exc, tenant=tenant)
+    if not request.user.is_authenticated:
+        # An anonymous sign-in that is abandoned leaves a session row: let it expire soon
+        # (portal.tasks.clear_sessions deletes it). A successful sign-in resets this.
+        request.session.set_expiry(SIGN_IN_FLOW_SECONDS)
     return redirect(auth_uri)
 
 
@@ -89,6 +105,10 @@ def auth_callback(request: HttpRequest) -> HttpResponse:
     """Entra's redirect back: verify everything, then sign the person in (new session id)."""
     claims: dict[str, object] = {}
     tenant: Tenant | None = None
+    if auth.SESSION_FLOW_KEY not in request.session and request.user.is_authenticated:
+        # No sign-in under way: a stray or replayed link must not sign the person out.
+        messages.info(request, "You are already signed in.")
+        return redirect("home")
     try:
         result = auth.complete_auth_flow(request.session, request.GET.dict())
         claims, tenant = result.claims, result.tenant
@@ -98,6 +118,7 @@ def auth_callback(request: HttpRequest) -> HttpResponse:
     except auth.SignInError as exc:
         return _failed(request, exc, tenant=tenant, claims=claims)
     login(request, user, backend=BACKEND)  # cycles the session key
+    request.session.set_expiry(None)  # back to the full session lifetime
     start_session_clock(request)
     request.session[SIGNED_IN_TENANT_KEY] = result.tenant.pk
     audit_record(
@@ -161,10 +182,9 @@ def sign_out(request: HttpRequest) -> HttpResponse:
 @staff_required
 def select_tenant(request: HttpRequest) -> HttpResponse:
     """The header's tenant selector: remembered in the session and on the user."""
-    try:
-        pk = int(request.POST.get("tenant", ""))
-    except ValueError:
-        raise Http404("No such tenant.") from None
+    pk = parse_pk(request.POST.get("tenant"))
+    if pk is None:
+        raise Http404("No such tenant.")
     tenant = get_object_or_404(selectable_tenants(request.user), pk=pk)
     user: User = request.user  # type: ignore[assignment]
     request.session[SESSION_TENANT_KEY] = tenant.pk

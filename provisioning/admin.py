@@ -10,7 +10,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from portal.admin import ReadOnlyAdminMixin
+from portal.admin import ReadOnlyAdminMixin, TenantScopedAdminMixin, tenant_filter
+from portal.roles import is_admin
 from provisioning.models import ProvisioningRequest, RequestEvent, Template
 
 
@@ -25,11 +26,15 @@ class RequestEventInline(ReadOnlyAdminMixin, admin.TabularInline):
     def get_queryset(self, request: HttpRequest) -> QuerySet[RequestEvent]:
         return super().get_queryset(request).select_related("actor")
 
+    def has_view_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        # The request itself was already scoped to the admin's organisation.
+        return is_admin(request.user)
+
 
 @admin.register(ProvisioningRequest)
-class ProvisioningRequestAdmin(admin.ModelAdmin):
+class ProvisioningRequestAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     list_display = ["id", "final_name", "workload", "state", "tenant", "template", "requested_by", "created_at"]
-    list_filter = ["tenant", "state", "workload"]
+    list_filter = [tenant_filter(), "state", "workload"]
     search_fields = ["display_name", "final_name", "upstream_id", "requested_by__email", "requested_by__first_name"]
     list_select_related = ["tenant", "template", "requested_by"]
     date_hierarchy = "created_at"
@@ -72,7 +77,8 @@ class ProvisioningRequestAdmin(admin.ModelAdmin):
 
 
 @admin.register(RequestEvent)
-class RequestEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
+class RequestEventAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+    tenant_field = "request__tenant"
     list_display = ["at", "request", "source", "from_state", "to_state", "actor"]
     list_filter = ["source", "to_state"]
     search_fields = ["request__final_name", "request__upstream_id", "detail"]
@@ -81,11 +87,13 @@ class RequestEventAdmin(ReadOnlyAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Template)
-class TemplateAdmin(admin.ModelAdmin):
-    """Synced from the upstream: only `hidden` and `help_text` are the portal's own."""
+class TemplateAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    """Synced from the upstream: only `hidden` and `help_text` are the portal's own (an
+    organisation's admin may change them for their own tenant)."""
 
+    admins_may_change = True
     list_display = ["name", "workload", "tenant", "approval", "hidden", "removed_upstream", "synced_at", "changed_at"]
-    list_filter = ["tenant", "workload", "hidden", "removed_upstream"]
+    list_filter = [tenant_filter(), "workload", "hidden", "removed_upstream"]
     list_editable = ["hidden"]
     search_fields = ["name", "description", "upstream_id"]
     list_select_related = ["tenant"]

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from provisioning import naming, point
 from provisioning.models import Template, Workload
+from tenants import tokens
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +33,15 @@ def _site_taken(template: Template, slug: str) -> bool:
     return False
 
 
+def _unknown_message(error: point.PointError) -> str:
+    """Why the name could not be checked, in a requester's words (no admin guidance here)."""
+    later = "the name is checked again when the request is sent."
+    token_error = getattr(error, "token_error", None)
+    if isinstance(token_error, tokens.EntraUnavailable):
+        return f"Could not check right now: Microsoft Entra ID, which the portal signs in to Point with, is not answering; {later}"
+    return f"Could not check right now; {later}"
+
+
 def check(template: Template, display_name: str, desired_url: str = "") -> Availability:
     """Look the final name (groups, teams, communities) or the site URL (sites) up upstream."""
     names = naming.final_names(template.definition or {}, display_name, desired_url)
@@ -48,7 +58,7 @@ def check(template: Template, display_name: str, desired_url: str = "") -> Avail
                 taken = False
     except point.PointError as error:
         logger.info("Availability check for template %s: %s", template.pk, type(error).__name__)
-        return Availability(UNKNOWN, names.display_name, "Could not check right now; the name is checked again when the request is sent.")
+        return Availability(UNKNOWN, names.display_name, _unknown_message(error))
     if taken:
         return Availability(TAKEN, checked, f"“{checked}” is already taken. Choose another name.")
     return Availability(FREE, checked, f"“{checked}” is available.")

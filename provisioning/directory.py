@@ -52,7 +52,10 @@ ROW_KINDS: dict[str, list[tuple[str, str]]] = {
     ReportKind.GROUP_MEMBERSHIPS: [("user", "User"), ("guest", "Guest"), ("group", "Group")],
     ReportKind.SITE_PERMISSIONS: [("user", "User"), ("guest", "Guest"), ("group", "Group")],
     ReportKind.USER_ACCESS: [
-        ("site", "Site"), ("team", "Team"), ("group", "Microsoft 365 group"), ("onedrive", "OneDrive"),
+        ("site", "Site"),
+        ("team", "Team"),
+        ("group", "Microsoft 365 group"),
+        ("onedrive", "OneDrive"),
     ],
 }
 ROLES = [("owner", "Owner"), ("member", "Member")]
@@ -60,17 +63,28 @@ ROLES = [("owner", "Owner"), ("member", "Member")]
 # CSV columns per report: header and the key in Point's row.
 CSV_COLUMNS: dict[str, list[tuple[str, str]]] = {
     ReportKind.GROUP_MEMBERSHIPS: [
-        ("Group", "groupName"), ("Group ID", "groupId"), ("Member", "displayName"),
-        ("E-mail or UPN", "email"), ("Member kind", "memberType"), ("Role", "role"),
+        ("Group", "groupName"),
+        ("Group ID", "groupId"),
+        ("Member", "displayName"),
+        ("E-mail or UPN", "email"),
+        ("Member kind", "memberType"),
+        ("Role", "role"),
     ],
     ReportKind.SITE_PERMISSIONS: [
-        ("Site URL", "siteUrl"), ("Principal", "principalName"), ("Principal type", "principalType"),
-        ("Permission level", "permissionLevel"), ("Scope", "scope"), ("Scope URL", "scopeUrl"),
+        ("Site URL", "siteUrl"),
+        ("Principal", "principalName"),
+        ("Principal type", "principalType"),
+        ("Permission level", "permissionLevel"),
+        ("Scope", "scope"),
+        ("Scope URL", "scopeUrl"),
         ("Access via", "accessVia"),
     ],
     ReportKind.USER_ACCESS: [
-        ("Workspace", "workspaceName"), ("URL", "url"), ("Workspace type", "workspaceType"),
-        ("Permission", "permission"), ("Access via", "accessVia"),
+        ("Workspace", "workspaceName"),
+        ("URL", "url"),
+        ("Workspace type", "workspaceType"),
+        ("Permission", "permission"),
+        ("Access via", "accessVia"),
     ],
 }
 
@@ -172,8 +186,10 @@ def _runs(tenant: Tenant, kind: str, subject: str) -> QuerySet[ReportRun]:
 def latest_snapshot(*, tenant: Tenant, kind: str, subject: str) -> ReportRun | None:
     """The newest succeeded run: the snapshot pages show."""
     return (
-        _runs(tenant, kind, subject).filter(state=ReportRun.State.SUCCEEDED)
-        .order_by("-finished_at", "-id").first()
+        _runs(tenant, kind, subject)
+        .filter(state=ReportRun.State.SUCCEEDED)
+        .order_by("-finished_at", "-id")
+        .first()
     )
 
 
@@ -189,7 +205,9 @@ def is_stale(run: ReportRun | None) -> bool:
     return timezone.now() - run.finished_at > timedelta(seconds=settings.DIRECTORY_SNAPSHOT_MAX_AGE)
 
 
-def snapshot_rows(run: ReportRun, *, search: str = "", kind: str = "", role: str = "") -> QuerySet[ReportRow]:
+def snapshot_rows(
+    run: ReportRun, *, search: str = "", kind: str = "", role: str = ""
+) -> QuerySet[ReportRow]:
     """The rows of a snapshot matching the filters, in Point's order."""
     rows = ReportRow.objects.filter(run=run)
     if kind:
@@ -198,8 +216,11 @@ def snapshot_rows(run: ReportRun, *, search: str = "", kind: str = "", role: str
         rows = rows.filter(role=role)
     if search:
         rows = rows.filter(
-            Q(name__icontains=search) | Q(upn__icontains=search) | Q(group_name__icontains=search)
-            | Q(site_url__icontains=search) | Q(permission__icontains=search)
+            Q(name__icontains=search)
+            | Q(upn__icontains=search)
+            | Q(group_name__icontains=search)
+            | Q(site_url__icontains=search)
+            | Q(permission__icontains=search)
         )
     return rows.order_by("position")
 
@@ -230,17 +251,57 @@ def _timed_out() -> str:
     return f"The report did not finish within {settings.DIRECTORY_REPORT_TIMEOUT // 60} minutes; gave up."
 
 
-def _give_up_stuck(tenant: Tenant, kind: str, subject: str) -> None:
-    """A run past DIRECTORY_REPORT_TIMEOUT (a worker died, Point never finished) stops blocking."""
-    limit = timezone.now() - timedelta(seconds=settings.DIRECTORY_REPORT_TIMEOUT)
-    _runs(tenant, kind, subject).filter(state=ReportRun.State.RUNNING, started_at__lt=limit).update(
-        state=ReportRun.State.FAILED, finished_at=timezone.now(),
-        error=_timed_out(),
+def _worker_gone() -> str:
+    return (
+        "The report stopped making progress: the background worker running it stopped. "
+        "Refresh to start it again."
     )
 
 
+def worker_silence_limit() -> int:
+    """Seconds without a sign of life after which a claimed run's worker is presumed dead.
+
+    A live run shows one at least every poll (``last_polled_at``, set on every status check,
+    failed ones included, and per stored batch); a task runs at most Q_TIMEOUT seconds and a
+    task whose worker died is delivered again after Q_RETRY. Past both, nothing will carry on.
+    """
+    return max(settings.Q_CLUSTER_TIMEOUT, settings.Q_CLUSTER_RETRY) + 60
+
+
+def _give_up(runs: QuerySet[ReportRun], message: str) -> None:
+    ids = list(runs.values_list("pk", flat=True))
+    if not ids:
+        return
+    ReportRun.objects.filter(pk__in=ids, state=ReportRun.State.RUNNING).update(
+        state=ReportRun.State.FAILED, finished_at=timezone.now(), error=message
+    )
+    ReportRow.objects.filter(run_id__in=ids).delete()  # half-stored rows of a dead store
+
+
+def _give_up_stuck(tenant: Tenant, kind: str, subject: str) -> None:
+    """Runs that will never finish stop blocking a refresh: one past DIRECTORY_REPORT_TIMEOUT
+    (Point never finished), or one claimed by a worker that has shown no sign of life for
+    longer than a task may run (it died or was killed): a refresh then starts a new run
+    instead of joining a dead one for an hour."""
+    now = timezone.now()
+    running = _runs(tenant, kind, subject).filter(state=ReportRun.State.RUNNING)
+    limit = now - timedelta(seconds=settings.DIRECTORY_REPORT_TIMEOUT)
+    _give_up(running.filter(started_at__lt=limit), _timed_out())
+    silent = now - timedelta(seconds=worker_silence_limit())
+    dead = running.filter(start_claimed_at__lt=silent).filter(
+        Q(last_polled_at__isnull=True) | Q(last_polled_at__lt=silent),
+        Q(fetch_claimed_at__isnull=True) | Q(fetch_claimed_at__lt=silent),
+    )
+    _give_up(dead, _worker_gone())
+
+
 def report_refresh(
-    *, tenant: Tenant, kind: str, subject: str = "", subject_label: str = "", user: User | None = None
+    *,
+    tenant: Tenant,
+    kind: str,
+    subject: str = "",
+    subject_label: str = "",
+    user: User | None = None,
 ) -> Refresh:
     """Start the report, or join the run already going for the same tenant, kind and subject."""
     if kind not in ReportKind.values:
@@ -250,7 +311,10 @@ def report_refresh(
         try:
             with transaction.atomic():
                 run = ReportRun.objects.create(
-                    tenant=tenant, kind=kind, subject=subject, subject_label=subject_label,
+                    tenant=tenant,
+                    kind=kind,
+                    subject=subject,
+                    subject_label=subject_label,
                     requested_by=user,
                 )
         except IntegrityError:
@@ -276,6 +340,30 @@ def _fail(run: ReportRun, message: str) -> None:
     run.refresh_from_db()
 
 
+def _fail_unexpected(run_id: int, error: Exception) -> ReportRun | None:
+    """End a run that an error nobody planned for interrupted, so it never stays "running".
+
+    The page shows the error's type, never its message (it could hold anything a library put
+    there); the traceback goes to the server log.
+    """
+    logger.exception("Report %s stopped by an unexpected error", run_id)
+    run = ReportRun.objects.select_related("tenant").filter(pk=run_id).first()
+    if run is not None:
+        _fail(
+            run,
+            f"The report stopped because of an unexpected error ({type(error).__name__}). "
+            "Refresh to try again; if it happens again, the server log has the details.",
+        )
+    return run
+
+
+def _heartbeat(run: ReportRun) -> None:
+    """The worker is alive and on this run (see worker_silence_limit)."""
+    ReportRun.objects.filter(pk=run.pk, state=ReportRun.State.RUNNING).update(
+        last_polled_at=timezone.now()
+    )
+
+
 def _start_upstream(run: ReportRun) -> point.AsyncJob:
     tenant = run.tenant
     if run.kind == ReportKind.GROUP_MEMBERSHIPS:
@@ -286,7 +374,19 @@ def _start_upstream(run: ReportRun) -> point.AsyncJob:
 
 
 def report_start(*, run_id: int) -> ReportRun | None:
-    """Start Point's job for a running run, once (a second delivery finds it claimed)."""
+    """Start Point's job for a running run, once (a second delivery finds it claimed).
+
+    Never raises for a failure of the run itself: an upstream error (an Entra outage
+    included: the token error arrives as a point.AuthenticationError) or any unexpected one
+    ends the run failed with a message the page shows.
+    """
+    try:
+        return _report_start(run_id)
+    except Exception as error:
+        return _fail_unexpected(run_id, error)
+
+
+def _report_start(run_id: int) -> ReportRun | None:
     claimed = ReportRun.objects.filter(
         pk=run_id, state=ReportRun.State.RUNNING, start_claimed_at__isnull=True
     ).update(start_claimed_at=timezone.now())
@@ -307,7 +407,17 @@ def report_start(*, run_id: int) -> ReportRun | None:
 
 def report_poll(*, run_id: int, budget: float | None = None) -> ReportRun | None:
     """Ask Point about the job until it is done (then store it), fails, or ``budget`` seconds pass
-    (then a new poll task carries on, so no task outlives the worker's timeout)."""
+    (then a new poll task carries on, so no task outlives the worker's timeout).
+
+    Like report_start, an unexpected error ends the run failed instead of leaving it running.
+    """
+    try:
+        return _report_poll(run_id, budget)
+    except Exception as error:
+        return _fail_unexpected(run_id, error)
+
+
+def _report_poll(run_id: int, budget: float | None) -> ReportRun | None:
     budget = float(max(5, settings.Q_CLUSTER_TIMEOUT // 2)) if budget is None else budget
     started = time.monotonic()
     interval = settings.DIRECTORY_POLL_INTERVAL_MS / 1000
@@ -324,7 +434,10 @@ def report_poll(*, run_id: int, budget: float | None = None) -> ReportRun | None
             if not error.retryable:
                 _fail(run, point.problem_text(error))
                 return run
-            logger.info("Report %s: status check failed (%s); trying again", run.pk, type(error).__name__)
+            logger.info(
+                "Report %s: status check failed (%s); trying again", run.pk, type(error).__name__
+            )
+            _heartbeat(run)  # a failed check is still a live worker: not a dead run
         else:
             if job.result_ready or job.status == "Succeeded":
                 return _store(run)
@@ -335,7 +448,11 @@ def report_poll(*, run_id: int, budget: float | None = None) -> ReportRun | None
                 processed=job.processed, total=job.total, last_polled_at=timezone.now()
             )
         if time.monotonic() - started + interval > budget:
-            async_task("provisioning.directory_tasks.poll_report", run.pk, task_name="directory report poll")
+            async_task(
+                "provisioning.directory_tasks.poll_report",
+                run.pk,
+                task_name="directory report poll",
+            )
             return run
         _sleep(interval)
 
@@ -344,8 +461,20 @@ def _text(value: Any, limit: int) -> str:
     return "" if value is None else str(value)[:limit]
 
 
-_PRINCIPAL_KINDS = {"user": "user", "guest": "guest", "sharepointgroup": "group", "securitygroup": "group", "group": "group"}
-_WORKSPACE_KINDS = {"site": "site", "microsoftteam": "team", "microsoftteams": "team", "m365group": "group", "onedrive": "onedrive"}
+_PRINCIPAL_KINDS = {
+    "user": "user",
+    "guest": "guest",
+    "sharepointgroup": "group",
+    "securitygroup": "group",
+    "group": "group",
+}
+_WORKSPACE_KINDS = {
+    "site": "site",
+    "microsoftteam": "team",
+    "microsoftteams": "team",
+    "m365group": "group",
+    "onedrive": "onedrive",
+}
 
 
 def _row(run: ReportRun, position: int, data: dict[str, Any]) -> ReportRow:
@@ -387,7 +516,9 @@ def _store(run: ReportRun) -> ReportRun:
     label = run.subject_label
     batch: list[ReportRow] = []
     try:
-        for data in point.iter_job_result(run.tenant, run.upstream_job_id, page_size=RESULT_PAGE_SIZE):
+        for data in point.iter_job_result(
+            run.tenant, run.upstream_job_id, page_size=RESULT_PAGE_SIZE
+        ):
             if count == 0 and run.kind == ReportKind.GROUP_MEMBERSHIPS and run.subject:
                 label = _text(data.get("groupName"), 500) or label
             batch.append(_row(run, count, data))
@@ -395,6 +526,7 @@ def _store(run: ReportRun) -> ReportRun:
             if len(batch) >= STORE_BATCH:
                 ReportRow.objects.bulk_create(batch)
                 batch = []
+                _heartbeat(run)
         if batch:
             ReportRow.objects.bulk_create(batch)
     except point.PointError as error:
@@ -402,19 +534,33 @@ def _store(run: ReportRun) -> ReportRun:
         return run
     now = timezone.now()
     with transaction.atomic():
-        ReportRun.objects.filter(pk=run.pk).update(
-            state=ReportRun.State.SUCCEEDED, finished_at=now, row_count=count, subject_label=label,
-            processed=run.total if run.total is not None else count, last_polled_at=now,
+        stored = ReportRun.objects.filter(pk=run.pk, state=ReportRun.State.RUNNING).update(
+            state=ReportRun.State.SUCCEEDED,
+            finished_at=now,
+            row_count=count,
+            subject_label=label,
+            processed=run.total if run.total is not None else count,
+            last_polled_at=now,
         )
+        if not stored:
+            # Given up meanwhile (timed out, presumed dead): a newer run has taken its place.
+            ReportRow.objects.filter(run=run).delete()
+            run.refresh_from_db()
+            return run
         # Older snapshots of the same report are superseded: keep their runs, drop their rows.
-        older = _runs(run.tenant, run.kind, run.subject).filter(state=ReportRun.State.SUCCEEDED).exclude(pk=run.pk)
+        older = (
+            _runs(run.tenant, run.kind, run.subject)
+            .filter(state=ReportRun.State.SUCCEEDED)
+            .exclude(pk=run.pk)
+        )
         ReportRow.objects.filter(run__in=older).delete()
     run.refresh_from_db()
     return run
 
 
 def report_run(*, run_id: int) -> ReportRun | None:
-    """Start the run's job and follow it to the end (the task behind a refresh)."""
+    """Start the run's job and follow it to the end (the task behind a refresh); never leaves
+    the run running because of an error (see report_start and report_poll)."""
     run = report_start(run_id=run_id)
     if run is None or not run.is_running:
         return run

@@ -15,6 +15,6 @@ urlpatterns = [
     path("<slug:slug>/site-permissions/", views.site_permissions, name="site_permissions"),
     path("<slug:slug>/access/", views.user_access, name="user_access"),
     path("<slug:slug>/reports/refresh", views.report_refresh, name="report_refresh"),
-    path("<slug:slug>/reports/<int:pk>/progress", views.report_progress, name="report_progress"),
-    path("<slug:slug>/reports/<int:pk>/export.csv", views.report_export, name="report_export"),
+    path("<slug:slug>/reports/<pk:pk>/progress", views.report_progress, name="report_progress"),
+    path("<slug:slug>/reports/<pk:pk>/export.csv", views.report_export, name="report_export"),
 ]

@@ -82,14 +82,18 @@ class UserAccessForm(forms.Form):
     )
 
 
+# ReportRun.subject and subject_label hold this much.
+SUBJECT_MAX = 500
+
+
 class SiteForm(forms.Form):
-    site = forms.URLField(required=False, max_length=1000, assume_scheme="https", label="Site URL")
+    site = forms.URLField(required=False, max_length=SUBJECT_MAX, assume_scheme="https", label="Site URL")
 
 
 class RefreshForm(forms.Form):
     kind = forms.ChoiceField(choices=ReportKind.choices)
-    subject = forms.CharField(required=False, max_length=500)
-    label = forms.CharField(required=False, max_length=500)
+    subject = forms.CharField(required=False, max_length=SUBJECT_MAX)
+    label = forms.CharField(required=False, max_length=SUBJECT_MAX)
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -101,9 +105,12 @@ class RefreshForm(forms.Form):
                 self.add_error("subject", "Enter a user principal name such as name@contoso.onmicrosoft.com.")
         elif kind == ReportKind.SITE_PERMISSIONS and subject:
             try:
-                subject = forms.URLField(max_length=1000, assume_scheme="https").clean(subject)
+                subject = forms.URLField(assume_scheme="https").clean(subject)
             except forms.ValidationError:
                 self.add_error("subject", "Enter a site URL.")
+        if len(subject) > SUBJECT_MAX:
+            # The site URL gains "https://" when typed without it: check what will be stored.
+            self.add_error("subject", f"At most {SUBJECT_MAX} characters; this one has {len(subject)}.")
         data["subject"] = subject
         return data
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -20,6 +21,7 @@ from provisioning.states import State
 from tenants.models import Tenant
 
 LIST_SPLIT = re.compile(r"[\s,;]+")
+SUBMISSION_KEY = re.compile(r"^[0-9a-f]{32}$")
 YES_NO = [("", "—"), ("yes", "Yes"), ("no", "No")]
 
 
@@ -159,6 +161,8 @@ class RequestForm(forms.Form):
         help_text="One user name per line, or separated by commas.",
     )
     comment = forms.CharField(label="Comment for the approver", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    # One form, one request: the key travels with every POST of this form (services.request_submit_once).
+    submission_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
     def __init__(self, *args: Any, template: Template, upstream_errors: dict[str, list[str]] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -231,6 +235,10 @@ class RequestForm(forms.Form):
         return [m for key, messages in self.upstream_errors.items() if key not in self.fields for m in messages]
 
     # --- validation ---------------------------------------------------------------------------
+
+    def clean_submission_key(self) -> str:
+        value = str(self.cleaned_data.get("submission_key") or "")
+        return value if SUBMISSION_KEY.match(value) else ""
 
     def clean_display_name(self) -> str:
         value = str(self.cleaned_data["display_name"]).strip()
@@ -309,11 +317,14 @@ class RequestForm(forms.Form):
 
 
 def initial_for(template: Template, *, requester_upn: str, data: RequestData | None = None) -> dict[str, Any]:
-    """The form's starting values: the requester as owner, or a earlier request's answers (clone)."""
+    """The form's starting values: the requester as owner, or a earlier request's answers (clone),
+    and a new submission key (each form shown is one request at most)."""
+    key = uuid.uuid4().hex
     if data is None:
         predefined = {p.lower() for p in TemplateRules(template.definition or {}).predefined_owners}
-        return {"owners": "" if requester_upn.lower() in predefined else requester_upn}
+        return {"owners": "" if requester_upn.lower() in predefined else requester_upn, "submission_key": key}
     initial: dict[str, Any] = {
+        "submission_key": key,
         "display_name": data.display_name,
         "description": data.description,
         "desired_url": data.desired_url,

@@ -94,6 +94,9 @@ class ProvisioningRequest(models.Model):
     # The upstream has no idempotency key: this one names our attempt, so a repeated send can
     # look for what an earlier, unanswered attempt created before it posts again.
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    # The key of the form (or API call) that created the request: one form, one request, however
+    # often it is posted (a double click, a resubmit, concurrent POSTs). Unique per requester.
+    submission_key = models.CharField(max_length=200, blank=True, editable=False)
     state = models.CharField(max_length=20, choices=State, default=State.SUBMITTED)
     upstream_id = models.CharField(max_length=100, blank=True)
     upstream_status = models.CharField(max_length=50, blank=True)
@@ -127,6 +130,13 @@ class ProvisioningRequest(models.Model):
             models.Index(fields=["requested_by", "-created_at"], name="request_by_person"),
             models.Index(fields=["tenant", "-created_at"], name="request_by_tenant"),
         ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["requested_by", "submission_key"],
+                condition=~models.Q(submission_key=""),
+                name="request_one_per_submission",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.final_name or self.display_name} ({self.get_state_display()})"
@@ -138,6 +148,28 @@ class ProvisioningRequest(models.Model):
     @property
     def is_in_flight(self) -> bool:
         return self.state in IN_FLIGHT_STATES
+
+
+class RequestPerson(models.Model):
+    """A person a request names as owner or member: they may follow it (read-only)."""
+
+    class Role(models.TextChoices):
+        OWNER = "owner", "Owner"
+        MEMBER = "member", "Member"
+
+    request = models.ForeignKey(ProvisioningRequest, on_delete=models.CASCADE, related_name="people")
+    # Lower-cased UPN as typed on the form; matched against the signed-in person's UPN and e-mail.
+    upn = models.CharField("UPN", max_length=254)
+    role = models.CharField(max_length=10, choices=Role)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["request", "upn", "role"], name="request_person_unique")
+        ]
+        indexes = [models.Index(fields=["upn"], name="request_person_upn")]
+
+    def __str__(self) -> str:
+        return f"{self.upn} ({self.role}) of request {self.request_id}"
 
 
 class RequestEvent(models.Model):

@@ -21,6 +21,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import random
+import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 from django.conf import settings
+from django.views.decorators.debug import sensitive_variables
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from tenants import tokens
@@ -312,19 +314,23 @@ def _origin(url: str) -> tuple[str, str]:
 
 
 def _retry_after(response: requests.Response) -> float | None:
+    """Retry-After in seconds (delta-seconds or an HTTP date), at most RETRY_AFTER_MAX: a
+    huge or far-future value must neither stall a request for hours nor overflow a date."""
     value = response.headers.get("Retry-After")
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())
+    if re.fullmatch(r"[0-9]{1,12}", value):
+        seconds = float(value)
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
+            return None
+        if when.tzinfo is None:
+            when = when.replace(tzinfo=UTC)
+        seconds = (when - datetime.now(UTC)).total_seconds()
+    return min(max(0.0, seconds), float(settings.RETRY_AFTER_MAX))
 
 
 def _backoff(retry: int) -> float:
@@ -387,6 +393,7 @@ class _Answer:
     headers: dict[str, str]
 
 
+@sensitive_variables("token")  # the bearer token; portal.errors also masks the headers
 def _call(
     tenant: Tenant,
     method: str,

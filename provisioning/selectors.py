@@ -16,7 +16,7 @@ from portal.forms import within_dates
 from portal.models import User
 from portal.roles import is_staff
 from portal.selectors import scope_to_user
-from provisioning.models import ProvisioningRequest, Template, Workload
+from provisioning.models import ProvisioningRequest, RequestPerson, Template, Workload
 from provisioning.states import FINAL_STATES, State
 from tenants.models import Tenant
 
@@ -66,9 +66,24 @@ def _requests() -> QuerySet[ProvisioningRequest]:
     return ProvisioningRequest.objects.select_related("tenant", "template", "requested_by")
 
 
+def _names_of(user: User) -> set[str]:
+    """How request forms may name the person: their UPN and e-mail, lower-cased."""
+    return {name.strip().lower() for name in (user.upn, user.email) if name and name.strip()}
+
+
+def _naming(user: User) -> Q:
+    """Requests whose owners or members include the person."""
+    names = _names_of(user)
+    if not names:
+        return Q(pk__in=[])
+    return Q(pk__in=RequestPerson.objects.filter(upn__in=names).values("request_id"))
+
+
 def request_list_mine(*, user: User) -> QuerySet[ProvisioningRequest]:
-    """The person's own requests (in tenants they still serve), newest first."""
-    return scope_to_user(_requests().filter(requested_by=user), user).order_by("-created_at", "-id")
+    """The person's own requests and those naming them as owner or member (in tenants they
+    still serve), newest first."""
+    mine = Q(requested_by=user) | _naming(user)
+    return scope_to_user(_requests().filter(mine), user).order_by("-created_at", "-id")
 
 
 def request_list_for_staff(*, user: User) -> QuerySet[ProvisioningRequest]:
@@ -79,11 +94,26 @@ def request_list_for_staff(*, user: User) -> QuerySet[ProvisioningRequest]:
 
 
 def request_get_for_user(request: HttpRequest, pk: int) -> ProvisioningRequest:
-    """A request the person may see: their own, or any in a served tenant for IT staff (404 otherwise)."""
+    """A request the person may see (404 otherwise): their own, one naming them as owner or
+    member (read-only), or any in a served tenant for IT staff."""
     found = get_object_for_user(request, _requests(), pk=pk)
-    if not is_staff(request.user) and found.requested_by_id != getattr(request.user, "pk", None):
-        raise Http404("No such request.")
-    return found
+    user = request.user
+    if is_staff(user) or found.requested_by_id == getattr(user, "pk", None):
+        return found
+    if isinstance(user, User) and ProvisioningRequest.objects.filter(_naming(user), pk=found.pk).exists():
+        return found
+    raise Http404("No such request.")
+
+
+def may_act_on(user: User, item: ProvisioningRequest) -> bool:
+    """Retry, cancel: the requester and IT staff; people only named on it just follow it."""
+    return is_staff(user) or item.requested_by_id == user.pk
+
+
+def named_as(user: User, item: ProvisioningRequest) -> list[str]:
+    """The roles ("Owner", "Member") the request gives the person, for "why you see this"."""
+    roles = item.people.filter(upn__in=_names_of(user)).values_list("role", flat=True)
+    return sorted({RequestPerson.Role(role).label for role in roles})
 
 
 def request_filter(queryset: QuerySet[ProvisioningRequest], data: dict[str, Any]) -> QuerySet[ProvisioningRequest]:

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F, Q
 from django.db.models.expressions import Combinable
 from django.utils import timezone
@@ -37,6 +37,7 @@ from provisioning.models import (
     POINT_ENDPOINT,
     ProvisioningRequest,
     RequestEvent,
+    RequestPerson,
     Template,
     Workload,
     workload_from_point,
@@ -227,8 +228,13 @@ def request_submit(
     requested_by: User,
     data: RequestData,
     cloned_from: ProvisioningRequest | None = None,
+    submission_key: str = "",
 ) -> ProvisioningRequest:
-    """Store a new request and queue its send (on commit). Raises SubmitRefused."""
+    """Store a new request and queue its send (on commit). Raises SubmitRefused.
+
+    ``submission_key`` names the form (or API call) it comes from: a second submission with the
+    same key by the same person raises IntegrityError (see ``request_submit_once``).
+    """
     if template.tenant_id != tenant.pk:
         raise SubmitRefused("This template belongs to another tenant.")
     if template.removed_upstream:
@@ -247,9 +253,11 @@ def request_submit(
             form_data=data.as_dict(),
             payload=data.point_body(template.upstream_id),
             idempotency_key=uuid.uuid4(),
+            submission_key=submission_key,
             state=State.SUBMITTED,
             cloned_from=cloned_from,
         )
+        RequestPerson.objects.bulk_create(_people(request, data))
         RequestEvent.objects.create(
             request=request, source=RequestEvent.Source.PORTAL, from_state="",
             to_state=State.SUBMITTED, detail=f"Submitted with the template {template.name}.",
@@ -261,6 +269,45 @@ def request_submit(
         )
         _enqueue_send(request)
     return request
+
+
+def _people(request: ProvisioningRequest, data: RequestData) -> list[RequestPerson]:
+    """The owners and members the request names (lower-cased, each once per role)."""
+    rows: dict[tuple[str, str], RequestPerson] = {}
+    for role, upns in ((RequestPerson.Role.OWNER, data.owners), (RequestPerson.Role.MEMBER, data.members)):
+        for upn in upns:
+            key = (upn.strip().lower()[:254], role)
+            if key[0]:
+                rows.setdefault(key, RequestPerson(request=request, upn=key[0], role=role))
+    return list(rows.values())
+
+
+def submitted_with(*, requested_by: User, submission_key: str) -> ProvisioningRequest | None:
+    """The request this person already made with this form (or API) key, if any."""
+    if not submission_key:
+        return None
+    return ProvisioningRequest.objects.filter(
+        requested_by=requested_by, submission_key=submission_key
+    ).first()
+
+
+def request_submit_once(*, submission_key: str, **kwargs: Any) -> tuple[ProvisioningRequest, bool]:
+    """``request_submit`` at most once per key and person: (request, created).
+
+    A double click, a resubmit after Back, or many concurrent POSTs of one form all get the
+    same request; the unique constraint on (requested_by, submission_key) settles races.
+    """
+    requested_by: User = kwargs["requested_by"]
+    existing = submitted_with(requested_by=requested_by, submission_key=submission_key)
+    if existing is not None:
+        return existing, False
+    try:
+        return request_submit(submission_key=submission_key, **kwargs), True
+    except IntegrityError:
+        existing = submitted_with(requested_by=requested_by, submission_key=submission_key)
+        if existing is None:
+            raise
+        return existing, False
 
 
 def request_retry(*, request: ProvisioningRequest, actor: User) -> ProvisioningRequest:
@@ -522,8 +569,16 @@ def _retry_delay(request: ProvisioningRequest, retry_after: float | None) -> tim
     base = settings.PROVISIONING_SEND_RETRY_DELAY * (2 ** max(0, request.send_attempts - 1))
     seconds = min(base, settings.PROVISIONING_SEND_RETRY_MAX)
     if retry_after is not None:
-        seconds = max(seconds, retry_after)
+        seconds = max(seconds, capped_retry_after(retry_after))
     return timedelta(seconds=seconds)
+
+
+def capped_retry_after(seconds: float) -> float:
+    """An upstream's Retry-After, within 0..RETRY_AFTER_MAX: a huge or broken value must
+    neither park a request for hours nor overflow a date."""
+    if seconds != seconds:  # NaN
+        return 0.0
+    return min(max(0.0, seconds), float(settings.RETRY_AFTER_MAX))
 
 
 def _hand_back_unknown(request: ProvisioningRequest, why: str) -> SendResult:
@@ -715,7 +770,7 @@ def request_refresh(*, request_id: int, source: str = RequestEvent.Source.POLL) 
         interval = next_poll_interval(request.poll_interval, changed=False)
         retry_after = getattr(error, "retry_after", None)
         if retry_after:
-            interval = max(interval, int(retry_after))
+            interval = max(interval, int(capped_retry_after(retry_after)))
         ProvisioningRequest.objects.filter(pk=request.pk, state=request.state).update(
             poll_interval=interval, next_poll_at=now + timedelta(seconds=interval),
             last_polled_at=now, updated_at=now,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.contrib import messages
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from django_q.tasks import async_task
 
+from portal.converters import parse_pk
 from portal.decorators import request_user, role_required, staff_required
 from portal.htmx import is_htmx_partial, page_or_fragment, query_without_page
 from portal.selectors import request_tenant, tenants_for_user
@@ -71,29 +72,37 @@ def request_new(request: HttpRequest, template_pk: int) -> HttpResponse:
     template = selectors.template_get_for_user(request, template_pk)
     user = request_user(request)
     source: ProvisioningRequest | None = None
-    source_pk = request.POST.get("cloned_from") or request.GET.get("clone")
-    if source_pk and str(source_pk).isdigit():
-        source = selectors.request_get_for_user(request, int(source_pk))
+    source_pk = parse_pk(request.POST.get("cloned_from") or request.GET.get("clone"))
+    if source_pk is not None:
+        source = selectors.request_get_for_user(request, source_pk)
         if source.template_id != template.pk:
             source = None
     upstream_errors = source.field_errors if source and isinstance(source.field_errors, dict) else {}
     if request.method == "POST":
         form = RequestForm(request.POST, template=template)
+        already = services.submitted_with(
+            requested_by=user, submission_key=str(request.POST.get("submission_key", ""))
+        )
+        if already is not None:
+            return _already_submitted(request, already)
         if form.is_valid():
             try:
-                created = services.request_submit(
+                created, new = services.request_submit_once(
+                    submission_key=form.cleaned_data["submission_key"],
                     tenant=template.tenant, template=template, requested_by=user,
                     data=form.to_request_data(), cloned_from=source,
                 )
             except (ValidationError, TransitionRefused) as error:
                 form.add_error(None, error.messages if isinstance(error, ValidationError) else str(error))
             else:
+                if not new:
+                    return _already_submitted(request, created)
                 messages.success(request, "Your request is submitted. This page follows it live.")
                 return redirect("provisioning:request_detail", pk=created.pk)
     else:
         data = RequestData.from_dict(source.form_data) if source and source.form_data else None
         form = RequestForm(
-            initial=initial_for(template, requester_upn=user.email, data=data),
+            initial=initial_for(template, requester_upn=user.upn or user.email, data=data),
             template=template, upstream_errors=upstream_errors,
         )
     return render(request, "provisioning/request_form.html", {
@@ -101,6 +110,13 @@ def request_new(request: HttpRequest, template_pk: int) -> HttpResponse:
         "names": naming.final_names(template.definition or {}, str(form["display_name"].value() or ""),
                                     str(form["desired_url"].value() or "") if "desired_url" in form.fields else ""),
     })
+
+
+def _already_submitted(request: HttpRequest, item: ProvisioningRequest) -> HttpResponse:
+    """A second POST of one form (double click, resubmit, Back): the request it already made."""
+    messages.info(request, "This form was already submitted: here is the request it made. "
+                  "To ask for another workspace, start a new request.")
+    return redirect("provisioning:request_detail", pk=item.pk)
 
 
 def _typed(request: HttpRequest) -> tuple[str, str]:
@@ -200,8 +216,7 @@ def _what_was_requested(item: ProvisioningRequest) -> list[tuple[str, str]]:
 
 def _detail_context(request: HttpRequest, item: ProvisioningRequest) -> dict[str, object]:
     user = request_user(request)
-    mine = item.requested_by_id == user.pk
-    staff = selectors.is_staff(user)
+    may_act = selectors.may_act_on(user, item)
     labels = {name: str(field.label) for name, field in RequestForm(template=item.template).fields.items()}
     field_errors = item.field_errors if isinstance(item.field_errors, dict) else {}
     return {
@@ -211,8 +226,9 @@ def _detail_context(request: HttpRequest, item: ProvisioningRequest) -> dict[str
         ],
         "requested": _what_was_requested(item),
         "events": item.events.select_related("actor").order_by("at", "id"),
-        "can_retry": item.state == State.FAILED and (mine or staff),
-        "can_cancel": item.state == State.SUBMITTED and (mine or staff),
+        "can_retry": item.state == State.FAILED and may_act,
+        "can_cancel": item.state == State.SUBMITTED and may_act,
+        "named_as": [] if item.requested_by_id == user.pk else selectors.named_as(user, item),
         "poll_seconds": POLL_SECONDS,
     }
 
@@ -252,6 +268,8 @@ def _request_action(
 ) -> HttpResponseBase:
     """Run a retry or cancel service on a request the person may see; say how it went."""
     item = selectors.request_get_for_user(request, pk)
+    if not selectors.may_act_on(request_user(request), item):
+        raise PermissionDenied  # named on it as owner or member: they follow it, read-only
     try:
         action(request=item, actor=request_user(request))
     except TransitionRefused as error:

@@ -1,4 +1,9 @@
-"""Django admin for tenants: write-only secret, last check, "Test connection"."""
+"""Django admin for tenants: write-only secret, last check, "Test connection".
+
+Where a tenant connects (Entra ids, client secret, Point URL and app id, upstream, slug,
+active) is an operator's decision and audited; an organisation's admin sees their own
+tenant here and may change its display name and the secret's recorded expiry date.
+"""
 
 from __future__ import annotations
 
@@ -9,16 +14,24 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
+from portal.admin import TenantScopedAdminMixin
+from portal.roles import is_operator
 from tenants import selectors, services
 from tenants.forms import TenantAdminForm
 from tenants.models import Tenant
 
 # What a token depends on: a change here makes cached tokens and apps unusable.
 CREDENTIAL_FIELDS = {"entra_tenant_id", "client_id", "point_app_id", "point_base_url"}
+# Changed by operators only (with the secret), each change audited.
+OPERATOR_FIELDS = [*sorted(CREDENTIAL_FIELDS), "provider", "slug", "is_active"]
+# What an organisation's admin may change on their own tenant.
+ADMIN_FIELDS = ["name", "secret_expires_on"]
 
 
 @admin.register(Tenant)
-class TenantAdmin(admin.ModelAdmin):
+class TenantAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+    tenant_field = "pk"
+    admins_may_change = True
     form = TenantAdminForm
     list_display = ["name", "slug", "is_active", "secret_expires_on", "last_check"]
     list_filter = ["is_active", "provider"]
@@ -36,6 +49,29 @@ class TenantAdmin(admin.ModelAdmin):
         ("Status", {"fields": ["last_check", "created_at", "updated_at"]}),
     ]
 
+    def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
+        if is_operator(request.user):
+            return self.readonly_fields
+        return [*self.readonly_fields, *OPERATOR_FIELDS]
+
+    def get_prepopulated_fields(self, request: HttpRequest, obj: Any = None) -> dict[str, Any]:
+        return dict(self.prepopulated_fields) if is_operator(request.user) else {}
+
+    def get_fieldsets(self, request: HttpRequest, obj: Any = None) -> Any:
+        if is_operator(request.user):
+            return self.fieldsets
+        # The write-only secret is not a model field, so it cannot be read-only: leave it out.
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "client_secret"]})
+            for name, options in self.fieldsets
+        ]
+
+    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+        form = super().get_form(request, obj, change, **kwargs)
+        if not is_operator(request.user):
+            form.base_fields.pop("client_secret", None)  # a fresh class per call: safe to change
+        return form
+
     @admin.display(description="Client secret")
     def secret_status(self, obj: Tenant) -> str:
         if not obj.pk or not obj.has_client_secret:
@@ -52,15 +88,16 @@ class TenantAdmin(admin.ModelAdmin):
         return f"{check.summary} ({timezone.localtime(check.created_at):%Y-%m-%d %H:%M})"
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
-        secret = form.cleaned_data.get("client_secret")
-        changed = change and bool(CREDENTIAL_FIELDS & set(form.changed_data))
+        secret = form.cleaned_data.get("client_secret") if is_operator(request.user) else ""
+        before = Tenant.objects.filter(pk=obj.pk).first() if change else None
         super().save_model(request, obj, form, change)
+        services.tenant_settings_changed(
+            tenant=obj, before=before, changed=list(form.changed_data), user=request.user,  # type: ignore[arg-type]
+        )
         if secret:
             services.tenant_set_secret(
                 tenant=obj, secret=secret, expires_on=obj.secret_expires_on, user=request.user  # type: ignore[arg-type]
             )
-        elif changed:
-            services.credentials_changed(tenant=obj, user=request.user)  # type: ignore[arg-type]
 
     @admin.action(description="Test connection")
     def test_connection(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:

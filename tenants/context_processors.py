@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from portal.models import Role
+from portal.roles import is_admin
 
 
 def secret_expiry(request: HttpRequest) -> dict[str, Any]:
@@ -14,14 +14,15 @@ def secret_expiry(request: HttpRequest) -> dict[str, Any]:
     user = getattr(request, "user", None)
     if user is None or not user.is_authenticated:
         return {}
-    if getattr(user, "role", "") != Role.ADMIN:
+    if not is_admin(user):
         return {}
+    from portal.selectors import admin_tenants_for_user
     from tenants import selectors
 
     def expiring() -> list[dict[str, Any]]:
         return [
             {"tenant": t, "text": selectors.secret_expiry_text(t)}
-            for t in selectors.expiring_secrets(selectors.tenants_served_by(user))
+            for t in selectors.expiring_secrets(admin_tenants_for_user(user))
         ]
 
     # Evaluated only when a template uses it.

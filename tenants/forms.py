@@ -36,6 +36,6 @@ class TenantAdminForm(forms.ModelForm):
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if not cleaned.get("client_secret") and not (self.instance.pk and self.instance.has_client_secret):
+        if "client_secret" in self.fields and not cleaned.get("client_secret") and not (self.instance.pk and self.instance.has_client_secret):
             self.add_error("client_secret", "Enter the client secret: none is stored yet.")
         return cleaned

@@ -44,6 +44,33 @@ def credentials_changed(*, tenant: Tenant, user: User | None = None) -> None:
     tokens.forget(tenant)
 
 
+# Where a tenant connects: a change is audited with the old and new value (none is a secret).
+CONNECTION_FIELDS = {
+    "entra_tenant_id": "Entra tenant ID", "client_id": "client ID", "point_base_url": "Point API URL",
+    "point_app_id": "Point API app ID", "provider": "upstream", "slug": "slug", "is_active": "active",
+}
+TOKEN_FIELDS = {"entra_tenant_id", "client_id", "point_app_id", "point_base_url"}
+
+
+def tenant_settings_changed(
+    *, tenant: Tenant, before: Tenant | None, changed: list[str], user: User | None = None
+) -> None:
+    """After a tenant was saved (Django admin): audit where it now connects, drop old tokens."""
+    if before is None:
+        _audit(AuditAction.TENANT_CREATED, user=user, tenant=tenant,
+               detail=f"Tenant {tenant.name} ({tenant.slug}) created; Point API URL {tenant.point_base_url}.")
+        return
+    moved = [
+        f"{label}: {getattr(before, field)} -> {getattr(tenant, field)}"
+        for field, label in CONNECTION_FIELDS.items()
+        if field in changed and getattr(before, field) != getattr(tenant, field)
+    ]
+    if moved:
+        _audit(AuditAction.TENANT_CONNECTION_CHANGED, user=user, tenant=tenant, detail="; ".join(moved))
+    if TOKEN_FIELDS & set(changed):
+        credentials_changed(tenant=tenant, user=user)
+
+
 @transaction.atomic
 def connection_check_start(*, tenant: Tenant, user: User | None = None) -> ConnectionCheck:
     """Save a pending check and run it in the background once committed."""

@@ -9,7 +9,12 @@
   takes a lock on the tenant's row (select_for_update; on SQLite the IMMEDIATE transaction
   does the same), so two processes asking at once make one token request.
 - msal's error dicts (AADSTS codes) become TokenError subclasses with guidance for an admin.
-  Neither the secret nor a token is ever put in an error, a log line or a task argument.
+  Every kind of Entra outage (5xx, 408, 429, timeouts, refused or reset connections, broken
+  or incomplete answers, the AADSTS codes and OAuth errors Entra documents as transient), at
+  discovery or at the token endpoint, becomes one EntraUnavailable (retryable): nothing else
+  escapes from here for an Entra failure. Neither the secret nor a token is ever put in an
+  error, a log line or a task argument; the functions that hold them are marked with
+  sensitive_variables, and portal.errors scrubs what msal's and requests' frames hold.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ import binascii
 import hashlib
 import json
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -29,8 +35,10 @@ import requests
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
+from django.views.decorators.debug import sensitive_variables
 
-from portal.msal_http import authority, entra_session
+from portal import msal_http
+from portal.msal_http import EntraAnswerError, authority, entra_session
 from tenants import crypto
 from tenants.models import Tenant, TenantToken
 
@@ -78,6 +86,8 @@ class InvalidPointAppId(TokenError):
 
 
 class EntraUnavailable(TokenError):
+    """Entra ID is down, overloaded, throttling or unreachable: the same call may work later."""
+
     code = "entra_unavailable"
     retryable = True
 
@@ -103,7 +113,10 @@ def credential_fingerprint(tenant: Tenant) -> str:
     """A hash of everything a token depends on: ids, scope and the (encrypted) secret."""
     material = "|".join(
         [
-            _issuer(), str(tenant.entra_tenant_id), str(tenant.client_id), tenant.point_scope,
+            _issuer(),
+            str(tenant.entra_tenant_id),
+            str(tenant.client_id),
+            tenant.point_scope,
             tenant.client_secret_encrypted,
         ]
     )
@@ -123,13 +136,82 @@ def _unknown_tenant(tenant: Tenant) -> UnknownTenant:
     )
 
 
-def _entra_unreachable(error: Exception) -> EntraUnavailable:
+# AADSTS codes Entra documents as transient: it (or a service behind it) is unavailable,
+# overloaded or throttling. Reference: learn.microsoft.com/entra/identity-platform/
+# reference-error-codes. Any other code is a configuration problem with its own guidance.
+TRANSIENT_AADSTS: dict[int, str] = {
+    90006: "ExternalServerRetryableError",
+    90012: "RequestTimeout",
+    90024: "RequestBudgetExceededError",
+    90033: "MsodsServiceUnavailable",
+    90055: "TenantThrottlingError",
+    90090: "GraphRetryableError",
+    90091: "GraphServiceUnreachable",
+}
+# OAuth 2.0 `error` values that mean the same whatever the code (RFC 6749 4.1.2.1).
+TRANSIENT_ERRORS = frozenset({"temporarily_unavailable", "server_error"})
+
+ENTRA_UNAVAILABLE_GUIDANCE = (
+    "This is on Microsoft's side or on the way to it and usually passes: requests being sent "
+    "wait and try again by themselves, and pages work again as soon as Entra answers. If it "
+    "lasts, check the Microsoft 365 service health and the server's outbound HTTPS connection "
+    "to login.microsoftonline.com."
+)
+
+# What an outage looks like once msal is done with it: our session's EntraAnswerError (5xx,
+# 408, 429, unreadable body), any other requests error (timeout, refused, reset), a socket
+# error, or msal's own MsalServiceError (raised for a 5xx if another HTTP client is used).
+_NETWORK_ERRORS: tuple[type[BaseException], ...] = (
+    requests.RequestException,
+    OSError,
+    msal.exceptions.MsalServiceError,
+)
+# What msal raises when an answer parses but has the wrong shape (a missing field, a string
+# where a number belongs). They only come from Entra's answer: the arguments are ours.
+_SHAPE_ERRORS: tuple[type[BaseException], ...] = (KeyError, TypeError, AttributeError)
+_TOKEN_ENDPOINT_ERRORS = _NETWORK_ERRORS + _SHAPE_ERRORS
+# RuntimeError: msal's own fallback for a failed discovery ("Unable to complete OIDC
+# Discovery"), should such an answer ever get past the session.
+_DISCOVERY_ERRORS = _NETWORK_ERRORS + _SHAPE_ERRORS + (RuntimeError,)
+
+
+def _entra_unavailable(
+    tenant: Tenant, reason: str, *, aadsts: int | None = None
+) -> EntraUnavailable:
     return EntraUnavailable(
-        f"Entra ID could not be reached ({type(error).__name__}).",
-        guidance="Try again in a few minutes; check the server's outbound connection to login.microsoftonline.com.",
+        f"Microsoft Entra ID is unavailable ({reason}), so the portal has no token for "
+        f"{tenant.name} right now.",
+        guidance=ENTRA_UNAVAILABLE_GUIDANCE,
+        aadsts=aadsts,
     )
 
 
+def _outage_reason(error: BaseException) -> str:
+    """Why Entra failed, in words an admin can act on; never the answer's body or a header."""
+    if isinstance(error, EntraAnswerError):
+        if error.malformed:
+            return "it sent an answer the portal cannot read"
+        if error.status == 429:
+            return "it is throttling the portal's requests: HTTP 429"
+        if error.status == 408:
+            return "it timed out: HTTP 408"
+        return f"it answered HTTP {error.status}"
+    if isinstance(error, requests.Timeout):
+        return f"it did not answer within {msal_http.ENTRA_TIMEOUT[1]:g} seconds"
+    if isinstance(error, requests.RequestException | OSError):
+        return f"the connection to it failed: {type(error).__name__}"
+    if isinstance(error, msal.exceptions.MsalServiceError):
+        return "it answered with a server error"
+    return f"it sent an answer the portal cannot read: {type(error).__name__}"
+
+
+def _unavailable_from(tenant: Tenant, error: BaseException) -> EntraUnavailable:
+    reason = _outage_reason(error)
+    logger.warning("Entra ID unavailable for tenant %s: %s", tenant.slug, reason)
+    return _entra_unavailable(tenant, reason)
+
+
+@sensitive_variables("secret")
 def _build_app(tenant: Tenant) -> msal.ConfidentialClientApplication:
     try:
         secret = tenant.get_client_secret()
@@ -138,25 +220,39 @@ def _build_app(tenant: Tenant) -> msal.ConfidentialClientApplication:
             str(error),
             guidance="Enter the client secret of the app registration again in the tenant's settings.",
         ) from None
+    session = entra_session()
     try:
         return msal.ConfidentialClientApplication(
             str(tenant.client_id),
             client_credential=secret,
             authority=authority(tenant),
             instance_discovery=False,
-            http_client=entra_session(),
+            http_client=session,
         )
-    except ValueError:
-        # msal reads the tenant's OpenID configuration at construction: unknown tenant (90002).
-        raise _unknown_tenant(tenant) from None
-    except (requests.RequestException, OSError) as error:
-        raise _entra_unreachable(error) from None
+    except ValueError as error:
+        # msal reads the tenant's OpenID configuration here and raises ValueError both for a
+        # 4xx (the tenant does not exist: AADSTS90002) and for an answer it cannot use. Only
+        # the status tells them apart; outages (5xx, 408, 429, broken JSON) were already
+        # raised by our session as EntraAnswerError.
+        status = session.last_status
+        if status is not None and 400 <= status < 500:
+            raise _unknown_tenant(tenant) from None
+        if status is None:
+            raise TokenError(
+                f"msal refused the tenant's Entra settings ({type(error).__name__}).",
+                guidance="Check the tenant's Directory (tenant) ID and Application (client) ID.",
+            ) from None
+        raise _unavailable_from(tenant, error) from None
+    except _DISCOVERY_ERRORS as error:
+        raise _unavailable_from(tenant, error) from None
 
 
 def app_for(tenant: Tenant) -> msal.ConfidentialClientApplication:
     """The tenant's msal app, built on first use and rebuilt when its credentials change."""
     key = (
-        _issuer(), str(tenant.entra_tenant_id), str(tenant.client_id),
+        _issuer(),
+        str(tenant.entra_tenant_id),
+        str(tenant.client_id),
         hashlib.sha256(tenant.client_secret_encrypted.encode()).hexdigest(),
     )
     with _apps_lock:
@@ -167,6 +263,13 @@ def app_for(tenant: Tenant) -> msal.ConfidentialClientApplication:
     with _apps_lock:
         _apps[tenant.pk] = (key, app)
     return app
+
+
+def _drop_app(tenant: Tenant) -> None:
+    """Build the tenant's app again next time: msal caches failed answers per app (a 400 for
+    60 s, a 5xx or 429 for its Retry-After), which would outlast the outage itself."""
+    with _apps_lock:
+        _apps.pop(tenant.pk, None)
 
 
 def forget(tenant: Tenant | None = None) -> None:
@@ -192,10 +295,16 @@ def _expiry_text(tenant: Tenant) -> str:
 
 def error_from_msal(tenant: Tenant, result: dict[str, Any]) -> TokenError:
     """A typed error for msal's error dict; branches on the AADSTS code, never the text."""
-    codes = [int(c) for c in result.get("error_codes") or [] if str(c).isdigit()]
+    codes = [int(c) for c in result.get("error_codes") or [] if re.fullmatch(r"[0-9]{1,12}", str(c))]
     code = codes[0] if codes else None
     error = str(result.get("error") or "error")
     app = f"app registration {tenant.client_id}"
+    if not result.get("error") and code is None:
+        # Neither a token nor an error: not an answer Entra gives when it works.
+        return _entra_unavailable(tenant, "its answer had neither a token nor an error")
+    if code in TRANSIENT_AADSTS or error in TRANSIENT_ERRORS:
+        label = f"AADSTS{code} {TRANSIENT_AADSTS.get(code, error)}" if code else error
+        return _entra_unavailable(tenant, f"it answered {label}", aadsts=code)
     if code == 7000215:
         return InvalidClientSecret(
             f"Entra ID rejected the client secret of {app}.",
@@ -229,7 +338,7 @@ def error_from_msal(tenant: Tenant, result: dict[str, Any]) -> TokenError:
         return InvalidPointAppId(
             f"Entra ID does not accept the scope {tenant.point_scope}: the Point API app id "
             f"{tenant.point_app_id} is not known in this tenant.",
-            guidance="Copy the Application (client) ID of the \"Syskit Point API\" app registration "
+            guidance='Copy the Application (client) ID of the "Syskit Point API" app registration '
             "(Entra ID > Enterprise applications) into the tenant's Point API app ID.",
             aadsts=code,
         )
@@ -252,26 +361,43 @@ def _usable(token: AccessToken) -> bool:
     return token.expires_at - margin > timezone.now()
 
 
+@sensitive_variables("result", "value")
 def _request_token(tenant: Tenant, app: msal.ConfidentialClientApplication) -> AccessToken:
     # We cache tokens ourselves (shared by processes): msal's copy would hide a revoked role.
     app.remove_tokens_for_client()
     try:
         result = app.acquire_token_for_client(scopes=[tenant.point_scope])
-    except (requests.RequestException, OSError) as error:
-        raise _entra_unreachable(error) from None
+    except json.JSONDecodeError as error:
+        # A ValueError too, but Entra's fault (a body that is not JSON), not our request's.
+        raise _unavailable_from(tenant, error) from None
+    except _TOKEN_ENDPOINT_ERRORS as error:
+        raise _unavailable_from(tenant, error) from None
     except ValueError as error:
         raise TokenError(f"msal refused the request: {error}") from None
-    if not result or "access_token" not in result:
-        failure = error_from_msal(tenant, result or {})
+    if not isinstance(result, dict):
+        raise _unavailable_from(tenant, TypeError(type(result).__name__))
+    value = result.get("access_token")
+    if value is None:
+        failure = error_from_msal(tenant, result)
         logger.warning(
-            "token request for tenant %s failed: %s (AADSTS%s)", tenant.slug, failure.code, failure.aadsts
+            "token request for tenant %s failed: %s (AADSTS%s)",
+            tenant.slug,
+            failure.code,
+            failure.aadsts,
         )
         raise failure
-    lifetime = int(result.get("expires_in") or 0)
+    try:
+        lifetime = int(result.get("expires_in") or 0)
+    except (TypeError, ValueError):
+        lifetime = -1
+    if not isinstance(value, str) or not value or lifetime < 0:
+        raise _unavailable_from(tenant, ValueError("access_token or expires_in unreadable"))
+    crypto.remember_plaintext(value)
     logger.info("new app token for tenant %s (valid %s s)", tenant.slug, lifetime)
-    return AccessToken(result["access_token"], timezone.now() + timedelta(seconds=lifetime))
+    return AccessToken(value, timezone.now() + timedelta(seconds=lifetime))
 
 
+@sensitive_variables("token")
 def _read_shared(tenant: Tenant, fingerprint: str) -> AccessToken | None:
     row = TenantToken.objects.filter(tenant_id=tenant.pk).first()
     if row is None or row.fingerprint != fingerprint:
@@ -283,22 +409,27 @@ def _read_shared(tenant: Tenant, fingerprint: str) -> AccessToken | None:
     return token if _usable(token) else None
 
 
+@sensitive_variables("token")
 def _store_shared(tenant: Tenant, fingerprint: str, token: AccessToken) -> None:
     TenantToken.objects.update_or_create(
         tenant_id=tenant.pk,
         defaults={
-            "token_encrypted": crypto.encrypt(token.value), "fingerprint": fingerprint,
-            "expires_at": token.expires_at, "obtained_at": timezone.now(),
+            "token_encrypted": crypto.encrypt(token.value),
+            "fingerprint": fingerprint,
+            "expires_at": token.expires_at,
+            "obtained_at": timezone.now(),
         },
     )
 
 
+@sensitive_variables("token", "shared", "remembered")
 def get_token(tenant: Tenant, *, fresh: bool = False) -> AccessToken:
     """A valid app token for the tenant's upstream (scope `<point app id>/.default`).
 
     Reuses the token every process shares until it is close to expiry. `fresh=True` asks Entra
     for a new one (the connection check, and after the upstream answered 401), which also
-    becomes the shared token. Raises TokenError (with guidance) when Entra refuses.
+    becomes the shared token. Raises TokenError (with guidance) when Entra refuses, and its
+    subclass EntraUnavailable (retryable) when Entra is down or its answer is unusable.
     """
     fingerprint = credential_fingerprint(tenant)
     if not fresh:
@@ -318,12 +449,17 @@ def get_token(tenant: Tenant, *, fresh: bool = False) -> AccessToken:
                 _memory[tenant.pk] = (fingerprint, shared)
                 return shared
         # A fresh token also gets a fresh app: msal caches a 400 answer for 60 s per app.
-        token = _request_token(tenant, _build_app(tenant) if fresh else app_for(tenant))
+        try:
+            token = _request_token(tenant, _build_app(tenant) if fresh else app_for(tenant))
+        except EntraUnavailable:
+            _drop_app(tenant)
+            raise
         _store_shared(tenant, fingerprint, token)
     _memory[tenant.pk] = (fingerprint, token)
     return token
 
 
+@sensitive_variables("token", "remembered")
 def invalidate(tenant: Tenant, token: AccessToken) -> None:
     """The upstream rejected `token`: forget it here and in the shared store."""
     remembered = _memory.get(tenant.pk)
@@ -332,6 +468,7 @@ def invalidate(tenant: Tenant, token: AccessToken) -> None:
     TenantToken.objects.filter(tenant_id=tenant.pk, expires_at=token.expires_at).delete()
 
 
+@sensitive_variables("token", "payload", "claims")
 def token_roles(token: AccessToken) -> list[str] | None:
     """The app roles a token carries (its payload read without verification, for display only).
 

@@ -9,5 +9,5 @@ urlpatterns = [
     path("", views.tenant_list, name="list"),
     path("<slug:slug>/", views.tenant_detail, name="detail"),
     path("<slug:slug>/check", views.tenant_check_start, name="check"),
-    path("<slug:slug>/checks/<int:pk>", views.tenant_check_result, name="check_result"),
+    path("<slug:slug>/checks/<pk:pk>", views.tenant_check_result, name="check_result"),
 ]

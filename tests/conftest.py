@@ -3,7 +3,8 @@
 Personas (as healthchecks does with alice/bob/charlie):
 - requester_a, requester_b: two requesters of tenant_a (Contoso);
 - it_staff: IT staff of tenant_a; it_staff_other: IT staff of tenant_b (Fabrikam) only;
-- admin: admin of tenant_a (may use Django admin).
+- admin: admin of tenant_a (Django admin scoped to Contoso); admin_other: admin of tenant_b;
+- operator: operator of the whole portal (signs in from tenant_a, the operator tenant).
 """
 
 from __future__ import annotations
@@ -86,7 +87,18 @@ def it_staff_other(tenant_b: Tenant) -> User:
 
 @pytest.fixture
 def admin(tenant_a: Tenant) -> User:
-    return make_user(tenant_a, "Ada", Role.ADMIN, is_staff=True, is_superuser=True)
+    return make_user(tenant_a, "Ada", Role.ADMIN, is_staff=True)
+
+
+@pytest.fixture
+def admin_other(tenant_b: Tenant) -> User:
+    return make_user(tenant_b, "Lee", Role.ADMIN, is_staff=True)
+
+
+@pytest.fixture
+def operator(tenant_a: Tenant, settings: Settings) -> User:
+    settings.OPERATOR_TENANT_ID = str(tenant_a.entra_tenant_id)
+    return make_user(tenant_a, "Olga", Role.OPERATOR, is_staff=True, is_superuser=True)
 
 
 def client_for(user: User) -> Client:

@@ -5,8 +5,9 @@ fails for any URL pattern the table does not cover (Django admin's own pages exc
 representative ones are listed).
 
 Personas (tests/conftest.py): anonymous; requester_a and requester_b (Contoso requesters);
-it_staff (Contoso); it_staff_other (Fabrikam only); admin (Contoso, Django admin).
-Objects live in Contoso (tenant_a) unless a row says otherwise, so it_staff_other must get 404.
+it_staff (Contoso); it_staff_other (Fabrikam only); admin (Contoso's admin); admin_other
+(Fabrikam's admin: Lee Gu of issue 11); operator (the whole portal). Objects live in Contoso
+(tenant_a) unless a row says otherwise, so it_staff_other and admin_other must get 404.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from portal.tasks import heartbeat
 from tenants.models import Tenant
 from tests.conftest import client_for
 
-PERSONAS = ("anonymous", "requester_a", "requester_b", "it_staff", "it_staff_other", "admin")
+PERSONAS = (
+    "anonymous", "requester_a", "requester_b", "it_staff", "it_staff_other", "admin", "admin_other", "operator",
+)
 
 
 @dataclass
@@ -40,7 +43,7 @@ class World:
 class Row:
     name: str  # URL name, "namespace:name" for app URLs
     method: str
-    expect: tuple[int, int, int, int, int, int]  # in PERSONAS order
+    expect: tuple[int, int, int, int, int, int, int, int]  # in PERSONAS order
     kwargs: Callable[[World], dict[str, Any]] | None = None
     data: Callable[[World], dict[str, Any]] | None = None
     htmx: bool = False
@@ -82,6 +85,35 @@ def contoso_template(w: World) -> dict[str, Any]:
     return {"template_pk": make_template(w.tenant_a, 1).pk}
 
 
+def admin_object(kind: str) -> Callable[[World], dict[str, Any]]:
+    """A Contoso object of ``kind`` for a Django admin change URL (``object_id``)."""
+
+    def make(w: World) -> dict[str, Any]:
+        from django.utils import timezone
+
+        from portal.models import AuditAction, AuditEvent
+        from provisioning.models import RequestEvent
+        from tests.provisioning.ui_fixtures import make_request, make_template
+
+        if kind == "tenant":
+            return {"object_id": str(w.tenant_a.pk)}
+        if kind == "user":
+            return {"object_id": str(w.users["requester_a"].pk)}
+        if kind == "audit":
+            entry = AuditEvent.objects.create(action=AuditAction.SIGN_IN, created_at=timezone.now(), tenant=w.tenant_a)
+            return {"object_id": str(entry.pk)}
+        template = make_template(w.tenant_a, 1)
+        if kind == "template":
+            return {"object_id": str(template.pk)}
+        request = make_request(template, w.users["requester_a"])
+        if kind == "request":
+            return {"object_id": str(request.pk)}
+        event = RequestEvent.objects.create(request=request, source="portal", to_state="submitted")
+        return {"object_id": str(event.pk)}
+
+    return make
+
+
 def alices_request(w: World) -> dict[str, Any]:
     """A submitted request of requester_a in Contoso (requester_b and Fabrikam's IT get 404)."""
     from tests.provisioning.ui_fixtures import make_request, make_template
@@ -89,76 +121,102 @@ def alices_request(w: World) -> dict[str, Any]:
     return {"pk": make_request(make_template(w.tenant_a, 1), w.users["requester_a"]).pk}
 
 
-#            anonymous  requester_a  requester_b  it_staff  it_staff_other  admin
+# Columns, in PERSONAS order:
+#   anon  req_a  req_b  it     it_oth admin  adm_oth oper
 MATRIX: list[Row] = [
     # portal
-    Row("home", "GET", (302, 200, 200, 200, 200, 200)),
-    Row("healthz", "GET", (200, 200, 200, 200, 200, 200), note="public: monitoring"),
+    Row("home", "GET", (302, 200, 200, 200, 200, 200, 200, 200)),
+    Row("healthz", "GET", (200, 200, 200, 200, 200, 200, 200, 200), note="public: monitoring"),
     # sign-in (portal/views_auth.py)
-    Row("sign_in", "GET", (200, 200, 200, 200, 200, 200)),
-    Row("sign_in_start", "POST", (400, 400, 400, 400, 400, 400), note="no tenant chosen"),
-    Row("auth_callback", "GET", (400, 400, 400, 400, 400, 400), note="no flow: refused, session dropped"),
-    Row("sign_out", "POST", (302, 302, 302, 302, 302, 302)),
-    Row("sign_out", "GET", (405, 405, 405, 405, 405, 405)),
-    Row("select_tenant", "POST", (302, 403, 403, 404, 302, 302),
-        data=lambda w: {"tenant": w.tenant_b.pk}, note="Fabrikam: it_staff does not serve it"),
-    # audit log (portal/views_audit.py)
-    Row("audit_log", "GET", (302, 403, 403, 403, 403, 200)),
-    Row("audit_log", "GET", (401, 403, 403, 403, 403, 200), htmx=True),
-    Row("audit_export", "GET", (302, 403, 403, 403, 403, 200)),
+    Row("sign_in", "GET", (200, 200, 200, 200, 200, 200, 200, 200)),
+    Row("sign_in_start", "POST", (400, 400, 400, 400, 400, 400, 400, 400), note="no tenant chosen"),
+    Row("auth_callback", "GET", (400, 302, 302, 302, 302, 302, 302, 302),
+        note="no sign-in under way: refused; a signed-in person stays signed in"),
+    Row("sign_out", "POST", (302, 302, 302, 302, 302, 302, 302, 302)),
+    Row("sign_out", "GET", (405, 405, 405, 405, 405, 405, 405, 405)),
+    Row("select_tenant", "POST", (302, 403, 403, 404, 302, 404, 302, 302),
+        data=lambda w: {"tenant": w.tenant_b.pk}, note="Fabrikam: only its own people and operators"),
+    # audit log (portal/views_audit.py): each admin reads their organisation's entries
+    Row("audit_log", "GET", (302, 403, 403, 403, 403, 200, 200, 200)),
+    Row("audit_log", "GET", (401, 403, 403, 403, 403, 200, 200, 200), htmx=True),
+    Row("audit_export", "GET", (302, 403, 403, 403, 403, 200, 200, 200)),
     # Django admin, through Entra sign-in
-    Row("admin_login", "GET", (302, 403, 403, 403, 403, 302)),
-    Row("admin_logout", "POST", (302, 302, 302, 302, 302, 302)),
-    Row("admin:index", "GET", (302, 302, 302, 302, 302, 200)),
-    Row("admin:portal_auditevent_changelist", "GET", (302, 302, 302, 302, 302, 200)),
-    Row("admin:portal_user_changelist", "GET", (302, 302, 302, 302, 302, 200)),
-    Row("admin:tenants_tenant_changelist", "GET", (302, 302, 302, 302, 302, 200)),
+    Row("admin_login", "GET", (302, 403, 403, 403, 403, 302, 302, 302)),
+    Row("admin_logout", "POST", (302, 302, 302, 302, 302, 302, 302, 302)),
+    Row("admin:index", "GET", (302, 302, 302, 302, 302, 200, 200, 200)),
     # tenants (issue 5)
-    Row("tenants:list", "GET", (302, 403, 403, 200, 200, 200)),
-    Row("tenants:detail", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso),
-    Row("tenants:check", "POST", (302, 403, 403, 302, 404, 302), kwargs=contoso),
-    Row("tenants:check_result", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso_check),
+    Row("tenants:list", "GET", (302, 403, 403, 200, 200, 200, 200, 200)),
+    Row("tenants:detail", "GET", (302, 403, 403, 200, 404, 200, 404, 200), kwargs=contoso),
+    Row("tenants:check", "POST", (302, 403, 403, 302, 404, 302, 404, 302), kwargs=contoso),
+    Row("tenants:check_result", "GET", (302, 403, 403, 200, 404, 200, 404, 200), kwargs=contoso_check),
     # directory browser (issue 8; Contoso's Point is unreachable here: pages show the error)
-    Row("directory:index", "GET", (302, 403, 403, 302, 302, 302)),
-    Row("directory:groups", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso),
-    Row("directory:groups", "GET", (401, 403, 403, 200, 404, 200), kwargs=contoso, htmx=True),
-    Row("directory:group", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso_group),
-    Row("directory:sites", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso),
-    Row("directory:site_permissions", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso),
-    Row("directory:user_access", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso,
+    Row("directory:index", "GET", (302, 403, 403, 302, 302, 302, 302, 302)),
+    Row("directory:groups", "GET", (302, 403, 403, 200, 404, 200, 404, 200), kwargs=contoso),
+    Row("directory:groups", "GET", (401, 403, 403, 200, 404, 200, 404, 200), kwargs=contoso, htmx=True),
+    Row("directory:group", "GET", (302, 403, 403, 200, 404, 200, 404, 200), kwargs=contoso_group),
+    Row("directory:sites", "GET", (302, 403, 403, 200, 404, 200, 404, 200), kwargs=contoso),
+    Row("directory:site_permissions", "GET", (302, 403, 403, 200, 404, 200, 404, 200), kwargs=contoso),
+    Row("directory:user_access", "GET", (302, 403, 403, 200, 404, 200, 404, 200), kwargs=contoso,
         data=lambda w: {"upn": "megan.bowen@contoso.onmicrosoft.com"}),
-    Row("directory:report_refresh", "POST", (302, 403, 403, 302, 404, 302), kwargs=contoso,
+    Row("directory:report_refresh", "POST", (302, 403, 403, 302, 404, 302, 404, 302), kwargs=contoso,
         data=lambda w: {"kind": "user_access", "subject": "megan.bowen@contoso.onmicrosoft.com"}),
-    Row("directory:report_refresh", "GET", (405, 405, 405, 405, 405, 405), kwargs=contoso),
-    Row("directory:report_progress", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso_report),
-    Row("directory:report_progress", "GET", (401, 403, 403, 286, 404, 286), kwargs=contoso_report,
+    Row("directory:report_refresh", "GET", (405, 405, 405, 405, 405, 405, 405, 405), kwargs=contoso),
+    Row("directory:report_progress", "GET", (302, 403, 403, 200, 404, 200, 404, 200), kwargs=contoso_report),
+    Row("directory:report_progress", "GET", (401, 403, 403, 286, 404, 286, 404, 286), kwargs=contoso_report,
         htmx=True, note="done: 286 stops htmx polling"),
-    Row("directory:report_export", "GET", (302, 403, 403, 200, 404, 200), kwargs=contoso_report),
+    Row("directory:report_export", "GET", (302, 403, 403, 200, 404, 200, 404, 200), kwargs=contoso_report),
     # provisioning requests (issue 7): catalogue, form, lists, request page, dashboard
-    Row("provisioning:catalogue", "GET", (302, 200, 200, 200, 200, 200)),
-    Row("provisioning:catalogue_refresh", "POST", (302, 403, 403, 302, 302, 302),
+    Row("provisioning:catalogue", "GET", (302, 200, 200, 200, 200, 200, 200, 200)),
+    Row("provisioning:catalogue_refresh", "POST", (302, 403, 403, 302, 302, 302, 302, 302),
         note="each refreshes its own current tenant; Point is unreachable here, the task logs it"),
-    Row("provisioning:request_new", "GET", (302, 200, 200, 200, 404, 200), kwargs=contoso_template),
-    Row("provisioning:request_new", "POST", (302, 200, 200, 200, 404, 200), kwargs=contoso_template,
+    Row("provisioning:request_new", "GET", (302, 200, 200, 200, 404, 200, 404, 200), kwargs=contoso_template),
+    Row("provisioning:request_new", "POST", (302, 200, 200, 200, 404, 200, 404, 200), kwargs=contoso_template,
         note="empty form: shown again with errors"),
-    Row("provisioning:request_preview", "GET", (401, 200, 200, 200, 404, 200), kwargs=contoso_template, htmx=True),
-    Row("provisioning:request_availability", "GET", (401, 200, 200, 200, 404, 200), kwargs=contoso_template,
-        htmx=True, note="no name typed: no upstream call"),
-    Row("provisioning:request_list_mine", "GET", (302, 200, 200, 200, 200, 200)),
-    Row("provisioning:request_list_all", "GET", (302, 403, 403, 200, 200, 200)),
-    Row("provisioning:request_list_all", "GET", (401, 403, 403, 200, 200, 200), htmx=True),
-    Row("provisioning:request_export", "GET", (302, 403, 403, 200, 200, 200)),
-    Row("provisioning:dashboard", "GET", (302, 403, 403, 200, 200, 200)),
-    Row("provisioning:request_detail", "GET", (302, 200, 404, 200, 404, 200), kwargs=alices_request),
-    Row("provisioning:request_status", "GET", (401, 200, 404, 200, 404, 200), kwargs=alices_request, htmx=True),
-    Row("provisioning:request_retry", "POST", (302, 302, 404, 302, 404, 302), kwargs=alices_request,
+    Row("provisioning:request_preview", "GET", (401, 200, 200, 200, 404, 200, 404, 200), kwargs=contoso_template,
+        htmx=True),
+    Row("provisioning:request_availability", "GET", (401, 200, 200, 200, 404, 200, 404, 200),
+        kwargs=contoso_template, htmx=True, note="no name typed: no upstream call"),
+    Row("provisioning:request_list_mine", "GET", (302, 200, 200, 200, 200, 200, 200, 200)),
+    Row("provisioning:request_list_all", "GET", (302, 403, 403, 200, 200, 200, 200, 200)),
+    Row("provisioning:request_list_all", "GET", (401, 403, 403, 200, 200, 200, 200, 200), htmx=True),
+    Row("provisioning:request_export", "GET", (302, 403, 403, 200, 200, 200, 200, 200)),
+    Row("provisioning:dashboard", "GET", (302, 403, 403, 200, 200, 200, 200, 200)),
+    Row("provisioning:request_detail", "GET", (302, 200, 404, 200, 404, 200, 404, 200), kwargs=alices_request),
+    Row("provisioning:request_status", "GET", (401, 200, 404, 200, 404, 200, 404, 200), kwargs=alices_request,
+        htmx=True),
+    Row("provisioning:request_retry", "POST", (302, 302, 404, 302, 404, 302, 404, 302), kwargs=alices_request,
         note="not failed: refused with a message"),
-    Row("provisioning:request_cancel", "POST", (302, 302, 404, 302, 404, 302), kwargs=alices_request),
-    Row("provisioning:request_cancel", "GET", (405, 405, 405, 405, 405, 405), kwargs=alices_request),
-    Row("provisioning:request_clone", "GET", (302, 302, 404, 302, 404, 302), kwargs=alices_request),
-    Row("admin:provisioning_provisioningrequest_changelist", "GET", (302, 302, 302, 302, 302, 200)),
-    Row("admin:provisioning_requestevent_changelist", "GET", (302, 302, 302, 302, 302, 200)),
-    Row("admin:provisioning_template_changelist", "GET", (302, 302, 302, 302, 302, 200)),
+    Row("provisioning:request_cancel", "POST", (302, 302, 404, 302, 404, 302, 404, 302), kwargs=alices_request),
+    Row("provisioning:request_cancel", "GET", (405, 405, 405, 405, 405, 405, 405, 405), kwargs=alices_request),
+    Row("provisioning:request_clone", "GET", (302, 302, 404, 302, 404, 302, 404, 302), kwargs=alices_request),
+    # Django admin: each admin sees their organisation's rows; another's object id is a 404;
+    # adding, deleting and Django's own models (schedules, tasks, groups) are operators' only.
+    *[Row(f"admin:{model}_changelist", "GET", (302, 302, 302, 302, 302, 200, 200, 200))
+      for model in ("portal_user", "portal_auditevent", "tenants_tenant", "provisioning_provisioningrequest",
+                    "provisioning_requestevent", "provisioning_template")],
+    *[Row(f"admin:{model}_changelist", "GET", (302, 302, 302, 302, 302, 403, 403, 200))
+      for model in ("auth_group", "django_q_schedule", "django_q_success", "django_q_failure", "django_q_ormq")],
+    *[Row(f"admin:{model}_add", "GET", (302, 302, 302, 302, 302, 403, 403, expected))
+      for model, expected in (("portal_user", 200), ("portal_auditevent", 403), ("tenants_tenant", 200),
+                              ("provisioning_provisioningrequest", 403), ("provisioning_requestevent", 403),
+                              ("provisioning_template", 403), ("auth_group", 200), ("django_q_schedule", 200),
+                              ("django_q_success", 403), ("django_q_failure", 403), ("django_q_ormq", 403))],
+    Row("admin:tenants_tenant_change", "GET", (302, 302, 302, 302, 302, 200, 404, 200), kwargs=admin_object("tenant")),
+    Row("admin:tenants_tenant_change", "POST", (302, 302, 302, 302, 302, 302, 404, 200), kwargs=admin_object("tenant"),
+        data=lambda w: {"name": "Contoso", "secret_expires_on": ""},
+        note="the admin may rename it; the operator's form needs every field and is shown again"),
+    Row("admin:tenants_tenant_delete", "GET", (302, 302, 302, 302, 302, 403, 404, 200), kwargs=admin_object("tenant")),
+    Row("admin:tenants_tenant_history", "GET", (302, 302, 302, 302, 302, 200, 404, 200), kwargs=admin_object("tenant")),
+    Row("admin:portal_user_change", "GET", (302, 302, 302, 302, 302, 200, 404, 200), kwargs=admin_object("user")),
+    Row("admin:auth_user_password_change", "GET", (302, 302, 302, 302, 302, 403, 403, 200),
+        kwargs=lambda w: {"id": str(w.users["requester_a"].pk)}, note="a local password is an operator's matter"),
+    Row("admin:portal_auditevent_change", "GET", (302, 302, 302, 302, 302, 200, 404, 200), kwargs=admin_object("audit")),
+    Row("admin:provisioning_provisioningrequest_change", "GET", (302, 302, 302, 302, 302, 200, 404, 200),
+        kwargs=admin_object("request")),
+    Row("admin:provisioning_requestevent_change", "GET", (302, 302, 302, 302, 302, 200, 404, 200),
+        kwargs=admin_object("event")),
+    Row("admin:provisioning_template_change", "GET", (302, 302, 302, 302, 302, 200, 404, 200),
+        kwargs=admin_object("template")),
 ]
 
 
@@ -180,6 +238,17 @@ def test_every_url_is_in_the_matrix() -> None:
     assert not missing, f"Add rows to MATRIX in tests/test_access_matrix.py for: {missing}"
 
 
+def test_every_model_in_django_admin_is_in_the_matrix() -> None:
+    from django.contrib import admin
+
+    covered = {row.name for row in MATRIX}
+    wanted = {
+        f"admin:{model._meta.app_label}_{model._meta.model_name}_{view}"
+        for model in admin.site._registry for view in ("changelist", "add")
+    }
+    assert not sorted(wanted - covered), f"Add Django admin rows to MATRIX for: {sorted(wanted - covered)}"
+
+
 def test_every_row_names_an_existing_url_and_every_persona() -> None:
     names = set(url_names(get_resolver().url_patterns))
     for row in MATRIX:
@@ -190,12 +259,13 @@ def test_every_row_names_an_existing_url_and_every_persona() -> None:
 @pytest.fixture
 def world(
     tenant_a: Tenant, tenant_b: Tenant, requester_a: User, requester_b: User, it_staff: User,
-    it_staff_other: User, admin: User,
+    it_staff_other: User, admin: User, admin_other: User, operator: User,
 ) -> World:
     heartbeat()  # /healthz answers 200 with a live worker
     return World(tenant_a, tenant_b, {
         "requester_a": requester_a, "requester_b": requester_b, "it_staff": it_staff,
-        "it_staff_other": it_staff_other, "admin": admin,
+        "it_staff_other": it_staff_other, "admin": admin, "admin_other": admin_other,
+        "operator": operator,
     })
 
 

@@ -31,7 +31,9 @@ ADELE = person("contoso", "Adele")  # Portal.Requester
 MEGAN = person("contoso", "Megan")  # Portal.ITStaff
 NESTOR = person("contoso", "Nestor")  # Portal.Admin
 LYNNE = person("contoso", "Lynne")  # no portal role
+GRADY = person("contoso", "Grady")  # Portal.Operator (Contoso runs the portal in the demo)
 DIEGO = person("fabrikam", "Diego")  # Portal.Requester in Fabrikam
+LEE = person("fabrikam", "Lee")  # Portal.Admin in Fabrikam
 
 
 @dataclass

@@ -10,7 +10,7 @@ from django.test import Client, RequestFactory
 
 from portal.decorators import get_object_for_user
 from portal.models import AuditAction, AuditEvent, User
-from portal.selectors import tenants_for_user
+from portal.selectors import admin_tenants_for_user, tenants_for_user
 from tenants.models import Tenant
 from tests.conftest import client_for
 
@@ -67,14 +67,26 @@ def test_an_expired_htmx_request_asks_htmx_to_reload_to_sign_in(requester_a: Use
 
 
 def test_who_serves_which_tenant(
-    requester_a: User, it_staff: User, it_staff_other: User, admin: User, tenant_a: Tenant, tenant_b: Tenant
+    requester_a: User, it_staff: User, it_staff_other: User, admin: User, admin_other: User,
+    operator: User, tenant_a: Tenant, tenant_b: Tenant,
 ) -> None:
     assert list(tenants_for_user(requester_a)) == [tenant_a]
     assert list(tenants_for_user(it_staff)) == [tenant_a]
     assert list(tenants_for_user(it_staff_other)) == [tenant_b]
-    assert set(tenants_for_user(admin)) == {tenant_a, tenant_b}
+    # An admin's role comes from their organisation's Entra: it applies there only.
+    assert list(tenants_for_user(admin)) == [tenant_a]
+    assert list(tenants_for_user(admin_other)) == [tenant_b]
+    assert set(tenants_for_user(operator)) == {tenant_a, tenant_b}
     it_staff.served_tenants.add(tenant_b)
     assert set(tenants_for_user(it_staff)) == {tenant_a, tenant_b}
+
+
+def test_an_admin_assigned_another_tenant_works_there_but_does_not_administer_it(
+    admin: User, tenant_a: Tenant, tenant_b: Tenant,
+) -> None:
+    admin.served_tenants.add(tenant_b)
+    assert set(tenants_for_user(admin)) == {tenant_a, tenant_b}
+    assert list(admin_tenants_for_user(admin)) == [tenant_a]
 
 
 def test_an_object_of_a_tenant_the_user_does_not_serve_is_a_404(

@@ -9,20 +9,34 @@ from django.urls import reverse
 
 from portal.models import User
 from provisioning.models import ProvisioningRequest, RequestEvent, Template
-from tenants.models import Tenant
 from tests.conftest import client_for
 from tests.provisioning.ui_fixtures import make_request
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_request_list_filters_and_searches(request_a: ProvisioningRequest, tenant_b: Tenant, admin: User) -> None:
-    make_request(request_a.template, admin, name="Gemini")
-    client = client_for(admin)
+def test_the_request_list_filters_and_searches(
+    request_a: ProvisioningRequest, fabrikam_template: Template, operator: User, admin_other: User,
+) -> None:
+    make_request(request_a.template, operator, name="Gemini")
+    make_request(fabrikam_template, admin_other, name="Mercury")
+    client = client_for(operator)
     page = client.get(reverse("admin:provisioning_provisioningrequest_changelist"), {"q": "Apollo"}).content.decode()
     assert "PRJ - Apollo" in page and "PRJ - Gemini" not in page
     for name in ("tenant", "state", "workload"):
         assert f'data-filter-title="{name}"' in page
+
+
+def test_an_admin_lists_only_their_organisations_requests_and_tenants(
+    request_a: ProvisioningRequest, fabrikam_template: Template, admin: User, admin_other: User,
+) -> None:
+    theirs = make_request(fabrikam_template, admin_other, name="Mercury")
+    client = client_for(admin)
+    page = client.get(reverse("admin:provisioning_provisioningrequest_changelist")).content.decode()
+    assert "PRJ - Apollo" in page and "PRJ - Mercury" not in page
+    assert "Fabrikam" not in page  # not even in the tenant filter
+    change = reverse("admin:provisioning_provisioningrequest_change", args=[theirs.pk])
+    assert client.get(change).status_code == 404
 
 
 def test_a_request_shows_its_events_read_only(request_a: ProvisioningRequest, admin: User) -> None:

@@ -161,7 +161,14 @@ def test_guests_are_refused_as_members_when_the_template_says_so(tenant_a: Tenan
 
 
 def test_the_requester_is_the_first_owner_of_a_new_form(project_template: Template) -> None:
-    assert initial_for(project_template, requester_upn="alice@contoso.example") == {"owners": "alice@contoso.example"}
+    initial = initial_for(project_template, requester_upn="alice@contoso.example")
+    assert initial["owners"] == "alice@contoso.example"
+
+
+def test_each_form_shown_gets_its_own_submission_key(project_template: Template) -> None:
+    first = initial_for(project_template, requester_upn="alice@contoso.example")["submission_key"]
+    second = initial_for(project_template, requester_upn="alice@contoso.example")["submission_key"]
+    assert len(first) == 32 and first != second
 
 
 # --- Metadata, one type at a time --------------------------------------------------------------

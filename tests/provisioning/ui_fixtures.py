@@ -13,7 +13,13 @@ from django.utils import timezone
 
 from emulator.point import catalogue, shapes
 from portal.models import User
-from provisioning.models import ProvisioningRequest, RequestEvent, Template, workload_from_point
+from provisioning.models import (
+    ProvisioningRequest,
+    RequestEvent,
+    RequestPerson,
+    Template,
+    workload_from_point,
+)
 from provisioning.states import State
 from tenants.models import Tenant
 from tests.conftest import demo_tenant
@@ -40,12 +46,22 @@ def make_template(tenant: Tenant, template_id: int, **extra: Any) -> Template:
     return Template.objects.create(tenant=tenant, upstream_id=str(template_id), **values)
 
 
-def make_request(template: Template, user: User, *, state: str = State.SUBMITTED, name: str = "Apollo", **extra: Any) -> ProvisioningRequest:
-    return ProvisioningRequest.objects.create(
+def make_request(
+    template: Template, user: User, *, state: str = State.SUBMITTED, name: str = "Apollo",
+    owners: list[str] | None = None, members: list[str] | None = None, **extra: Any,
+) -> ProvisioningRequest:
+    """A request as the submit service stores it (the owners and members it names included)."""
+    owners = [user.email] if owners is None else owners
+    item = ProvisioningRequest.objects.create(
         tenant=template.tenant, template=template, requested_by=user, workload=template.workload,
         display_name=name, final_name=f"PRJ - {name}", state=state,
-        form_data={"display_name": name, "owners": [user.email], "members": [], "metadata": {}}, **extra,
+        form_data={"display_name": name, "owners": owners, "members": members or [], "metadata": {}}, **extra,
     )
+    RequestPerson.objects.bulk_create(
+        [RequestPerson(request=item, upn=upn.lower(), role=RequestPerson.Role.OWNER) for upn in owners]
+        + [RequestPerson(request=item, upn=upn.lower(), role=RequestPerson.Role.MEMBER) for upn in members or []]
+    )
+    return item
 
 
 @pytest.fixture

@@ -25,27 +25,27 @@ def form_data(tenant: Tenant, **changes: Any) -> dict[str, Any]:
     return data
 
 
-def test_the_change_form_never_shows_the_secret(admin: User, tenant_a: Tenant, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_change_form_never_shows_the_secret(operator: User, tenant_a: Tenant, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
-    page = client_for(admin).get(f"/admin/tenants/tenant/{tenant_a.pk}/change/").content.decode()
+    page = client_for(operator).get(f"/admin/tenants/tenant/{tenant_a.pk}/change/").content.decode()
     assert 'type="password"' in page and "Set (stored encrypted)" in page
     assert CONTOSO_SECRET not in page and tenant_a.client_secret_encrypted not in page
     assert CONTOSO_SECRET not in caplog.text
 
 
-def test_a_blank_secret_keeps_the_stored_one(admin: User, tenant_a: Tenant) -> None:
+def test_a_blank_secret_keeps_the_stored_one(operator: User, tenant_a: Tenant) -> None:
     before = tenant_a.client_secret_encrypted
-    response = client_for(admin).post(f"/admin/tenants/tenant/{tenant_a.pk}/change/", form_data(tenant_a, name="Contoso Ltd"))
+    response = client_for(operator).post(f"/admin/tenants/tenant/{tenant_a.pk}/change/", form_data(tenant_a, name="Contoso Ltd"))
     assert response.status_code == 302
     tenant_a.refresh_from_db()
     assert tenant_a.name == "Contoso Ltd" and tenant_a.client_secret_encrypted == before
 
 
 def test_a_new_secret_replaces_the_old_one_drops_tokens_and_is_audited(
-    admin: User, live_tenant_a: Tenant
+    operator: User, live_tenant_a: Tenant
 ) -> None:
     tokens.get_token(live_tenant_a)
-    response = client_for(admin).post(
+    response = client_for(operator).post(
         f"/admin/tenants/tenant/{live_tenant_a.pk}/change/", form_data(live_tenant_a, client_secret="New8Q~secret")
     )
     assert response.status_code == 302
@@ -53,14 +53,14 @@ def test_a_new_secret_replaces_the_old_one_drops_tokens_and_is_audited(
     assert live_tenant_a.get_client_secret() == "New8Q~secret"
     assert not TenantToken.objects.exists()
     event = AuditEvent.objects.get(action=AuditAction.TENANT_SECRET_CHANGED)
-    assert "New8Q~secret" not in event.detail and event.user == admin
+    assert "New8Q~secret" not in event.detail and event.user == operator
 
 
 def test_bad_ids_and_urls_are_shown_next_to_their_fields_and_input_kept(
-    admin: User, tenant_a: Tenant, settings: Settings
+    operator: User, tenant_a: Tenant, settings: Settings
 ) -> None:
     settings.DEMO_MODE = False
-    response = client_for(admin).post(
+    response = client_for(operator).post(
         f"/admin/tenants/tenant/{tenant_a.pk}/change/",
         form_data(tenant_a, entra_tenant_id="not-a-guid", point_base_url="http://point.example/api",
                   client_secret="Typed8Q~secret"),
@@ -72,9 +72,9 @@ def test_bad_ids_and_urls_are_shown_next_to_their_fields_and_input_kept(
     assert "not-a-guid" in page and "Typed8Q~secret" not in page
 
 
-def test_a_new_tenant_needs_a_secret(admin: User, tenant_a: Tenant) -> None:
+def test_a_new_tenant_needs_a_secret(operator: User, tenant_a: Tenant) -> None:
     data = form_data(tenant_a, slug="new", name="New", entra_tenant_id="0d5a3b5e-8c1e-4b1e-9f0a-1e2b3c4d5e6f")
-    response = client_for(admin).post("/admin/tenants/tenant/add/", data)
+    response = client_for(operator).post("/admin/tenants/tenant/add/", data)
     assert response.status_code == 200
     assert "client_secret" in response.context["adminform"].form.errors
 
@@ -93,3 +93,41 @@ def test_the_admin_action_tests_the_connection(
     assert "Connected: every permission granted" in listing
     token = tokens.get_token(live_tenant_a).value
     assert token not in listing and CONTOSO_SECRET not in listing
+
+
+def test_an_admin_sees_their_tenant_but_cannot_move_its_connection(
+    admin: User, tenant_a: Tenant, tenant_b: Tenant, settings: Settings
+) -> None:
+    client = client_for(admin)
+    page = client.get(f"/admin/tenants/tenant/{tenant_a.pk}/change/").content.decode()
+    assert 'type="password"' not in page  # no secret field at all
+    assert 'name="point_base_url"' not in page and tenant_a.point_base_url in page  # read-only
+    response = client.post(
+        f"/admin/tenants/tenant/{tenant_a.pk}/change/",
+        form_data(tenant_a, name="Contoso Ltd", point_base_url="https://attacker.example", client_secret="x"),
+    )
+    assert response.status_code == 302
+    tenant_a.refresh_from_db()
+    assert tenant_a.name == "Contoso Ltd"
+    assert tenant_a.point_base_url == "http://127.0.0.1:9/point/contoso"
+    assert tenant_a.get_client_secret() == CONTOSO_SECRET
+    assert not AuditEvent.objects.filter(action=AuditAction.TENANT_CONNECTION_CHANGED).exists()
+    # Another organisation's tenant is not there at all; nor may an admin add one.
+    assert client.get(f"/admin/tenants/tenant/{tenant_b.pk}/change/").status_code == 404
+    assert client.get("/admin/tenants/tenant/add/").status_code == 403
+
+
+def test_an_operator_moving_a_tenants_point_url_is_audited_and_drops_its_token(
+    operator: User, live_tenant_a: Tenant
+) -> None:
+    tokens.get_token(live_tenant_a)
+    old = live_tenant_a.point_base_url
+    response = client_for(operator).post(
+        f"/admin/tenants/tenant/{live_tenant_a.pk}/change/",
+        form_data(live_tenant_a, point_base_url="https://point.contoso.example"),
+    )
+    assert response.status_code == 302
+    event = AuditEvent.objects.get(action=AuditAction.TENANT_CONNECTION_CHANGED)
+    assert event.detail == f"Point API URL: {old} -> https://point.contoso.example"
+    assert event.user == operator and event.actor_role == "operator"
+    assert not TenantToken.objects.exists()
