@@ -50,7 +50,9 @@ class TenantScopedAdminMixin:
             return queryset
         return queryset.filter(**{f"{self.tenant_field}__in": admin_tenants_for_user(request.user)})
 
-    def get_object(self, request: HttpRequest, object_id: str, from_field: str | None = None) -> Any:
+    def get_object(
+        self, request: HttpRequest, object_id: str, from_field: str | None = None
+    ) -> Any:
         found = super().get_object(request, object_id, from_field)  # type: ignore[misc]
         if found is None:
             raise Http404("No such object.")
@@ -88,10 +90,25 @@ class PortalUserAdmin(TenantScopedAdminMixin, UserAdmin):
 
     tenant_field = "home_tenant"
     admins_may_change = True
-    list_display = ("username", "first_name", "email", "role", "home_tenant", "is_active", "last_login")
+    list_display = (
+        "username",
+        "first_name",
+        "email",
+        "role",
+        "home_tenant",
+        "is_active",
+        "last_login",
+    )
     list_filter = ("role", tenant_filter("home_tenant"), "is_active")
     search_fields = ("username", "first_name", "last_name", "email")
-    readonly_fields = ("entra_tenant_id", "entra_object_id", "role", "home_tenant", "last_login", "date_joined")
+    readonly_fields = (
+        "entra_tenant_id",
+        "entra_object_id",
+        "role",
+        "home_tenant",
+        "last_login",
+        "date_joined",
+    )
     filter_horizontal = ("served_tenants",)
     fieldsets = (
         (None, {"fields": ("username", "first_name", "last_name", "email", "is_active")}),
@@ -110,11 +127,15 @@ class PortalUserAdmin(TenantScopedAdminMixin, UserAdmin):
         if not super().has_change_permission(request, obj):
             return False
         # An admin never changes an operator, nor locks themselves out.
-        return is_operator(request.user) or obj is None or (
-            not is_operator(obj) and obj.pk != request.user.pk
+        return (
+            is_operator(request.user)
+            or obj is None
+            or (not is_operator(obj) and obj.pk != request.user.pk)
         )
 
-    def user_change_password(self, request: HttpRequest, id: str, form_url: str = "") -> HttpResponse:
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
         # A local password would let an organisation's admin sign in as one of its people.
         if not is_operator(request.user):
             raise PermissionDenied
@@ -126,7 +147,9 @@ class PortalUserAdmin(TenantScopedAdminMixin, UserAdmin):
             from portal.audit import AuditAction, audit_record
 
             audit_record(
-                action=AuditAction.ACCESS_CHANGED, request=request, tenant=obj.home_tenant,
+                action=AuditAction.ACCESS_CHANGED,
+                request=request,
+                tenant=obj.home_tenant,
                 detail=f"{obj.get_full_name() or obj.username}: changed {', '.join(form.changed_data)} in Django admin.",
             )
 
@@ -135,7 +158,15 @@ class PortalUserAdmin(TenantScopedAdminMixin, UserAdmin):
 class AuditEventAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
     """Read-only: audit entries are written by the portal and never changed."""
 
-    list_display = ("created_at", "action", "person", "actor_role", "tenant_name", "source_ip", "detail")
+    list_display = (
+        "created_at",
+        "action",
+        "person",
+        "actor_role",
+        "tenant_name",
+        "source_ip",
+        "detail",
+    )
     list_filter = ("action", "actor_role", tenant_filter())
     search_fields = ("person", "detail", "tenant_name")
     date_hierarchy = "created_at"

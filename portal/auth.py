@@ -183,7 +183,11 @@ def complete_auth_flow(session: Any, auth_response: dict[str, str]) -> SignInRes
     if not isinstance(pending, dict) or "flow" not in pending:
         raise SignInError(Reason.NO_FLOW)
     tenant_pk = pending.get("tenant")
-    tenant = Tenant.objects.filter(pk=tenant_pk, is_active=True).first() if isinstance(tenant_pk, int) else None
+    tenant = (
+        Tenant.objects.filter(pk=tenant_pk, is_active=True).first()
+        if isinstance(tenant_pk, int)
+        else None
+    )
     if tenant is None:
         raise SignInError(Reason.TENANT_NOT_ALLOWED, "the tenant was removed or deactivated")
     flow = pending["flow"]

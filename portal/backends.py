@@ -59,20 +59,14 @@ def user_from_claims(
 
 
 @transaction.atomic
-def _sync_user(
-    claims: dict[str, Any], tenant: Tenant, request: HttpRequest | None
-) -> User | None:
+def _sync_user(claims: dict[str, Any], tenant: Tenant, request: HttpRequest | None) -> User | None:
     tid, oid = uuid.UUID(str(claims["tid"])), uuid.UUID(str(claims["oid"]))
     name, email = _display(claims)
     roles = claims.get("roles") or []
     roles = [str(r) for r in roles] if isinstance(roles, list) else []
     operator_allowed = operator_tenant(tid)
     role = role_from_claims(roles, operator_allowed=operator_allowed)
-    user = (
-        User.objects.select_for_update()
-        .filter(entra_tenant_id=tid, entra_object_id=oid)
-        .first()
-    )
+    user = User.objects.select_for_update().filter(entra_tenant_id=tid, entra_object_id=oid).first()
     if user is None and role is None:
         return None
     if user is None:

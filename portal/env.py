@@ -142,9 +142,7 @@ def parse_database_url(name: str, url: str, base_dir: Path) -> dict[str, Any]:
             raise ImproperlyConfigured(
                 f"{name} must name a database: postgres://user:password@host:5432/portal."
             )
-        options: dict[str, Any] = {
-            key: values[-1] for key, values in parse_qs(parts.query).items()
-        }
+        options: dict[str, Any] = {key: values[-1] for key, values in parse_qs(parts.query).items()}
         return {
             "ENGINE": "django.db.backends.postgresql",
             "NAME": database,

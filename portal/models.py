@@ -26,7 +26,11 @@ class User(AbstractUser):
     entra_tenant_id = models.UUIDField("Entra tenant ID (tid)", null=True, blank=True)
     entra_object_id = models.UUIDField("Entra object ID (oid)", null=True, blank=True)
     home_tenant = models.ForeignKey(
-        "tenants.Tenant", null=True, blank=True, on_delete=models.PROTECT, related_name="users",
+        "tenants.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="users",
         help_text="The tenant the person signs in from.",
     )
     # The user principal name from the sign-in token (preferred_username), lower-cased: how
@@ -34,11 +38,17 @@ class User(AbstractUser):
     upn = models.CharField("UPN", max_length=254, blank=True)
     role = models.CharField(max_length=20, choices=Role, blank=True)
     served_tenants = models.ManyToManyField(
-        "tenants.Tenant", blank=True, related_name="it_staff",
+        "tenants.Tenant",
+        blank=True,
+        related_name="it_staff",
         help_text="Further tenants this IT staff member serves, besides the home tenant.",
     )
     selected_tenant = models.ForeignKey(
-        "tenants.Tenant", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "tenants.Tenant",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="The tenant last chosen in the header's tenant selector (IT staff).",
     )
 

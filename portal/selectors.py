@@ -48,7 +48,9 @@ def admin_tenants_for_user(user: User | object) -> QuerySet[Tenant]:
     return Tenant.objects.none()
 
 
-def scope_to_user[M: Model](queryset: QuerySet[M], user: User | object, tenant_field: str = "tenant") -> QuerySet[M]:
+def scope_to_user[M: Model](
+    queryset: QuerySet[M], user: User | object, tenant_field: str = "tenant"
+) -> QuerySet[M]:
     """``queryset`` narrowed to rows whose ``tenant_field`` is a tenant the user serves."""
     return queryset.filter(**{f"{tenant_field}__in": tenants_for_user(user)})
 

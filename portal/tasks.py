@@ -12,9 +12,7 @@ WORKER_HEARTBEAT = "worker"
 
 def heartbeat() -> None:
     """Scheduled: record that a worker is alive and runs schedules."""
-    Heartbeat.objects.update_or_create(
-        name=WORKER_HEARTBEAT, defaults={"seen_at": timezone.now()}
-    )
+    Heartbeat.objects.update_or_create(name=WORKER_HEARTBEAT, defaults={"seen_at": timezone.now()})
 
 
 def clear_sessions() -> int:

@@ -60,7 +60,9 @@ def audit_events_for(form: AuditFilterForm, user: User) -> QuerySet[AuditEvent]:
     if data["tenant"]:
         events = events.filter(tenant=data["tenant"])
     if data["person"]:
-        events = events.filter(Q(person__icontains=data["person"]) | Q(user__email__icontains=data["person"]))
+        events = events.filter(
+            Q(person__icontains=data["person"]) | Q(user__email__icontains=data["person"])
+        )
     return within_dates(events, data["since"], data["until"])
 
 

@@ -45,8 +45,13 @@ def _safe_next(request: HttpRequest, candidate: str | None) -> str:
     Only paths starting with "/" count: a bare word would be taken for a URL name by
     redirect() and fail after sign-in, leaving the person signed out.
     """
-    if candidate and candidate.startswith("/") and "\x00" not in candidate and url_has_allowed_host_and_scheme(
-        candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    if (
+        candidate
+        and candidate.startswith("/")
+        and "\x00" not in candidate
+        and url_has_allowed_host_and_scheme(
+            candidate, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        )
     ):
         return candidate
     return ""
@@ -71,7 +76,7 @@ def _sign_in_page(request: HttpRequest, *, error: str = "", status: int = 200) -
 @never_cache
 @require_GET
 def sign_in(request: HttpRequest) -> HttpResponse:
-    """"Choose your organisation": one button per active tenant."""
+    """ "Choose your organisation": one button per active tenant."""
     return _sign_in_page(request)
 
 
@@ -82,7 +87,8 @@ def sign_in_start(request: HttpRequest) -> HttpResponse:
     form = SignInStartForm(request.POST)
     tenant = (
         Tenant.objects.filter(is_active=True, slug=form.cleaned_data["tenant"]).first()
-        if form.is_valid() else None
+        if form.is_valid()
+        else None
     )
     if tenant is None:
         return _sign_in_page(request, error="Choose your organisation from the list.", status=400)
@@ -122,7 +128,10 @@ def auth_callback(request: HttpRequest) -> HttpResponse:
     start_session_clock(request)
     request.session[SIGNED_IN_TENANT_KEY] = result.tenant.pk
     audit_record(
-        action=AuditAction.SIGN_IN, request=request, user=user, tenant=result.tenant,
+        action=AuditAction.SIGN_IN,
+        request=request,
+        user=user,
+        tenant=result.tenant,
         detail=f"role {Role(user.role).label}",
     )
     return redirect(_safe_next(request, result.next_url) or reverse("home"))
@@ -137,7 +146,10 @@ def _failed(
 ) -> HttpResponse:
     """Audit the failure, drop the whole session, and show a page saying what happened."""
     claims = claims or {}
-    name, mail = str(claims.get("name") or ""), str(claims.get("email") or claims.get("preferred_username") or "")
+    name, mail = (
+        str(claims.get("name") or ""),
+        str(claims.get("email") or claims.get("preferred_username") or ""),
+    )
     person = f"{name} <{mail}>" if name and mail else name or mail
     user = None
     if claims.get("oid") and claims.get("tid"):
@@ -146,11 +158,19 @@ def _failed(
         ).first()
     detail = error.reason.value + (f" ({error.detail})" if error.detail else "")
     audit_record(
-        action=AuditAction.SIGN_IN_FAILED, request=request, user=user, tenant=tenant,
-        person=person, detail=detail,
+        action=AuditAction.SIGN_IN_FAILED,
+        request=request,
+        user=user,
+        tenant=tenant,
+        person=person,
+        detail=detail,
     )
     logout(request)  # flushes the session: no flow, no user, a fresh (empty) cookie
-    template = "portal/no_access.html" if error.reason == auth.Reason.NO_ROLE else "portal/sign_in_failed.html"
+    template = (
+        "portal/no_access.html"
+        if error.reason == auth.Reason.NO_ROLE
+        else "portal/sign_in_failed.html"
+    )
     return render(
         request,
         template,
@@ -166,7 +186,11 @@ def sign_out(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("sign_in")
     signed_in_from = request.session.get(SIGNED_IN_TENANT_KEY)
-    tenant = Tenant.objects.filter(pk=signed_in_from).first() if isinstance(signed_in_from, int) else None
+    tenant = (
+        Tenant.objects.filter(pk=signed_in_from).first()
+        if isinstance(signed_in_from, int)
+        else None
+    )
     tenant = tenant or getattr(request.user, "home_tenant", None)
     audit_record(action=AuditAction.SIGN_OUT, request=request, tenant=tenant)
     logout(request)

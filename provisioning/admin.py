@@ -33,26 +33,101 @@ class RequestEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 @admin.register(ProvisioningRequest)
 class ProvisioningRequestAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
-    list_display = ["id", "final_name", "workload", "state", "tenant", "template", "requested_by", "created_at"]
+    list_display = [
+        "id",
+        "final_name",
+        "workload",
+        "state",
+        "tenant",
+        "template",
+        "requested_by",
+        "created_at",
+    ]
     list_filter = [tenant_filter(), "state", "workload"]
-    search_fields = ["display_name", "final_name", "upstream_id", "requested_by__email", "requested_by__first_name"]
+    search_fields = [
+        "display_name",
+        "final_name",
+        "upstream_id",
+        "requested_by__email",
+        "requested_by__first_name",
+    ]
     list_select_related = ["tenant", "template", "requested_by"]
     date_hierarchy = "created_at"
     raw_id_fields = ["template", "requested_by", "cloned_from"]
     inlines = [RequestEventInline]
     readonly_fields = [
-        "tenant", "template", "requested_by", "workload", "display_name", "final_name", "idempotency_key",
-        "state", "upstream_id", "upstream_status", "progress", "workspace_url", "workspace_id",
-        "error_message", "field_errors_pretty", "correlation_id", "send_attempts", "send_started_at",
-        "next_poll_at", "poll_interval", "last_polled_at", "cloned_from", "created_at", "updated_at",
-        "finished_at", "form_data_pretty", "payload_pretty",
+        "tenant",
+        "template",
+        "requested_by",
+        "workload",
+        "display_name",
+        "final_name",
+        "idempotency_key",
+        "state",
+        "upstream_id",
+        "upstream_status",
+        "progress",
+        "workspace_url",
+        "workspace_id",
+        "error_message",
+        "field_errors_pretty",
+        "correlation_id",
+        "send_attempts",
+        "send_started_at",
+        "next_poll_at",
+        "poll_interval",
+        "last_polled_at",
+        "cloned_from",
+        "created_at",
+        "updated_at",
+        "finished_at",
+        "form_data_pretty",
+        "payload_pretty",
     ]
     fieldsets = [
-        (None, {"fields": ["tenant", "template", "workload", "requested_by", "display_name", "final_name", "cloned_from"]}),
-        ("State", {"fields": ["state", "upstream_id", "upstream_status", "progress", "workspace_url", "workspace_id",
-                              "error_message", "field_errors_pretty", "correlation_id"]}),
-        ("Sending and polling", {"fields": ["idempotency_key", "send_attempts", "send_started_at", "next_poll_at",
-                                            "poll_interval", "last_polled_at"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "tenant",
+                    "template",
+                    "workload",
+                    "requested_by",
+                    "display_name",
+                    "final_name",
+                    "cloned_from",
+                ]
+            },
+        ),
+        (
+            "State",
+            {
+                "fields": [
+                    "state",
+                    "upstream_id",
+                    "upstream_status",
+                    "progress",
+                    "workspace_url",
+                    "workspace_id",
+                    "error_message",
+                    "field_errors_pretty",
+                    "correlation_id",
+                ]
+            },
+        ),
+        (
+            "Sending and polling",
+            {
+                "fields": [
+                    "idempotency_key",
+                    "send_attempts",
+                    "send_started_at",
+                    "next_poll_at",
+                    "poll_interval",
+                    "last_polled_at",
+                ]
+            },
+        ),
         ("Data", {"fields": ["form_data_pretty", "payload_pretty"]}),
         ("Dates", {"fields": ["created_at", "updated_at", "finished_at"]}),
     ]
@@ -61,7 +136,11 @@ class ProvisioningRequestAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         return False  # requests are made through the portal's form
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ProvisioningRequest]:
-        return super().get_queryset(request).select_related("tenant", "template", "requested_by", "cloned_from")
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("tenant", "template", "requested_by", "cloned_from")
+        )
 
     @admin.display(description="Field errors")
     def field_errors_pretty(self, obj: ProvisioningRequest) -> str:
@@ -92,18 +171,47 @@ class TemplateAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     organisation's admin may change them for their own tenant)."""
 
     admins_may_change = True
-    list_display = ["name", "workload", "tenant", "approval", "hidden", "removed_upstream", "synced_at", "changed_at"]
+    list_display = [
+        "name",
+        "workload",
+        "tenant",
+        "approval",
+        "hidden",
+        "removed_upstream",
+        "synced_at",
+        "changed_at",
+    ]
     list_filter = [tenant_filter(), "workload", "hidden", "removed_upstream"]
     list_editable = ["hidden"]
     search_fields = ["name", "description", "upstream_id"]
     list_select_related = ["tenant"]
     fields = [
-        "name", "tenant", "workload", "upstream_id", "description", "approval", "hidden", "help_text",
-        "removed_upstream", "synced_at", "changed_at", "content_hash", "definition_pretty",
+        "name",
+        "tenant",
+        "workload",
+        "upstream_id",
+        "description",
+        "approval",
+        "hidden",
+        "help_text",
+        "removed_upstream",
+        "synced_at",
+        "changed_at",
+        "content_hash",
+        "definition_pretty",
     ]
     readonly_fields = [
-        "name", "tenant", "workload", "upstream_id", "description", "approval", "removed_upstream",
-        "synced_at", "changed_at", "content_hash", "definition_pretty",
+        "name",
+        "tenant",
+        "workload",
+        "upstream_id",
+        "description",
+        "approval",
+        "removed_upstream",
+        "synced_at",
+        "changed_at",
+        "content_hash",
+        "definition_pretty",
     ]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
@@ -115,4 +223,7 @@ class TemplateAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
 
 def _pretty(value: Any) -> str:
-    return format_html('<pre class="admin-json">{}</pre>', json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False))
+    return format_html(
+        '<pre class="admin-json">{}</pre>',
+        json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False),
+    )

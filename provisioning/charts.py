@@ -13,7 +13,9 @@ AXIS = 24  # room under the bars for the date labels
 TOP = 16  # room above the tallest bar for its number
 
 
-def bar_chart(points: list[tuple[date, int]], *, title: str, desc: str, chart_id: str = "chart") -> SafeString:
+def bar_chart(
+    points: list[tuple[date, int]], *, title: str, desc: str, chart_id: str = "chart"
+) -> SafeString:
     """A bar per day; <title>/<desc> name it for screen readers (the page shows a table too)."""
     count = max(len(points), 1)
     step = WIDTH / count
@@ -25,7 +27,9 @@ def bar_chart(points: list[tuple[date, int]], *, title: str, desc: str, chart_id
         h = round(plot * n / peak, 1)
         x = round(i * step + (step - bar) / 2, 1)
         y = round(TOP + plot - h, 1)
-        bars.append((x, y, round(bar, 1), h, f"{day:%d %b}: {n}", n, round(x + bar / 2, 1), round(y - 3, 1)))
+        bars.append(
+            (x, y, round(bar, 1), h, f"{day:%d %b}: {n}", n, round(x + bar / 2, 1), round(y - 3, 1))
+        )
     rects = format_html_join(
         "",
         '<g><rect class="chart-bar" x="{}" y="{}" width="{}" height="{}"><title>{}</title></rect>'
@@ -40,9 +44,15 @@ def bar_chart(points: list[tuple[date, int]], *, title: str, desc: str, chart_id
         '<text class="chart-axis" x="{}" y="{}" text-anchor="{}">{}</text>',
         (
             (
-            round(i * step, 1) if i == 0 else round((i + 1) * step, 1) if i == last else round(i * step + step / 2, 1),
-            HEIGHT - 6, "start" if i == 0 else "end" if i == last else "middle", f"{points[i][0]:%d %b}",
-        )
+                round(i * step, 1)
+                if i == 0
+                else round((i + 1) * step, 1)
+                if i == last
+                else round(i * step + step / 2, 1),
+                HEIGHT - 6,
+                "start" if i == 0 else "end" if i == last else "middle",
+                f"{points[i][0]:%d %b}",
+            )
             for i in shown
         ),
     )
@@ -50,6 +60,17 @@ def bar_chart(points: list[tuple[date, int]], *, title: str, desc: str, chart_id
         '<svg class="chart" viewBox="0 0 {} {}" role="img" aria-labelledby="{}-title {}-desc">'
         '<title id="{}-title">{}</title><desc id="{}-desc">{}</desc>'
         '<line class="chart-baseline" x1="0" x2="{}" y1="{}" y2="{}"></line>{}{}</svg>',
-        WIDTH, HEIGHT, chart_id, chart_id, chart_id, title, chart_id, desc,
-        WIDTH, HEIGHT - AXIS, HEIGHT - AXIS, rects, ticks,
+        WIDTH,
+        HEIGHT,
+        chart_id,
+        chart_id,
+        chart_id,
+        title,
+        chart_id,
+        desc,
+        WIDTH,
+        HEIGHT - AXIS,
+        HEIGHT - AXIS,
+        rects,
+        ticks,
     )

@@ -55,7 +55,9 @@ class RowFilterForm(forms.Form):
 
     search = forms.CharField(required=False, max_length=200, label="Search")
     kind = forms.ChoiceField(required=False, label="Kind")
-    role = forms.ChoiceField(required=False, label="Role", choices=[("", "Owners and members"), *directory.ROLES])
+    role = forms.ChoiceField(
+        required=False, label="Role", choices=[("", "Owners and members"), *directory.ROLES]
+    )
 
     def __init__(self, *args: Any, report: str, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -76,9 +78,14 @@ class RowFilterForm(forms.Form):
 
 class UserAccessForm(forms.Form):
     upn = forms.EmailField(
-        label="User principal name (UPN)", max_length=254,
-        widget=forms.EmailInput(attrs={"placeholder": "name@contoso.onmicrosoft.com", "autocomplete": "off"}),
-        error_messages={"invalid": "Enter a user principal name such as name@contoso.onmicrosoft.com."},
+        label="User principal name (UPN)",
+        max_length=254,
+        widget=forms.EmailInput(
+            attrs={"placeholder": "name@contoso.onmicrosoft.com", "autocomplete": "off"}
+        ),
+        error_messages={
+            "invalid": "Enter a user principal name such as name@contoso.onmicrosoft.com."
+        },
     )
 
 
@@ -87,7 +94,9 @@ SUBJECT_MAX = 500
 
 
 class SiteForm(forms.Form):
-    site = forms.URLField(required=False, max_length=SUBJECT_MAX, assume_scheme="https", label="Site URL")
+    site = forms.URLField(
+        required=False, max_length=SUBJECT_MAX, assume_scheme="https", label="Site URL"
+    )
 
 
 class RefreshForm(forms.Form):
@@ -102,7 +111,9 @@ class RefreshForm(forms.Form):
             try:
                 subject = forms.EmailField(max_length=254).clean(subject)
             except forms.ValidationError:
-                self.add_error("subject", "Enter a user principal name such as name@contoso.onmicrosoft.com.")
+                self.add_error(
+                    "subject", "Enter a user principal name such as name@contoso.onmicrosoft.com."
+                )
         elif kind == ReportKind.SITE_PERMISSIONS and subject:
             try:
                 subject = forms.URLField(assume_scheme="https").clean(subject)
@@ -110,7 +121,9 @@ class RefreshForm(forms.Form):
                 self.add_error("subject", "Enter a site URL.")
         if len(subject) > SUBJECT_MAX:
             # The site URL gains "https://" when typed without it: check what will be stored.
-            self.add_error("subject", f"At most {SUBJECT_MAX} characters; this one has {len(subject)}.")
+            self.add_error(
+                "subject", f"At most {SUBJECT_MAX} characters; this one has {len(subject)}."
+            )
         data["subject"] = subject
         return data
 
@@ -122,7 +135,9 @@ def _report_page_url(tenant: Tenant, kind: str, subject: str, label: str) -> str
     if kind == ReportKind.GROUP_MEMBERSHIPS and label:
         return reverse("directory:group", args=[tenant.slug, label])
     if kind == ReportKind.USER_ACCESS:
-        return reverse("directory:user_access", args=[tenant.slug]) + "?" + urlencode({"upn": subject})
+        return (
+            reverse("directory:user_access", args=[tenant.slug]) + "?" + urlencode({"upn": subject})
+        )
     url = reverse("directory:site_permissions", args=[tenant.slug])
     return url + ("?" + urlencode({"site": subject}) if subject else "")
 
@@ -141,10 +156,19 @@ def _report_context(
     if kind == ReportKind.SITE_PERMISSIONS and subject:
         keep = {"site": subject}
     return {
-        "tenant": tenant, "kind": kind, "subject": subject, "label": label,
-        "snapshot": snapshot, "stale": directory.is_stale(snapshot), "run": latest,
-        "row_form": form, "page": page, "query": query_without_page(request),
-        "export_query": urlencode(form.filters()), "keep": keep, "page_url": request.path,
+        "tenant": tenant,
+        "kind": kind,
+        "subject": subject,
+        "label": label,
+        "snapshot": snapshot,
+        "stale": directory.is_stale(snapshot),
+        "run": latest,
+        "row_form": form,
+        "page": page,
+        "query": query_without_page(request),
+        "export_query": urlencode(form.filters()),
+        "keep": keep,
+        "page_url": request.path,
         "max_age_text": _duration(settings.DIRECTORY_SNAPSHOT_MAX_AGE),
     }
 
@@ -157,7 +181,9 @@ def _duration(seconds: int) -> str:
     return f"{seconds} seconds"
 
 
-def _render_report_page(request: HttpRequest, template: str, context: dict[str, Any]) -> HttpResponse:
+def _render_report_page(
+    request: HttpRequest, template: str, context: dict[str, Any]
+) -> HttpResponse:
     if is_htmx_partial(request):
         return render(request, f"{TEMPLATES}/report.html#results", context)
     return render(request, template, context)
@@ -185,14 +211,22 @@ def groups(request: HttpRequest, slug: str) -> HttpResponse:
     form = GroupFilterForm(request.GET or {})
     data = form.cleaned_data if form.is_valid() else {}
     page = directory.groups_page(
-        tenant=tenant, page=request.GET.get("page"), group_type=data.get("type", ""),
+        tenant=tenant,
+        page=request.GET.get("page"),
+        group_type=data.get("type", ""),
         search=data.get("search", ""),
     )
     rows = [
         {"group": g, "type_label": directory.GROUP_TYPE_LABELS.get(g.group_type, g.group_type)}
         for g in page.items
     ]
-    context = {"tenant": tenant, "form": form, "page": page, "rows": rows, "query": query_without_page(request)}
+    context = {
+        "tenant": tenant,
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "query": query_without_page(request),
+    }
     return render(request, page_or_fragment(request, f"{TEMPLATES}/groups.html"), context)
 
 
@@ -205,7 +239,9 @@ def group(request: HttpRequest, slug: str, name: str) -> HttpResponse:
     context: dict[str, Any] = {"tenant": tenant, "group": found, "problem": problem, "name": name}
     if found is not None:
         context["type_label"] = directory.GROUP_TYPE_LABELS.get(found.group_type, found.group_type)
-        context.update(_report_context(request, tenant, ReportKind.GROUP_MEMBERSHIPS, found.id, found.name))
+        context.update(
+            _report_context(request, tenant, ReportKind.GROUP_MEMBERSHIPS, found.id, found.name)
+        )
         return _render_report_page(request, f"{TEMPLATES}/group.html", context)
     return render(request, f"{TEMPLATES}/group.html", context)
 
@@ -217,7 +253,9 @@ def sites(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = _tenant(request, slug)
     form = ListFilterForm(request.GET or {})
     data = form.cleaned_data if form.is_valid() else {}
-    page = directory.sites_page(tenant=tenant, page=request.GET.get("page"), search=data.get("search", ""))
+    page = directory.sites_page(
+        tenant=tenant, page=request.GET.get("page"), search=data.get("search", "")
+    )
     context = {"tenant": tenant, "form": form, "page": page, "query": query_without_page(request)}
     return render(request, page_or_fragment(request, f"{TEMPLATES}/sites.html"), context)
 
@@ -238,7 +276,7 @@ def site_permissions(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 @staff_required
 def user_access(request: HttpRequest, slug: str) -> HttpResponse:
-    """"What can this person reach?": the user access report of a UPN."""
+    """ "What can this person reach?": the user access report of a UPN."""
     tenant = _tenant(request, slug)
     form = UserAccessForm(request.GET if "upn" in request.GET else None)
     context: dict[str, Any] = {"tenant": tenant, "upn_form": form}
@@ -257,26 +295,38 @@ def report_refresh(request: HttpRequest, slug: str) -> HttpResponseBase:
     if not form.is_valid():
         errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
         if is_htmx_partial(request):
-            return render(request, f"{TEMPLATES}/report.html#progress",
-                          {"tenant": tenant, "run": None, "refresh_error": errors}, status=400)
+            return render(
+                request,
+                f"{TEMPLATES}/report.html#progress",
+                {"tenant": tenant, "run": None, "refresh_error": errors},
+                status=400,
+            )
         messages.error(request, f"The report could not be refreshed: {errors}")
         return redirect("directory:groups", slug=tenant.slug)
     data = form.cleaned_data
     refresh = directory.report_refresh(
-        tenant=tenant, kind=data["kind"], subject=data["subject"], subject_label=data["label"],
+        tenant=tenant,
+        kind=data["kind"],
+        subject=data["subject"],
+        subject_label=data["label"],
         user=request_user(request),
     )
     run = refresh.run
     run.refresh_from_db()
     if is_htmx_partial(request):
-        response = render(request, f"{TEMPLATES}/report.html#progress",
-                          {"tenant": tenant, "run": run, "joined": refresh.joined, "announce": True})
+        response = render(
+            request,
+            f"{TEMPLATES}/report.html#progress",
+            {"tenant": tenant, "run": run, "joined": refresh.joined, "announce": True},
+        )
         if not run.is_running:
             trigger_client_event(response, DONE_EVENT)
         return response
     if refresh.joined:
         messages.info(request, "A refresh of this report is already running; you are following it.")
-    return redirect(_report_page_url(tenant, run.kind, run.subject, run.subject_label or data["label"]))
+    return redirect(
+        _report_page_url(tenant, run.kind, run.subject, run.subject_label or data["label"])
+    )
 
 
 @never_cache
@@ -287,8 +337,12 @@ def report_progress(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
     tenant = _tenant(request, slug)
     run = directory.run_get_for_tenant(tenant=tenant, pk=pk)
     if not run.is_running and is_htmx_partial(request):
-        response = render(request, f"{TEMPLATES}/report.html#progress",
-                          {"tenant": tenant, "run": run, "announce": True}, status=286)
+        response = render(
+            request,
+            f"{TEMPLATES}/report.html#progress",
+            {"tenant": tenant, "run": run, "announce": True},
+            status=286,
+        )
         return trigger_client_event(response, DONE_EVENT)
     return render(request, f"{TEMPLATES}/report.html#progress", {"tenant": tenant, "run": run})
 
@@ -304,7 +358,11 @@ def report_export(request: HttpRequest, slug: str, pk: int) -> StreamingHttpResp
         raise Http404("This report has no stored result.")
     form = RowFilterForm(request.GET or {}, report=run.kind)
     rows = directory.snapshot_rows(run, **form.filters())
-    response = StreamingHttpResponse(directory.csv_lines(run, rows), content_type="text/csv; charset=utf-8")
+    response = StreamingHttpResponse(
+        directory.csv_lines(run, rows), content_type="text/csv; charset=utf-8"
+    )
     stamp = run.finished_at.strftime("%Y%m%d-%H%M") if run.finished_at else "snapshot"
-    response["Content-Disposition"] = f'attachment; filename="{run.kind.replace("_", "-")}-{stamp}.csv"'
+    response["Content-Disposition"] = (
+        f'attachment; filename="{run.kind.replace("_", "-")}-{stamp}.csv"'
+    )
     return response

@@ -104,15 +104,22 @@ def _metadata_field(spec: dict[str, Any]) -> forms.Field:
     label = str(spec["name"])
     if kind == "People":
         return forms.CharField(
-            label=label, required=required, max_length=256, validators=[check_upn],
+            label=label,
+            required=required,
+            max_length=256,
+            validators=[check_upn],
             widget=forms.TextInput(attrs={"inputmode": "email", "autocomplete": "off"}),
             help_text="A user name, e.g. name@contoso.com.",
         )
     if kind == "Date":
-        return forms.DateField(label=label, required=required, widget=forms.DateInput(attrs={"type": "date"}))
+        return forms.DateField(
+            label=label, required=required, widget=forms.DateInput(attrs={"type": "date"})
+        )
     if kind == "Dropdown":
         options = [str(o) for o in spec.get("options") or []]
-        return forms.ChoiceField(label=label, required=required, choices=[("", "—"), *[(o, o) for o in options]])
+        return forms.ChoiceField(
+            label=label, required=required, choices=[("", "—"), *[(o, o) for o in options]]
+        )
     if kind == "YesNo":
         return forms.ChoiceField(label=label, required=required, choices=YES_NO)
     if kind == "Number":
@@ -144,27 +151,53 @@ class RequestForm(forms.Form):
 
     display_name = forms.CharField(label="Name", max_length=256)
     desired_url = forms.CharField(
-        label="URL and alias", max_length=100, required=False,
+        label="URL and alias",
+        max_length=100,
+        required=False,
         help_text="Letters, digits, - and _. Leave empty to use the name.",
     )
-    description = forms.CharField(label="Description", required=False, max_length=1000, widget=forms.Textarea(attrs={"rows": 3}))
+    description = forms.CharField(
+        label="Description",
+        required=False,
+        max_length=1000,
+        widget=forms.Textarea(attrs={"rows": 3}),
+    )
     is_private = forms.ChoiceField(
-        label="Privacy", required=True,
-        choices=[("private", "Private: only members can see it"), ("public", "Public: anyone in the organisation can join")],
+        label="Privacy",
+        required=True,
+        choices=[
+            ("private", "Private: only members can see it"),
+            ("public", "Public: anyone in the organisation can join"),
+        ],
     )
     owners = forms.CharField(
-        label="Owners", required=False, widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        label="Owners",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
         help_text="One user name per line, or separated by commas.",
     )
     members = forms.CharField(
-        label="Members", required=False, widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
+        label="Members",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3, "autocomplete": "off"}),
         help_text="One user name per line, or separated by commas.",
     )
-    comment = forms.CharField(label="Comment for the approver", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    comment = forms.CharField(
+        label="Comment for the approver",
+        required=False,
+        max_length=2000,
+        widget=forms.Textarea(attrs={"rows": 2}),
+    )
     # One form, one request: the key travels with every POST of this form (services.request_submit_once).
     submission_key = forms.CharField(required=False, widget=forms.HiddenInput)
 
-    def __init__(self, *args: Any, template: Template, upstream_errors: dict[str, list[str]] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *args: Any,
+        template: Template,
+        upstream_errors: dict[str, list[str]] | None = None,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(*args, **kwargs)
         self.template = template
         self.rules = TemplateRules(template.definition or {})
@@ -217,7 +250,11 @@ class RequestForm(forms.Form):
 
     def rows(self, names: list[str]) -> list[tuple[forms.BoundField, list[str]]]:
         """Bound fields with the upstream's errors of a failed request ("Fix and resubmit")."""
-        return [(self[name], self.upstream_errors.get(name, [])) for name in names if name in self.fields]
+        return [
+            (self[name], self.upstream_errors.get(name, []))
+            for name in names
+            if name in self.fields
+        ]
 
     def workspace_rows(self) -> list[tuple[forms.BoundField, list[str]]]:
         return self.rows(["display_name", "desired_url", "description", "is_private"])
@@ -232,7 +269,12 @@ class RequestForm(forms.Form):
         return self.rows(["comment"])
 
     def general_upstream_errors(self) -> list[str]:
-        return [m for key, messages in self.upstream_errors.items() if key not in self.fields for m in messages]
+        return [
+            m
+            for key, messages in self.upstream_errors.items()
+            if key not in self.fields
+            for m in messages
+        ]
 
     # --- validation ---------------------------------------------------------------------------
 
@@ -274,9 +316,13 @@ class RequestForm(forms.Form):
         low, high = self.rules.owners_min, self.rules.owners_max
         counted = " (counting the template's own owners)" if predefined else ""
         if total < low:
-            raise ValidationError(f"This template needs at least {low} owner{'s' if low != 1 else ''}{counted}; there are {total}.")
+            raise ValidationError(
+                f"This template needs at least {low} owner{'s' if low != 1 else ''}{counted}; there are {total}."
+            )
         if high is not None and total > high:
-            raise ValidationError(f"This template allows at most {high} owners{counted}; there are {total}.")
+            raise ValidationError(
+                f"This template allows at most {high} owners{counted}; there are {total}."
+            )
         return owners
 
     def clean_members(self) -> list[str]:
@@ -284,17 +330,24 @@ class RequestForm(forms.Form):
         if not self.rules.guests_as_members:
             guests = [m for m in members if is_guest(m)]
             if guests:
-                raise ValidationError(f"This template does not allow guests as members: {', '.join(guests)}.")
+                raise ValidationError(
+                    f"This template does not allow guests as members: {', '.join(guests)}."
+                )
         return members
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
         name = data.get("display_name")
         if name and "desired_url" not in self.errors:
-            names = naming.final_names(self.template.definition or {}, name, data.get("desired_url", ""))
+            names = naming.final_names(
+                self.template.definition or {}, name, data.get("desired_url", "")
+            )
             if names.url_too_long:
                 field = "desired_url" if "desired_url" in self.fields else "display_name"
-                self.add_error(field, f"The URL would be {len(names.url_slug or '')} characters; at most {names.url_max_length}.")
+                self.add_error(
+                    field,
+                    f"The URL would be {len(names.url_slug or '')} characters; at most {names.url_max_length}.",
+                )
         return data
 
     def to_request_data(self) -> RequestData:
@@ -316,13 +369,18 @@ class RequestForm(forms.Form):
         )
 
 
-def initial_for(template: Template, *, requester_upn: str, data: RequestData | None = None) -> dict[str, Any]:
+def initial_for(
+    template: Template, *, requester_upn: str, data: RequestData | None = None
+) -> dict[str, Any]:
     """The form's starting values: the requester as owner, or a earlier request's answers (clone),
     and a new submission key (each form shown is one request at most)."""
     key = uuid.uuid4().hex
     if data is None:
         predefined = {p.lower() for p in TemplateRules(template.definition or {}).predefined_owners}
-        return {"owners": "" if requester_upn.lower() in predefined else requester_upn, "submission_key": key}
+        return {
+            "owners": "" if requester_upn.lower() in predefined else requester_upn,
+            "submission_key": key,
+        }
     initial: dict[str, Any] = {
         "submission_key": key,
         "display_name": data.display_name,
@@ -337,17 +395,27 @@ def initial_for(template: Template, *, requester_upn: str, data: RequestData | N
     for spec in TemplateRules(template.definition or {}).metadata:
         value = data.metadata.get(str(spec["name"]))
         if value is not None:
-            initial[metadata_form_field(str(spec["name"]))] = _metadata_initial(str(spec.get("type")), value)
+            initial[metadata_form_field(str(spec["name"]))] = _metadata_initial(
+                str(spec.get("type")), value
+            )
     return initial
 
 
 class RequestFilterForm(DateRangeForm):
     """Filters of "All requests" (and the CSV export of the same selection)."""
 
-    q = forms.CharField(label="Search", required=False, max_length=200,
-                        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, person or Point id"}))
-    tenant = forms.ModelChoiceField(queryset=Tenant.objects.none(), required=False, empty_label="Any tenant")
-    workload = forms.ChoiceField(label="Kind", choices=[("", "Any kind"), *Workload.choices], required=False)
+    q = forms.CharField(
+        label="Search",
+        required=False,
+        max_length=200,
+        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, person or Point id"}),
+    )
+    tenant = forms.ModelChoiceField(
+        queryset=Tenant.objects.none(), required=False, empty_label="Any tenant"
+    )
+    workload = forms.ChoiceField(
+        label="Kind", choices=[("", "Any kind"), *Workload.choices], required=False
+    )
     state = forms.ChoiceField(choices=[("", "Any state"), *State.choices], required=False)
 
     def __init__(self, *args: Any, tenants: Any = None, **kwargs: Any) -> None:

@@ -111,7 +111,9 @@ class ProvisioningRequest(models.Model):
     send_attempts = models.PositiveIntegerField(default=0)
     send_started_at = models.DateTimeField(null=True, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)
-    poll_interval = models.PositiveIntegerField(default=0, help_text="Seconds; grows while nothing changes.")
+    poll_interval = models.PositiveIntegerField(
+        default=0, help_text="Seconds; grows while nothing changes."
+    )
     last_polled_at = models.DateTimeField(null=True, blank=True)
     cloned_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
     # The transition event the requester was last e-mailed about: claimed before sending, so a
@@ -157,7 +159,9 @@ class RequestPerson(models.Model):
         OWNER = "owner", "Owner"
         MEMBER = "member", "Member"
 
-    request = models.ForeignKey(ProvisioningRequest, on_delete=models.CASCADE, related_name="people")
+    request = models.ForeignKey(
+        ProvisioningRequest, on_delete=models.CASCADE, related_name="people"
+    )
     # Lower-cased UPN as typed on the form; matched against the signed-in person's UPN and e-mail.
     upn = models.CharField("UPN", max_length=254)
     role = models.CharField(max_length=10, choices=Role)
@@ -181,7 +185,9 @@ class RequestEvent(models.Model):
         WEBHOOK = "webhook", "Webhook"
         PERSON = "person", "Person"
 
-    request = models.ForeignKey(ProvisioningRequest, on_delete=models.CASCADE, related_name="events")
+    request = models.ForeignKey(
+        ProvisioningRequest, on_delete=models.CASCADE, related_name="events"
+    )
     at = models.DateTimeField(auto_now_add=True)
     source = models.CharField(max_length=20, choices=Source)
     from_state = models.CharField(max_length=20, choices=State, blank=True)
@@ -219,7 +225,9 @@ class ReportRun(models.Model):
         SUCCEEDED = "succeeded", "Succeeded"
         FAILED = "failed", "Failed"
 
-    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="report_runs")
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="report_runs"
+    )
     kind = models.CharField(max_length=30, choices=ReportKind)
     # Group id, site URL or user UPN; "" for the report of every group / site.
     subject = models.CharField(max_length=500, blank=True)
@@ -251,7 +259,9 @@ class ReportRun(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["tenant", "kind", "subject", "state", "-finished_at"], name="report_latest"),
+            models.Index(
+                fields=["tenant", "kind", "subject", "state", "-finished_at"], name="report_latest"
+            ),
         ]
 
     def __str__(self) -> str:

@@ -71,7 +71,9 @@ def send_outcome(*, request_id: int, state: str) -> bool:
         body=render_to_string(f"provisioning/email/{name}.txt", context),
         to=[person.email],
     )
-    message.attach_alternative(render_to_string(f"provisioning/email/{name}.html", context), "text/html")
+    message.attach_alternative(
+        render_to_string(f"provisioning/email/{name}.html", context), "text/html"
+    )
     try:
         message.send()
     except Exception:

@@ -79,8 +79,14 @@ def problem_text(error: PointError) -> str:
 class AuthenticationError(PointError):
     """No token (see `token_error` and `guidance`), or Point rejected the token (401)."""
 
-    def __init__(self, message: str, *, guidance: str = "", status: int | None = None,
-                 token_error: tokens.TokenError | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        guidance: str = "",
+        status: int | None = None,
+        token_error: tokens.TokenError | None = None,
+    ) -> None:
         super().__init__(message, status=status)
         self.guidance = guidance
         self.token_error = token_error
@@ -161,10 +167,12 @@ class Template:
         approval = data.get("approvalProcess") or {}
         automatic = approval.get("isAutomatic") if isinstance(approval, dict) else None
         return cls(
-            id=_str_id(data), name=str(data.get("name") or ""),
+            id=_str_id(data),
+            name=str(data.get("name") or ""),
             description=str(data.get("description") or ""),
             workspace_type=str(data.get("workspaceType") or ""),
-            is_automatic=automatic if isinstance(automatic, bool) else None, raw=data,
+            is_automatic=automatic if isinstance(automatic, bool) else None,
+            raw=data,
         )
 
 
@@ -185,12 +193,17 @@ class NewWorkspace:
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {
-            "templateId": self.template_id, "displayName": self.display_name,
-            "owners": list(self.owners), "members": list(self.members),
+            "templateId": self.template_id,
+            "displayName": self.display_name,
+            "owners": list(self.owners),
+            "members": list(self.members),
         }
         optional = {
-            "desiredUrl": self.desired_url, "description": self.description,
-            "comment": self.comment, "metadata": self.metadata, "isPrivate": self.is_private,
+            "desiredUrl": self.desired_url,
+            "description": self.description,
+            "comment": self.comment,
+            "metadata": self.metadata,
+            "isPrivate": self.is_private,
             "desiredEmail": self.desired_email,
         }
         body.update({k: v for k, v in optional.items() if v is not None})
@@ -218,14 +231,18 @@ class ProvisionRequest:
         result: dict[str, Any] = found if isinstance(found, dict) else {}
         progress = data.get("progress")
         return cls(
-            id=_str_id(data), status=str(data.get("status") or ""),
+            id=_str_id(data),
+            status=str(data.get("status") or ""),
             template_id=str(data.get("templateId") or ""),
             display_name=str(data.get("displayName") or ""),
             desired_url=str(data.get("desiredUrl") or ""),
             progress=progress if isinstance(progress, int) else None,
-            result_url=result.get("url"), microsoft_id=result.get("microsoftId"),
-            email=result.get("email"), error=data.get("error"),
-            correlation_id=data.get("correlationId"), raw=data,
+            result_url=result.get("url"),
+            microsoft_id=result.get("microsoftId"),
+            email=result.get("email"),
+            error=data.get("error"),
+            correlation_id=data.get("correlationId"),
+            raw=data,
         )
 
 
@@ -242,9 +259,13 @@ class Group:
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Group:
         return cls(
-            id=_str_id(data), name=str(data.get("name") or ""), email=data.get("email"),
-            group_type=str(data.get("groupType") or ""), is_team=bool(data.get("isTeam")),
-            members_count=data.get("membersCount"), raw=data,
+            id=_str_id(data),
+            name=str(data.get("name") or ""),
+            email=data.get("email"),
+            group_type=str(data.get("groupType") or ""),
+            is_team=bool(data.get("isTeam")),
+            members_count=data.get("membersCount"),
+            raw=data,
         )
 
 
@@ -257,8 +278,12 @@ class Site:
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Site:
-        return cls(id=_str_id(data), url=str(data.get("url") or ""),
-                   title=str(data.get("title") or ""), raw=data)
+        return cls(
+            id=_str_id(data),
+            url=str(data.get("url") or ""),
+            title=str(data.get("title") or ""),
+            raw=data,
+        )
 
 
 @dataclass(frozen=True)
@@ -278,10 +303,13 @@ class AsyncJob:
         found = data.get("progress")
         progress: dict[str, Any] = found if isinstance(found, dict) else {}
         return cls(
-            id=_str_id(data), type=str(data.get("type") or ""),
+            id=_str_id(data),
+            type=str(data.get("type") or ""),
             status=str(data.get("status") or ("Succeeded" if result_ready else "")),
-            processed=progress.get("processedItems"), total=progress.get("totalItems"),
-            error=data.get("error"), result_ready=result_ready,
+            processed=progress.get("processedItems"),
+            total=progress.get("totalItems"),
+            error=data.get("error"),
+            result_ready=result_ready,
         )
 
 
@@ -436,7 +464,12 @@ def _call(
         wait: float | None = None
         try:
             response = _session.request(
-                method, url, params=params, json=body, timeout=_timeout(), allow_redirects=False,
+                method,
+                url,
+                params=params,
+                json=body,
+                timeout=_timeout(),
+                allow_redirects=False,
                 headers={"Authorization": f"Bearer {token.value}", "Accept": "application/json"},
             )
         except requests.RequestException as error:
@@ -448,7 +481,9 @@ def _call(
                     "carried out. Look it up before sending it again.",
                 ) from None
             last_problem = (
-                "timed out" if isinstance(error, requests.Timeout) else f"could not be reached ({kind})"
+                "timed out"
+                if isinstance(error, requests.Timeout)
+                else f"could not be reached ({kind})"
             )
             logger.warning("Point %s %s: %s", method, path, last_problem)
         else:
@@ -468,7 +503,7 @@ def _call(
                 raise AuthenticationError(
                     f"Point rejected the portal's token for {path} (401).",
                     guidance="The token was issued for another app: check the Point API app ID "
-                    "(the \"Syskit Point API\" app registration of this tenant) and the Point API URL.",
+                    '(the "Syskit Point API" app registration of this tenant) and the Point API URL.',
                     status=401,
                 )
             if status == 429:
@@ -538,7 +573,9 @@ def _items(data: Any) -> tuple[list[dict[str, Any]], str | None]:
         return [d for d in data if isinstance(d, dict)], None
     if isinstance(data, dict) and isinstance(data.get("value"), list):
         link = data.get("@odata.nextLink")
-        return [d for d in data["value"] if isinstance(d, dict)], link if isinstance(link, str) else None
+        return [d for d in data["value"] if isinstance(d, dict)], link if isinstance(
+            link, str
+        ) else None
     raise PointError("Point sent a list in an unexpected shape.")
 
 
@@ -581,8 +618,12 @@ def provision(tenant: Tenant, workload: str, request: NewWorkspace) -> Provision
     if workload not in WORKLOAD_ENDPOINTS:
         raise ValueError(f"Unknown workload {workload!r}: one of {', '.join(WORKLOAD_ENDPOINTS)}.")
     answer = _call(
-        tenant, "POST", f"/provision/{workload}", permission=PROVISIONING,
-        body=request.to_json(), safe_to_repeat=False,
+        tenant,
+        "POST",
+        f"/provision/{workload}",
+        permission=PROVISIONING,
+        body=request.to_json(),
+        safe_to_repeat=False,
     )
     return ProvisionRequest.from_json(_object(answer))
 
@@ -597,7 +638,9 @@ def find_provision_requests(
     tenant: Tenant, *, desired_url: str | None = None, display_name: str | None = None
 ) -> list[ProvisionRequest]:
     """The portal's requests matching a URL and/or name (emulator extension, proposed)."""
-    params = {k: v for k, v in {"desiredUrl": desired_url, "displayName": display_name}.items() if v}
+    params = {
+        k: v for k, v in {"desiredUrl": desired_url, "displayName": display_name}.items() if v
+    }
     return [
         ProvisionRequest.from_json(r)
         for r in iter_pages(tenant, "/provision/requests", permission=PROVISIONING, params=params)
@@ -608,7 +651,10 @@ def find_provision_requests(
 
 
 def iter_groups(
-    tenant: Tenant, *, group_type: str | None = None, search: str | None = None,
+    tenant: Tenant,
+    *,
+    group_type: str | None = None,
+    search: str | None = None,
     page_size: int | None = None,
 ) -> Iterator[Group]:
     """Every group (optionally of one type / matching a text). Reference: 5.2."""
@@ -642,32 +688,47 @@ def _one_page(
     tenant: Tenant, path: str, *, permission: str, params: dict[str, Any], top: int, skip: int
 ) -> tuple[list[dict[str, Any]], int | None, bool]:
     """One page through $top/$skip; a bare (unpaged) array is sliced here instead."""
-    answer = _call(tenant, "GET", path, permission=permission, params={**params, "$top": top, "$skip": skip})
+    answer = _call(
+        tenant, "GET", path, permission=permission, params={**params, "$top": top, "$skip": skip}
+    )
     if isinstance(answer.data, list):
         everything = [d for d in answer.data if isinstance(d, dict)]
-        return everything[skip:skip + top], len(everything), len(everything) > skip + top
+        return everything[skip : skip + top], len(everything), len(everything) > skip + top
     items, link = _items(answer.data)
     count = answer.data.get("@odata.count") if isinstance(answer.data, dict) else None
     return items, count if isinstance(count, int) else None, bool(link)
 
 
 def list_groups_page(
-    tenant: Tenant, *, top: int, skip: int = 0, group_type: str | None = None, search: str | None = None,
+    tenant: Tenant,
+    *,
+    top: int,
+    skip: int = 0,
+    group_type: str | None = None,
+    search: str | None = None,
 ) -> Page[Group]:
     """One page of groups (optionally of one type / matching a text). Reference: 5.2."""
     params = {k: v for k, v in {"groupType": group_type, "search": search}.items() if v}
-    items, total, more = _one_page(tenant, "/groups", permission=READ_OR_ASYNC, params=params, top=top, skip=skip)
+    items, total, more = _one_page(
+        tenant, "/groups", permission=READ_OR_ASYNC, params=params, top=top, skip=skip
+    )
     return Page([Group.from_json(i) for i in items], total, more)
 
 
-def list_sites_page(tenant: Tenant, *, top: int, skip: int = 0, search: str | None = None) -> Page[Site]:
+def list_sites_page(
+    tenant: Tenant, *, top: int, skip: int = 0, search: str | None = None
+) -> Page[Site]:
     """One page of SharePoint sites (optionally matching a text). Reference: 5.1."""
     params = {"search": search} if search else {}
-    items, total, more = _one_page(tenant, "/sites", permission=SHAREPOINT_READ_ALL, params=params, top=top, skip=skip)
+    items, total, more = _one_page(
+        tenant, "/sites", permission=SHAREPOINT_READ_ALL, params=params, top=top, skip=skip
+    )
     return Page([Site.from_json(i) for i in items], total, more)
 
 
-def iter_sites(tenant: Tenant, *, search: str | None = None, page_size: int | None = None) -> Iterator[Site]:
+def iter_sites(
+    tenant: Tenant, *, search: str | None = None, page_size: int | None = None
+) -> Iterator[Site]:
     """Every SharePoint site (optionally matching a text). Reference: 5.1."""
     params: dict[str, Any] = {}
     if search:
@@ -689,7 +750,9 @@ def _start_job(tenant: Tenant, path: str, body: dict[str, Any], permission: str)
 
 def start_group_memberships(tenant: Tenant, group_ids: list[str] | None = None) -> AsyncJob:
     """Start the memberships report of some (or all) groups. Reference: 4.4."""
-    return _start_job(tenant, "/groups/memberships", {"groupIds": list(group_ids or [])}, READ_OR_ASYNC)
+    return _start_job(
+        tenant, "/groups/memberships", {"groupIds": list(group_ids or [])}, READ_OR_ASYNC
+    )
 
 
 def start_site_permissions(tenant: Tenant, site_urls: list[str] | None = None) -> AsyncJob:
@@ -710,10 +773,14 @@ def get_job(tenant: Tenant, job_id: str) -> AsyncJob:
     return AsyncJob.from_json(data, result_ready=answer.status == 302)
 
 
-def iter_job_result(tenant: Tenant, job_id: str, *, page_size: int | None = None) -> Iterator[dict[str, Any]]:
+def iter_job_result(
+    tenant: Tenant, job_id: str, *, page_size: int | None = None
+) -> Iterator[dict[str, Any]]:
     """The rows of a finished report, every page (Conflict if it is not ready or failed)."""
     params = {"$top": page_size} if page_size else None
-    yield from iter_pages(tenant, f"/requests/{job_id}/result", permission=READ_OR_ASYNC, params=params)
+    yield from iter_pages(
+        tenant, f"/requests/{job_id}/result", permission=READ_OR_ASYNC, params=params
+    )
 
 
 # --- Webhooks and options -----------------------------------------------------------------------
@@ -722,8 +789,12 @@ def iter_job_result(tenant: Tenant, job_id: str, *, page_size: int | None = None
 def register_webhook(tenant: Tenant, endpoint: str, types: list[str] | None = None) -> None:
     """Register (or update the types of) a webhook endpoint. Reference: 6.1."""
     _call(
-        tenant, "POST", "/webhooks/endpoints", permission=ADMIN,
-        body={"endpoint": endpoint, "types": list(types or ["*"])}, safe_to_repeat=True,
+        tenant,
+        "POST",
+        "/webhooks/endpoints",
+        permission=ADMIN,
+        body={"endpoint": endpoint, "types": list(types or ["*"])},
+        safe_to_repeat=True,
         expect_json=False,
     )
 
@@ -738,7 +809,11 @@ def list_webhooks(tenant: Tenant) -> list[WebhookEndpoint]:
 def delete_webhook(tenant: Tenant, endpoint: str) -> None:
     """Remove a webhook endpoint (NotFound if it is not registered)."""
     _call(
-        tenant, "DELETE", "/webhooks/endpoints", permission=ADMIN, body={"endpoint": endpoint},
+        tenant,
+        "DELETE",
+        "/webhooks/endpoints",
+        permission=ADMIN,
+        body={"endpoint": endpoint},
         expect_json=False,
     )
 

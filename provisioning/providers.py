@@ -19,7 +19,9 @@ class Upstream(Protocol):
 
     def list_templates(self, tenant: Tenant) -> list[point.Template]: ...
 
-    def provision(self, tenant: Tenant, workload: str, request: point.NewWorkspace) -> point.ProvisionRequest: ...
+    def provision(
+        self, tenant: Tenant, workload: str, request: point.NewWorkspace
+    ) -> point.ProvisionRequest: ...
 
     def get_request(self, tenant: Tenant, request_id: str) -> point.ProvisionRequest: ...
 
@@ -40,7 +42,9 @@ class PointProvider:
     def list_templates(self, tenant: Tenant) -> list[point.Template]:
         return point.list_templates(tenant)
 
-    def provision(self, tenant: Tenant, workload: str, request: point.NewWorkspace) -> point.ProvisionRequest:
+    def provision(
+        self, tenant: Tenant, workload: str, request: point.NewWorkspace
+    ) -> point.ProvisionRequest:
         return point.provision(tenant, workload, request)
 
     def get_request(self, tenant: Tenant, request_id: str) -> point.ProvisionRequest:
@@ -49,7 +53,9 @@ class PointProvider:
     def find_requests(
         self, tenant: Tenant, *, desired_url: str | None = None, display_name: str | None = None
     ) -> list[point.ProvisionRequest]:
-        return point.find_provision_requests(tenant, desired_url=desired_url, display_name=display_name)
+        return point.find_provision_requests(
+            tenant, desired_url=desired_url, display_name=display_name
+        )
 
     def permissions(self) -> tuple[str, ...]:
         return (point.SHAREPOINT_READ_ALL, point.ASYNC_REQUESTS, point.PROVISIONING, point.ADMIN)
@@ -65,4 +71,6 @@ def provider_for(tenant: Tenant) -> Upstream:
     """The upstream a tenant provisions through."""
     if tenant.provider == Provider.POINT:
         return _POINT
-    raise ValueError(f"Tenant {tenant.slug} uses an upstream the portal does not support: {tenant.provider}.")
+    raise ValueError(
+        f"Tenant {tenant.slug} uses an upstream the portal does not support: {tenant.provider}."
+    )

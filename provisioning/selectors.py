@@ -23,7 +23,9 @@ from tenants.models import Tenant
 
 def template_list_offered(*, tenant: Tenant) -> QuerySet[Template]:
     """The templates a tenant's requesters may choose: not hidden, not gone upstream."""
-    return Template.objects.filter(tenant=tenant, hidden=False, removed_upstream=False).order_by("workload", "name")
+    return Template.objects.filter(tenant=tenant, hidden=False, removed_upstream=False).order_by(
+        "workload", "name"
+    )
 
 
 @dataclass(frozen=True)
@@ -39,7 +41,9 @@ def catalogue_for(*, tenant: Tenant) -> list[WorkloadGroup]:
     for template in template_list_offered(tenant=tenant):
         by_workload.setdefault(template.workload, []).append(template)
     return [
-        WorkloadGroup(w.value, w.label, by_workload[w.value]) for w in Workload if by_workload[w.value]
+        WorkloadGroup(w.value, w.label, by_workload[w.value])
+        for w in Workload
+        if by_workload[w.value]
     ]
 
 
@@ -51,14 +55,20 @@ class SyncState:
 
 def catalogue_sync_state(*, tenant: Tenant) -> SyncState:
     """When the tenant's catalogue was last synced, and when a template last changed upstream."""
-    found = Template.objects.filter(tenant=tenant).aggregate(synced=Max("synced_at"), changed=Max("changed_at"))
+    found = Template.objects.filter(tenant=tenant).aggregate(
+        synced=Max("synced_at"), changed=Max("changed_at")
+    )
     return SyncState(found["synced"], found["changed"])
 
 
 def template_get_for_user(request: HttpRequest, pk: int) -> Template:
     """An offered template of a tenant the person serves (404 otherwise)."""
     return get_object_for_user(
-        request, Template.objects.select_related("tenant"), pk=pk, hidden=False, removed_upstream=False
+        request,
+        Template.objects.select_related("tenant"),
+        pk=pk,
+        hidden=False,
+        removed_upstream=False,
     )
 
 
@@ -100,7 +110,10 @@ def request_get_for_user(request: HttpRequest, pk: int) -> ProvisioningRequest:
     user = request.user
     if is_staff(user) or found.requested_by_id == getattr(user, "pk", None):
         return found
-    if isinstance(user, User) and ProvisioningRequest.objects.filter(_naming(user), pk=found.pk).exists():
+    if (
+        isinstance(user, User)
+        and ProvisioningRequest.objects.filter(_naming(user), pk=found.pk).exists()
+    ):
         return found
     raise Http404("No such request.")
 
@@ -116,7 +129,9 @@ def named_as(user: User, item: ProvisioningRequest) -> list[str]:
     return sorted({RequestPerson.Role(role).label for role in roles})
 
 
-def request_filter(queryset: QuerySet[ProvisioningRequest], data: dict[str, Any]) -> QuerySet[ProvisioningRequest]:
+def request_filter(
+    queryset: QuerySet[ProvisioningRequest], data: dict[str, Any]
+) -> QuerySet[ProvisioningRequest]:
     """``queryset`` narrowed by a valid RequestFilterForm's cleaned data."""
     if data.get("tenant"):
         queryset = queryset.filter(tenant=data["tenant"])
@@ -128,8 +143,11 @@ def request_filter(queryset: QuerySet[ProvisioningRequest], data: dict[str, Any]
     text = str(data.get("q") or "").strip()
     if text:
         queryset = queryset.filter(
-            Q(display_name__icontains=text) | Q(final_name__icontains=text) | Q(upstream_id__iexact=text)
-            | Q(requested_by__email__icontains=text) | Q(requested_by__first_name__icontains=text)
+            Q(display_name__icontains=text)
+            | Q(final_name__icontains=text)
+            | Q(upstream_id__iexact=text)
+            | Q(requested_by__email__icontains=text)
+            | Q(requested_by__first_name__icontains=text)
             | Q(requested_by__last_name__icontains=text)
         )
     return queryset
@@ -147,7 +165,9 @@ class Dashboard:
     oldest_open: ProvisioningRequest | None
 
 
-def dashboard_for(*, tenants: QuerySet[Tenant], today: date | None = None, days: int = 30) -> Dashboard:
+def dashboard_for(
+    *, tenants: QuerySet[Tenant], today: date | None = None, days: int = 30
+) -> Dashboard:
     """Counts by state and workload, requests per day for ``days`` days, the oldest open request."""
     requests = ProvisioningRequest.objects.filter(tenant__in=tenants)
     states = dict(requests.values_list("state").annotate(n=Count("id")).order_by())
@@ -157,16 +177,24 @@ def dashboard_for(*, tenants: QuerySet[Tenant], today: date | None = None, days:
     zone = timezone.get_current_timezone()
     daily = dict(
         requests.filter(created_at__gte=datetime.combine(first, time.min, zone))
-        .annotate(day=TruncDate("created_at", tzinfo=zone)).values_list("day").annotate(n=Count("id")).order_by()
+        .annotate(day=TruncDate("created_at", tzinfo=zone))
+        .values_list("day")
+        .annotate(n=Count("id"))
+        .order_by()
     )
     oldest = (
-        requests.exclude(state__in=FINAL_STATES).select_related("tenant", "template", "requested_by")
-        .order_by("created_at", "id").first()
+        requests.exclude(state__in=FINAL_STATES)
+        .select_related("tenant", "template", "requested_by")
+        .order_by("created_at", "id")
+        .first()
     )
     return Dashboard(
         by_state=[(s.label, states.get(s.value, 0)) for s in State],
         by_workload=[(w.label, workloads.get(w.value, 0)) for w in Workload],
-        per_day=[(first + timedelta(days=i), daily.get(first + timedelta(days=i), 0)) for i in range(days)],
+        per_day=[
+            (first + timedelta(days=i), daily.get(first + timedelta(days=i), 0))
+            for i in range(days)
+        ],
         total=sum(states.values()),
         oldest_open=oldest,
     )

@@ -112,12 +112,19 @@ def record_transition(
         if not changed:
             logger.info(
                 "Request %s: %s -> %s not applied, it is no longer %s",
-                request.pk, from_state, to_state, from_state,
+                request.pk,
+                from_state,
+                to_state,
+                from_state,
             )
             return False
         RequestEvent.objects.create(
-            request=request, source=source, from_state=from_state, to_state=to_state,
-            detail=detail, actor=actor,
+            request=request,
+            source=source,
+            from_state=from_state,
+            to_state=to_state,
+            detail=detail,
+            actor=actor,
         )
         expressions = [name for name, value in values.items() if isinstance(value, Combinable)]
         for name, value in values.items():
@@ -168,7 +175,9 @@ def catalogue_sync(*, tenant: Tenant) -> SyncReport:
 @transaction.atomic
 def _apply_catalogue(tenant: Tenant, upstream: list[point.Template]) -> SyncReport:
     now = timezone.now()
-    existing = {t.upstream_id: t for t in Template.objects.select_for_update().filter(tenant=tenant)}
+    existing = {
+        t.upstream_id: t for t in Template.objects.select_for_update().filter(tenant=tenant)
+    }
     created = updated = unchanged = removed = 0
     seen: set[str] = set()
     for item in upstream:
@@ -176,7 +185,9 @@ def _apply_catalogue(tenant: Tenant, upstream: list[point.Template]) -> SyncRepo
         if workload is None or not item.id:
             logger.warning(
                 "Tenant %s: template %r has an unknown workspace type %r; skipped",
-                tenant.slug, item.id, item.workspace_type,
+                tenant.slug,
+                item.id,
+                item.workspace_type,
             )
             continue
         seen.add(item.id)
@@ -259,12 +270,17 @@ def request_submit(
         )
         RequestPerson.objects.bulk_create(_people(request, data))
         RequestEvent.objects.create(
-            request=request, source=RequestEvent.Source.PORTAL, from_state="",
-            to_state=State.SUBMITTED, detail=f"Submitted with the template {template.name}.",
+            request=request,
+            source=RequestEvent.Source.PORTAL,
+            from_state="",
+            to_state=State.SUBMITTED,
+            detail=f"Submitted with the template {template.name}.",
             actor=requested_by,
         )
         audit_record(
-            action=AuditAction.REQUEST_SUBMITTED, user=requested_by, tenant=tenant,
+            action=AuditAction.REQUEST_SUBMITTED,
+            user=requested_by,
+            tenant=tenant,
             detail=f"Request {request.pk}: {names.display_name} ({template.name})",
         )
         _enqueue_send(request)
@@ -274,7 +290,10 @@ def request_submit(
 def _people(request: ProvisioningRequest, data: RequestData) -> list[RequestPerson]:
     """The owners and members the request names (lower-cased, each once per role)."""
     rows: dict[tuple[str, str], RequestPerson] = {}
-    for role, upns in ((RequestPerson.Role.OWNER, data.owners), (RequestPerson.Role.MEMBER, data.members)):
+    for role, upns in (
+        (RequestPerson.Role.OWNER, data.owners),
+        (RequestPerson.Role.MEMBER, data.members),
+    ):
         for upn in upns:
             key = (upn.strip().lower()[:254], role)
             if key[0]:
@@ -321,17 +340,32 @@ def request_retry(*, request: ProvisioningRequest, actor: User) -> ProvisioningR
         )
     with transaction.atomic():
         applied = record_transition(
-            request=request, to_state=State.SUBMITTED, source=RequestEvent.Source.PORTAL,
-            detail="Retried.", actor=actor,
-            idempotency_key=uuid.uuid4(), upstream_id="", upstream_status="", progress=None,
-            workspace_url="", workspace_id="", error_message="", field_errors={},
-            correlation_id="", send_attempts=0, send_started_at=None, next_poll_at=None,
-            poll_interval=0, finished_at=None,
+            request=request,
+            to_state=State.SUBMITTED,
+            source=RequestEvent.Source.PORTAL,
+            detail="Retried.",
+            actor=actor,
+            idempotency_key=uuid.uuid4(),
+            upstream_id="",
+            upstream_status="",
+            progress=None,
+            workspace_url="",
+            workspace_id="",
+            error_message="",
+            field_errors={},
+            correlation_id="",
+            send_attempts=0,
+            send_started_at=None,
+            next_poll_at=None,
+            poll_interval=0,
+            finished_at=None,
         )
         if not applied:
             raise TransitionRefused("The request changed in the meantime; reload the page.")
         audit_record(
-            action=AuditAction.REQUEST_RETRIED, user=actor, tenant=request.tenant,
+            action=AuditAction.REQUEST_RETRIED,
+            user=actor,
+            tenant=request.tenant,
             detail=f"Request {request.pk}: {request.final_name}",
         )
         _enqueue_send(request)
@@ -346,8 +380,11 @@ def request_cancel(*, request: ProvisioningRequest, actor: User) -> Provisioning
         )
     with transaction.atomic():
         applied = record_transition(
-            request=request, to_state=State.CANCELLED, source=RequestEvent.Source.PORTAL,
-            detail="Cancelled before it was sent.", actor=actor,
+            request=request,
+            to_state=State.CANCELLED,
+            source=RequestEvent.Source.PORTAL,
+            detail="Cancelled before it was sent.",
+            actor=actor,
         )
         if not applied:
             # The send task claimed it between the page and the click.
@@ -355,7 +392,9 @@ def request_cancel(*, request: ProvisioningRequest, actor: User) -> Provisioning
                 "The request is already being sent to Point and can no longer be cancelled."
             )
         audit_record(
-            action=AuditAction.REQUEST_CANCELLED, user=actor, tenant=request.tenant,
+            action=AuditAction.REQUEST_CANCELLED,
+            user=actor,
+            tenant=request.tenant,
             detail=f"Request {request.pk}: {request.final_name}",
         )
     return request
@@ -406,9 +445,13 @@ def _claim(request_id: int) -> tuple[ProvisioningRequest, bool] | None:
             return None  # a retry time was set; the poller resumes it then
         attempt = request.send_attempts + 1
         won = record_transition(
-            request=request, to_state=State.SENDING, source=RequestEvent.Source.PORTAL,
+            request=request,
+            to_state=State.SENDING,
+            source=RequestEvent.Source.PORTAL,
             detail=f"Sending to Point (attempt {attempt}).",
-            send_attempts=F("send_attempts") + 1, send_started_at=now, next_poll_at=None,
+            send_attempts=F("send_attempts") + 1,
+            send_started_at=now,
+            next_poll_at=None,
         )
         return (request, False) if won else None
     if request.state == State.SENDING:
@@ -418,10 +461,14 @@ def _claim(request_id: int) -> tuple[ProvisioningRequest, bool] | None:
         if not (handed_back or died):
             return None  # another attempt is still within its lease
         taken = ProvisioningRequest.objects.filter(
-            pk=request.pk, state=State.SENDING, send_started_at=started,
+            pk=request.pk,
+            state=State.SENDING,
+            send_started_at=started,
             next_poll_at=request.next_poll_at,
         ).update(
-            send_attempts=F("send_attempts") + 1, send_started_at=now, next_poll_at=None,
+            send_attempts=F("send_attempts") + 1,
+            send_started_at=now,
+            next_poll_at=None,
             updated_at=now,
         )
         if not taken:
@@ -429,7 +476,9 @@ def _claim(request_id: int) -> tuple[ProvisioningRequest, bool] | None:
         request.refresh_from_db(fields=["send_attempts", "send_started_at", "next_poll_at"])
         why = "got no answer" if handed_back else "stopped without finishing"
         RequestEvent.objects.create(
-            request=request, source=RequestEvent.Source.PORTAL, from_state=State.SENDING,
+            request=request,
+            source=RequestEvent.Source.PORTAL,
+            from_state=State.SENDING,
             to_state=State.SENDING,
             detail=f"The previous attempt {why}; checking Point before sending again "
             f"(attempt {request.send_attempts}).",
@@ -492,7 +541,9 @@ def _find_earlier(request: ProvisioningRequest) -> point.ProvisionRequest | None
     taken = set(
         ProvisioningRequest.objects.filter(
             tenant=request.tenant, upstream_id__in=[c.id for c in candidates if c.id]
-        ).exclude(pk=request.pk).values_list("upstream_id", flat=True)
+        )
+        .exclude(pk=request.pk)
+        .values_list("upstream_id", flat=True)
     )
     wanted_names = {request.final_name.lower(), str(body.get("displayName") or "").lower()}
     matches = []
@@ -508,7 +559,9 @@ def _find_earlier(request: ProvisioningRequest) -> point.ProvisionRequest | None
             continue
         # A retried request: the previous round's upstream request failed; it is not ours now.
         if retried and state_from_upstream(found.status) in (
-            State.FAILED, State.REJECTED, State.CANCELLED,
+            State.FAILED,
+            State.REJECTED,
+            State.CANCELLED,
         ):
             continue
         matches.append((requested_on or since, found))
@@ -517,7 +570,9 @@ def _find_earlier(request: ProvisioningRequest) -> point.ProvisionRequest | None
     matches.sort(key=lambda pair: pair[0])
     if len(matches) > 1:
         logger.warning(
-            "Request %s: %d upstream requests match; adopting the earliest", request.pk, len(matches)
+            "Request %s: %d upstream requests match; adopting the earliest",
+            request.pk,
+            len(matches),
         )
     return matches[0][1]
 
@@ -533,9 +588,7 @@ def _status_fields(found: point.ProvisionRequest) -> dict[str, Any]:
     }
 
 
-def _record_sent(
-    request: ProvisioningRequest, found: point.ProvisionRequest, detail: str
-) -> bool:
+def _record_sent(request: ProvisioningRequest, found: point.ProvisionRequest, detail: str) -> bool:
     """Save the upstream id and move on from sending, in one conditional UPDATE."""
     target = state_from_upstream(found.status)
     if target is None or target == State.SUBMITTED:
@@ -551,7 +604,9 @@ def _record_sent(
         "last_polled_at": now,
     }
     applied = record_transition(
-        request=request, to_state=target, source=RequestEvent.Source.PORTAL,
+        request=request,
+        to_state=target,
+        source=RequestEvent.Source.PORTAL,
         detail=_with_status_detail(detail, target, found),
         # Still our claim: the same attempt that sent it.
         only_if={"send_started_at": request.send_started_at},
@@ -560,7 +615,8 @@ def _record_sent(
     if not applied:
         logger.error(
             "Request %s: Point accepted it as %s but the row was taken over meanwhile",
-            request.pk, found.id,
+            request.pk,
+            found.id,
         )
     return applied
 
@@ -588,7 +644,9 @@ def _hand_back_unknown(request: ProvisioningRequest, why: str) -> SendResult:
         pk=request.pk, state=State.SENDING, send_started_at=request.send_started_at
     ).update(next_poll_at=next_at, updated_at=timezone.now())
     RequestEvent.objects.create(
-        request=request, source=RequestEvent.Source.PORTAL, from_state=State.SENDING,
+        request=request,
+        source=RequestEvent.Source.PORTAL,
+        from_state=State.SENDING,
         to_state=State.SENDING,
         detail=f"{why} The portal will check Point before it sends again.",
     )
@@ -597,9 +655,13 @@ def _hand_back_unknown(request: ProvisioningRequest, why: str) -> SendResult:
 
 def _fail(request: ProvisioningRequest, message: str, **fields: Any) -> SendResult:
     record_transition(
-        request=request, to_state=State.FAILED, source=RequestEvent.Source.PORTAL,
-        detail=message, only_if={"send_started_at": request.send_started_at},
-        error_message=message, **fields,
+        request=request,
+        to_state=State.FAILED,
+        source=RequestEvent.Source.PORTAL,
+        detail=message,
+        only_if={"send_started_at": request.send_started_at},
+        error_message=message,
+        **fields,
     )
     return SendResult("failed", message)
 
@@ -617,7 +679,7 @@ def _retry_later(
             return _fail(
                 request,
                 f"{problem} The portal could not confirm with Point whether the request arrived "
-                f"({attempts} attempts). Check Point for \"{request.final_name}\" before you retry.",
+                f'({attempts} attempts). Check Point for "{request.final_name}" before you retry.',
             )
         return _hand_back_unknown(request, problem)
     if attempts >= settings.PROVISIONING_SEND_MAX_ATTEMPTS:
@@ -628,7 +690,9 @@ def _retry_later(
         )
     next_at = timezone.now() + _retry_delay(request, retry_after)
     record_transition(
-        request=request, to_state=State.SUBMITTED, source=RequestEvent.Source.PORTAL,
+        request=request,
+        to_state=State.SUBMITTED,
+        source=RequestEvent.Source.PORTAL,
         detail=f"{problem} Point did not receive it; the portal tries again after "
         f"{timezone.localtime(next_at):%H:%M:%S}.",
         only_if={"send_started_at": request.send_started_at},
@@ -637,7 +701,9 @@ def _retry_later(
     return SendResult("retry", problem)
 
 
-def _field_errors(request: ProvisioningRequest, errors: dict[str, list[str]]) -> dict[str, list[str]]:
+def _field_errors(
+    request: ProvisioningRequest, errors: dict[str, list[str]]
+) -> dict[str, list[str]]:
     """Point's field names ("owners", "metadata.Cost Center") to the form's ("meta__cost_center")."""
     metadata = request.payload.get("metadata") or {}
     names = {str(name) for name in metadata}
@@ -667,7 +733,8 @@ def request_send(*, request_id: int) -> SendResult:
             found = _find_earlier(request)
             if found is not None:
                 _record_sent(
-                    request, found,
+                    request,
+                    found,
                     f"Found the request the earlier attempt sent (Point request {found.id}).",
                 )
                 return SendResult("adopted", found.id)
@@ -697,7 +764,7 @@ def request_send(*, request_id: int) -> SendResult:
             return _retry_later(request, text, None, unknown=unknown)
         if unknown:
             text += (
-                f" An earlier attempt may have reached Point: check for \"{request.final_name}\" "
+                f' An earlier attempt may have reached Point: check for "{request.final_name}" '
                 "there before you retry."
             )
         return _fail(request, text)
@@ -758,7 +825,9 @@ def request_refresh(*, request_id: int, source: str = RequestEvent.Source.POLL) 
     clear next_poll_at. Upstream errors keep the state and back off.
     """
     request = (
-        ProvisioningRequest.objects.select_related("tenant", "template").filter(pk=request_id).first()
+        ProvisioningRequest.objects.select_related("tenant", "template")
+        .filter(pk=request_id)
+        .first()
     )
     if request is None or request.state not in IN_FLIGHT_STATES or not request.upstream_id:
         return False
@@ -772,8 +841,10 @@ def request_refresh(*, request_id: int, source: str = RequestEvent.Source.POLL) 
         if retry_after:
             interval = max(interval, int(capped_retry_after(retry_after)))
         ProvisioningRequest.objects.filter(pk=request.pk, state=request.state).update(
-            poll_interval=interval, next_poll_at=now + timedelta(seconds=interval),
-            last_polled_at=now, updated_at=now,
+            poll_interval=interval,
+            next_poll_at=now + timedelta(seconds=interval),
+            last_polled_at=now,
+            updated_at=now,
         )
         return False
     fields = _status_fields(found)
@@ -783,8 +854,11 @@ def request_refresh(*, request_id: int, source: str = RequestEvent.Source.POLL) 
         if can_transition(request.state, target):
             interval = next_poll_interval(request.poll_interval, changed=True)
             moved = record_transition(
-                request=request, to_state=target, source=source,
-                detail=_with_status_detail("", target, found), last_polled_at=now,
+                request=request,
+                to_state=target,
+                source=source,
+                detail=_with_status_detail("", target, found),
+                last_polled_at=now,
                 poll_interval=interval,
                 next_poll_at=None if target in FINAL_STATES else now + timedelta(seconds=interval),
                 **fields,
@@ -793,13 +867,18 @@ def request_refresh(*, request_id: int, source: str = RequestEvent.Source.POLL) 
             return moved
         logger.warning(
             "Request %s: upstream says %s, which cannot follow %s; ignored",
-            request.pk, found.status, request.state,
+            request.pk,
+            found.status,
+            request.state,
         )
     changed = any(getattr(request, name) != value for name, value in fields.items())
     interval = next_poll_interval(request.poll_interval, changed=changed)
     ProvisioningRequest.objects.filter(pk=request.pk, state=request.state).update(
-        **fields, poll_interval=interval, next_poll_at=now + timedelta(seconds=interval),
-        last_polled_at=now, updated_at=now,
+        **fields,
+        poll_interval=interval,
+        next_poll_at=now + timedelta(seconds=interval),
+        last_polled_at=now,
+        updated_at=now,
     )
     return changed
 

@@ -1,10 +1,10 @@
 """The life of a provisioning request: states, allowed transitions, upstream status mapping.
 
-    submitted -> sending -> waiting_approval -> approved -> in_progress -> completed
-                   |              |                |             |
-                   |              +-> rejected     +-------------+-> failed -> submitted (retry)
-                   +-> submitted (send failed, retried later)
-    submitted -> cancelled (by a person, before it is sent)
+submitted -> sending -> waiting_approval -> approved -> in_progress -> completed
+               |              |                |             |
+               |              +-> rejected     +-------------+-> failed -> submitted (retry)
+               +-> submitted (send failed, retried later)
+submitted -> cancelled (by a person, before it is sent)
 """
 
 from __future__ import annotations
@@ -38,8 +38,14 @@ TRANSITIONS: dict[str, frozenset[str]] = {
         }
     ),
     State.WAITING_APPROVAL: frozenset(
-        {State.APPROVED, State.REJECTED, State.IN_PROGRESS, State.COMPLETED, State.FAILED,
-         State.CANCELLED}
+        {
+            State.APPROVED,
+            State.REJECTED,
+            State.IN_PROGRESS,
+            State.COMPLETED,
+            State.FAILED,
+            State.CANCELLED,
+        }
     ),
     State.APPROVED: frozenset({State.IN_PROGRESS, State.COMPLETED, State.FAILED, State.CANCELLED}),
     State.IN_PROGRESS: frozenset({State.COMPLETED, State.FAILED}),

@@ -12,7 +12,9 @@ urlpatterns = [
     path("new/refresh", views.catalogue_refresh, name="catalogue_refresh"),
     path("new/<pk:template_pk>/", views.request_new, name="request_new"),
     path("new/<pk:template_pk>/preview", views.request_preview, name="request_preview"),
-    path("new/<pk:template_pk>/availability", views.request_availability, name="request_availability"),
+    path(
+        "new/<pk:template_pk>/availability", views.request_availability, name="request_availability"
+    ),
     path("", views.request_list_mine, name="request_list_mine"),
     path("all/", views.request_list_all, name="request_list_all"),
     path("all/export.csv", views.request_export, name="request_export"),

@@ -40,9 +40,16 @@ def catalogue(request: HttpRequest) -> HttpResponse:
     tenant = request_tenant(request)
     groups = selectors.catalogue_for(tenant=tenant) if tenant else []
     sync = selectors.catalogue_sync_state(tenant=tenant) if tenant else None
-    return render(request, "provisioning/catalogue.html", {
-        "tenant": tenant, "groups": groups, "sync": sync, "is_staff": selectors.is_staff(request.user),
-    })
+    return render(
+        request,
+        "provisioning/catalogue.html",
+        {
+            "tenant": tenant,
+            "groups": groups,
+            "sync": sync,
+            "is_staff": selectors.is_staff(request.user),
+        },
+    )
 
 
 @require_POST
@@ -58,7 +65,10 @@ def catalogue_refresh(request: HttpRequest) -> HttpResponse:
         except point.PointError as error:  # only when tasks run inline (tests, sync mode)
             messages.error(request, f"The catalogue could not be refreshed: {error.message}")
         else:
-            messages.success(request, f"Refreshing the catalogue of {tenant.name} from Point. Reload in a moment to see changes.")
+            messages.success(
+                request,
+                f"Refreshing the catalogue of {tenant.name} from Point. Reload in a moment to see changes.",
+            )
     return redirect("provisioning:catalogue")
 
 
@@ -77,7 +87,9 @@ def request_new(request: HttpRequest, template_pk: int) -> HttpResponse:
         source = selectors.request_get_for_user(request, source_pk)
         if source.template_id != template.pk:
             source = None
-    upstream_errors = source.field_errors if source and isinstance(source.field_errors, dict) else {}
+    upstream_errors = (
+        source.field_errors if source and isinstance(source.field_errors, dict) else {}
+    )
     if request.method == "POST":
         form = RequestForm(request.POST, template=template)
         already = services.submitted_with(
@@ -89,11 +101,16 @@ def request_new(request: HttpRequest, template_pk: int) -> HttpResponse:
             try:
                 created, new = services.request_submit_once(
                     submission_key=form.cleaned_data["submission_key"],
-                    tenant=template.tenant, template=template, requested_by=user,
-                    data=form.to_request_data(), cloned_from=source,
+                    tenant=template.tenant,
+                    template=template,
+                    requested_by=user,
+                    data=form.to_request_data(),
+                    cloned_from=source,
                 )
             except (ValidationError, TransitionRefused) as error:
-                form.add_error(None, error.messages if isinstance(error, ValidationError) else str(error))
+                form.add_error(
+                    None, error.messages if isinstance(error, ValidationError) else str(error)
+                )
             else:
                 if not new:
                     return _already_submitted(request, created)
@@ -103,19 +120,32 @@ def request_new(request: HttpRequest, template_pk: int) -> HttpResponse:
         data = RequestData.from_dict(source.form_data) if source and source.form_data else None
         form = RequestForm(
             initial=initial_for(template, requester_upn=user.upn or user.email, data=data),
-            template=template, upstream_errors=upstream_errors,
+            template=template,
+            upstream_errors=upstream_errors,
         )
-    return render(request, "provisioning/request_form.html", {
-        "template": template, "form": form, "source": source,
-        "names": naming.final_names(template.definition or {}, str(form["display_name"].value() or ""),
-                                    str(form["desired_url"].value() or "") if "desired_url" in form.fields else ""),
-    })
+    return render(
+        request,
+        "provisioning/request_form.html",
+        {
+            "template": template,
+            "form": form,
+            "source": source,
+            "names": naming.final_names(
+                template.definition or {},
+                str(form["display_name"].value() or ""),
+                str(form["desired_url"].value() or "") if "desired_url" in form.fields else "",
+            ),
+        },
+    )
 
 
 def _already_submitted(request: HttpRequest, item: ProvisioningRequest) -> HttpResponse:
     """A second POST of one form (double click, resubmit, Back): the request it already made."""
-    messages.info(request, "This form was already submitted: here is the request it made. "
-                  "To ask for another workspace, start a new request.")
+    messages.info(
+        request,
+        "This form was already submitted: here is the request it made. "
+        "To ask for another workspace, start a new request.",
+    )
     return redirect("provisioning:request_detail", pk=item.pk)
 
 
@@ -132,7 +162,9 @@ def request_preview(request: HttpRequest, template_pk: int) -> HttpResponseBase:
         return redirect("provisioning:request_new", template_pk=template.pk)
     display_name, desired_url = _typed(request)
     names = naming.final_names(template.definition or {}, display_name, desired_url)
-    return render(request, "provisioning/request_form.html#preview", {"template": template, "names": names})
+    return render(
+        request, "provisioning/request_form.html#preview", {"template": template, "names": names}
+    )
 
 
 @require_GET
@@ -143,8 +175,14 @@ def request_availability(request: HttpRequest, template_pk: int) -> HttpResponse
     if not is_htmx_partial(request):
         return redirect("provisioning:request_new", template_pk=template.pk)
     display_name, desired_url = _typed(request)
-    result = availability.check(template, display_name, desired_url) if display_name.strip() else None
-    return render(request, "provisioning/request_form.html#availability", {"template": template, "result": result})
+    result = (
+        availability.check(template, display_name, desired_url) if display_name.strip() else None
+    )
+    return render(
+        request,
+        "provisioning/request_form.html#availability",
+        {"template": template, "result": result},
+    )
 
 
 # --- Lists ----------------------------------------------------------------------------------------
@@ -180,8 +218,11 @@ def _filtered(request: HttpRequest) -> tuple[RequestFilterForm, object]:
 def request_list_all(request: HttpRequest) -> HttpResponse:
     form, requests = _filtered(request)
     context = {
-        "page": _page(request, requests), "form": form, "query": query_without_page(request),
-        "title": "All requests", "show_requester": True,
+        "page": _page(request, requests),
+        "form": form,
+        "query": query_without_page(request),
+        "title": "All requests",
+        "show_requester": True,
     }
     return render(request, page_or_fragment(request, "provisioning/request_list.html"), context)
 
@@ -203,7 +244,10 @@ def _what_was_requested(item: ProvisioningRequest) -> list[tuple[str, str]]:
     rows = [
         ("Description", data.description),
         ("Desired URL or alias", data.desired_url),
-        ("Privacy", "" if data.is_private is None else ("Private" if data.is_private else "Public")),
+        (
+            "Privacy",
+            "" if data.is_private is None else ("Private" if data.is_private else "Public"),
+        ),
         ("Owners", ", ".join(data.owners)),
         ("Members", ", ".join(data.members)),
     ]
@@ -217,12 +261,16 @@ def _what_was_requested(item: ProvisioningRequest) -> list[tuple[str, str]]:
 def _detail_context(request: HttpRequest, item: ProvisioningRequest) -> dict[str, object]:
     user = request_user(request)
     may_act = selectors.may_act_on(user, item)
-    labels = {name: str(field.label) for name, field in RequestForm(template=item.template).fields.items()}
+    labels = {
+        name: str(field.label) for name, field in RequestForm(template=item.template).fields.items()
+    }
     field_errors = item.field_errors if isinstance(item.field_errors, dict) else {}
     return {
         "item": item,
         "field_errors": [
-            (labels.get(name, "Request"), message) for name, messages_ in field_errors.items() for message in messages_
+            (labels.get(name, "Request"), message)
+            for name, messages_ in field_errors.items()
+            for message in messages_
         ],
         "requested": _what_was_requested(item),
         "events": item.events.select_related("actor").order_by("at", "id"),
@@ -251,7 +299,9 @@ def request_status(request: HttpRequest, pk: int) -> HttpResponseBase:
         return redirect("provisioning:request_detail", pk=item.pk)
     if services.request_watched(request=item):
         item.refresh_from_db()  # tasks run inline in tests; a worker answers the next poll
-    response = render(request, "provisioning/request_detail.html#live", _detail_context(request, item))
+    response = render(
+        request, "provisioning/request_detail.html#live", _detail_context(request, item)
+    )
     if item.is_final:
         stop = HttpResponseStopPolling(response.content)
         return stop
@@ -282,7 +332,9 @@ def _request_action(
 @require_POST
 @_any_role
 def request_retry(request: HttpRequest, pk: int) -> HttpResponseBase:
-    return _request_action(request, pk, services.request_retry, "Sent again. This page follows it live.")
+    return _request_action(
+        request, pk, services.request_retry, "Sent again. This page follows it live."
+    )
 
 
 @require_POST
@@ -294,13 +346,17 @@ def request_cancel(request: HttpRequest, pk: int) -> HttpResponseBase:
 @require_GET
 @_any_role
 def request_clone(request: HttpRequest, pk: int) -> HttpResponseBase:
-    """"Request another like this" / "Fix and resubmit": the form, filled from this request."""
+    """ "Request another like this" / "Fix and resubmit": the form, filled from this request."""
     item = selectors.request_get_for_user(request, pk)
     template = item.template
     if not template.offered:
-        messages.error(request, "The template of this request is no longer offered. Choose another one.")
+        messages.error(
+            request, "The template of this request is no longer offered. Choose another one."
+        )
         return redirect("provisioning:catalogue")
-    return redirect(f"{reverse('provisioning:request_new', kwargs={'template_pk': template.pk})}?clone={item.pk}")
+    return redirect(
+        f"{reverse('provisioning:request_new', kwargs={'template_pk': template.pk})}?clone={item.pk}"
+    )
 
 
 # --- Dashboard ------------------------------------------------------------------------------------
@@ -317,11 +373,19 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     tenants = served if everywhere or tenant is None else served.filter(pk=tenant.pk)
     numbers = selectors.dashboard_for(tenants=tenants)
     chart = charts.bar_chart(
-        numbers.per_day, title="Requests per day, last 30 days",
+        numbers.per_day,
+        title="Requests per day, last 30 days",
         desc=f"{sum(n for _, n in numbers.per_day)} requests in 30 days; the table below lists each day.",
         chart_id="per-day",
     )
-    return render(request, "provisioning/dashboard.html", {
-        "numbers": numbers, "chart": chart, "everywhere": everywhere, "tenant": tenant,
-        "served_count": served.count(),
-    })
+    return render(
+        request,
+        "provisioning/dashboard.html",
+        {
+            "numbers": numbers,
+            "chart": chart,
+            "everywhere": everywhere,
+            "tenant": tenant,
+            "served_count": served.count(),
+        },
+    )

@@ -41,10 +41,18 @@ class TenantAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
     actions = ["test_connection"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "provider", "is_active"]}),
-        ("Entra ID app registration", {
-            "fields": ["entra_tenant_id", "client_id", "secret_status", "client_secret",
-                       "secret_expires_on"],
-        }),
+        (
+            "Entra ID app registration",
+            {
+                "fields": [
+                    "entra_tenant_id",
+                    "client_id",
+                    "secret_status",
+                    "client_secret",
+                    "secret_expires_on",
+                ],
+            },
+        ),
         ("Point API", {"fields": ["point_base_url", "point_app_id"]}),
         ("Status", {"fields": ["last_check", "created_at", "updated_at"]}),
     ]
@@ -66,7 +74,9 @@ class TenantAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
             for name, options in self.fieldsets
         ]
 
-    def get_form(self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any) -> Any:
+    def get_form(
+        self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
+    ) -> Any:
         form = super().get_form(request, obj, change, **kwargs)
         if not is_operator(request.user):
             form.base_fields.pop("client_secret", None)  # a fresh class per call: safe to change
@@ -92,11 +102,17 @@ class TenantAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         before = Tenant.objects.filter(pk=obj.pk).first() if change else None
         super().save_model(request, obj, form, change)
         services.tenant_settings_changed(
-            tenant=obj, before=before, changed=list(form.changed_data), user=request.user,  # type: ignore[arg-type]
+            tenant=obj,
+            before=before,
+            changed=list(form.changed_data),
+            user=request.user,  # type: ignore[arg-type]
         )
         if secret:
             services.tenant_set_secret(
-                tenant=obj, secret=secret, expires_on=obj.secret_expires_on, user=request.user  # type: ignore[arg-type]
+                tenant=obj,
+                secret=secret,
+                expires_on=obj.secret_expires_on,
+                user=request.user,  # type: ignore[arg-type]
             )
 
     @admin.action(description="Test connection")
@@ -106,6 +122,6 @@ class TenantAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
         self.message_user(
             request,
             f"Connection test started for {queryset.count()} tenant(s); the result shows under "
-            "\"Last connection check\" and on the tenant page.",
+            '"Last connection check" and on the tenant page.',
             messages.SUCCESS,
         )

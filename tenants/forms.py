@@ -24,18 +24,32 @@ class TenantAdminForm(forms.ModelForm):
     class Meta:
         model = Tenant
         fields = [
-            "name", "slug", "provider", "is_active", "entra_tenant_id", "client_id",
-            "client_secret", "secret_expires_on", "point_base_url", "point_app_id",
+            "name",
+            "slug",
+            "provider",
+            "is_active",
+            "entra_tenant_id",
+            "client_id",
+            "client_secret",
+            "secret_expires_on",
+            "point_base_url",
+            "point_app_id",
         ]
 
     def clean_point_base_url(self) -> str:
         value: str = self.cleaned_data["point_base_url"].strip()
         schemes = ["https", "http"] if settings.DEMO_MODE else ["https"]
-        URLValidator(schemes=schemes, message="Enter a full URL, e.g. https://contoso.point.example/api.")(value)
+        URLValidator(
+            schemes=schemes, message="Enter a full URL, e.g. https://contoso.point.example/api."
+        )(value)
         return value.rstrip("/")
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
-        if "client_secret" in self.fields and not cleaned.get("client_secret") and not (self.instance.pk and self.instance.has_client_secret):
+        if (
+            "client_secret" in self.fields
+            and not cleaned.get("client_secret")
+            and not (self.instance.pk and self.instance.has_client_secret)
+        ):
             self.add_error("client_secret", "Enter the client secret: none is stored yet.")
         return cleaned

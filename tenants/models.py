@@ -34,15 +34,20 @@ class Tenant(models.Model):
     # Fernet token; see set_client_secret(). Never shown back in any form.
     client_secret_encrypted = models.TextField(editable=False, blank=True)
     secret_expires_on = models.DateField(
-        "secret expires on", null=True, blank=True,
+        "secret expires on",
+        null=True,
+        blank=True,
         help_text="When the client secret expires in Entra; warnings start 30 days before.",
     )
     point_base_url = models.CharField(
-        "Point API URL", max_length=300, validators=[validate_point_url],
+        "Point API URL",
+        max_length=300,
+        validators=[validate_point_url],
         help_text="Base URL of this tenant's Syskit Point API, e.g. https://contoso.point.example/api.",
     )
     point_app_id = models.UUIDField(
-        "Point API app ID", help_text="Client ID of the Syskit Point API app; the token scope is <app id>/.default.",
+        "Point API app ID",
+        help_text="Client ID of the Syskit Point API app; the token scope is <app id>/.default.",
     )
     provider = models.CharField(max_length=20, choices=Provider, default=Provider.POINT)
     is_active = models.BooleanField("active", default=True)
@@ -101,7 +106,9 @@ class ConnectionCheck(models.Model):
     status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
     ok = models.BooleanField(default=False, help_text="A token and every permission granted.")
     token_ok = models.BooleanField(default=False)
-    token_message = models.TextField(blank=True, help_text="What went wrong getting a token, and what to do.")
+    token_message = models.TextField(
+        blank=True, help_text="What went wrong getting a token, and what to do."
+    )
     # [{"permission", "endpoint", "outcome": granted|missing|error|skipped, "detail", "guidance"}]
     probes = models.JSONField(default=list)
     started_by = models.ForeignKey(

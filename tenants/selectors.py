@@ -37,9 +37,11 @@ def latest_check(tenant: Tenant) -> ConnectionCheck | None:
 def latest_checks(tenants: list[Tenant]) -> dict[int, ConnectionCheck]:
     """The newest check of each tenant, keyed on the tenant's pk, in two queries (no N+1)."""
     newest = ConnectionCheck.objects.filter(tenant=OuterRef("pk")).order_by("-created_at", "-id")
-    ids = Tenant.objects.filter(pk__in=[t.pk for t in tenants]).annotate(
-        check_id=Subquery(newest.values("pk")[:1])
-    ).values_list("check_id", flat=True)
+    ids = (
+        Tenant.objects.filter(pk__in=[t.pk for t in tenants])
+        .annotate(check_id=Subquery(newest.values("pk")[:1]))
+        .values_list("check_id", flat=True)
+    )
     return {c.tenant_id: c for c in ConnectionCheck.objects.filter(pk__in=[i for i in ids if i])}
 
 
@@ -55,14 +57,16 @@ def expiring_secrets(tenants: QuerySet[Tenant] | None = None) -> list[Tenant]:
     horizon = timezone.localdate() + timedelta(days=settings.SECRET_EXPIRY_WARNING_DAYS)
     queryset = Tenant.objects.all() if tenants is None else tenants
     return list(
-        queryset.filter(is_active=True, secret_expires_on__isnull=False, secret_expires_on__lte=horizon)
+        queryset.filter(
+            is_active=True, secret_expires_on__isnull=False, secret_expires_on__lte=horizon
+        )
         .order_by("secret_expires_on", "name")
         .distinct()
     )
 
 
 def secret_expiry_text(tenant: Tenant) -> str:
-    """"expires on 2026-09-01 (in 12 days)" / "expired on ...": for banners and /healthz."""
+    """ "expires on 2026-09-01 (in 12 days)" / "expired on ...": for banners and /healthz."""
     if tenant.secret_expires_on is None:
         return "has no expiry date"
     days = (tenant.secret_expires_on - timezone.localdate()).days

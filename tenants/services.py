@@ -33,8 +33,12 @@ def tenant_set_secret(
     TenantToken.objects.filter(tenant=tenant).delete()
     tokens.forget(tenant)
     expiry = tenant.secret_expires_on.isoformat() if tenant.secret_expires_on else "unknown"
-    _audit(AuditAction.TENANT_SECRET_CHANGED, user=user, tenant=tenant,
-           detail=f"New client secret stored; expires on {expiry}.")
+    _audit(
+        AuditAction.TENANT_SECRET_CHANGED,
+        user=user,
+        tenant=tenant,
+        detail=f"New client secret stored; expires on {expiry}.",
+    )
     return tenant
 
 
@@ -46,8 +50,13 @@ def credentials_changed(*, tenant: Tenant, user: User | None = None) -> None:
 
 # Where a tenant connects: a change is audited with the old and new value (none is a secret).
 CONNECTION_FIELDS = {
-    "entra_tenant_id": "Entra tenant ID", "client_id": "client ID", "point_base_url": "Point API URL",
-    "point_app_id": "Point API app ID", "provider": "upstream", "slug": "slug", "is_active": "active",
+    "entra_tenant_id": "Entra tenant ID",
+    "client_id": "client ID",
+    "point_base_url": "Point API URL",
+    "point_app_id": "Point API app ID",
+    "provider": "upstream",
+    "slug": "slug",
+    "is_active": "active",
 }
 TOKEN_FIELDS = {"entra_tenant_id", "client_id", "point_app_id", "point_base_url"}
 
@@ -57,8 +66,12 @@ def tenant_settings_changed(
 ) -> None:
     """After a tenant was saved (Django admin): audit where it now connects, drop old tokens."""
     if before is None:
-        _audit(AuditAction.TENANT_CREATED, user=user, tenant=tenant,
-               detail=f"Tenant {tenant.name} ({tenant.slug}) created; Point API URL {tenant.point_base_url}.")
+        _audit(
+            AuditAction.TENANT_CREATED,
+            user=user,
+            tenant=tenant,
+            detail=f"Tenant {tenant.name} ({tenant.slug}) created; Point API URL {tenant.point_base_url}.",
+        )
         return
     moved = [
         f"{label}: {getattr(before, field)} -> {getattr(tenant, field)}"
@@ -66,7 +79,9 @@ def tenant_settings_changed(
         if field in changed and getattr(before, field) != getattr(tenant, field)
     ]
     if moved:
-        _audit(AuditAction.TENANT_CONNECTION_CHANGED, user=user, tenant=tenant, detail="; ".join(moved))
+        _audit(
+            AuditAction.TENANT_CONNECTION_CHANGED, user=user, tenant=tenant, detail="; ".join(moved)
+        )
     if TOKEN_FIELDS & set(changed):
         credentials_changed(tenant=tenant, user=user)
 
@@ -76,7 +91,9 @@ def connection_check_start(*, tenant: Tenant, user: User | None = None) -> Conne
     """Save a pending check and run it in the background once committed."""
     check = ConnectionCheck.objects.create(tenant=tenant, started_by=user)
     transaction.on_commit(
-        lambda: async_task("tenants.tasks.run_connection_check", check.pk, task_name="connection check")
+        lambda: async_task(
+            "tenants.tasks.run_connection_check", check.pk, task_name="connection check"
+        )
     )
     return check
 
@@ -85,10 +102,16 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
     """Run a pending check (a second delivery of the task finds it done and does nothing)."""
     from tenants import checks
 
-    check = ConnectionCheck.objects.filter(pk=check_id, status=ConnectionCheck.Status.PENDING).first()
+    check = ConnectionCheck.objects.filter(
+        pk=check_id, status=ConnectionCheck.Status.PENDING
+    ).first()
     if check is None:
         return None
     check = checks.run(check)
-    _audit(AuditAction.CONNECTION_TESTED, user=check.started_by, tenant=check.tenant,
-           detail=check.summary)
+    _audit(
+        AuditAction.CONNECTION_TESTED,
+        user=check.started_by,
+        tenant=check.tenant,
+        detail=check.summary,
+    )
     return check

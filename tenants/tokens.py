@@ -295,7 +295,9 @@ def _expiry_text(tenant: Tenant) -> str:
 
 def error_from_msal(tenant: Tenant, result: dict[str, Any]) -> TokenError:
     """A typed error for msal's error dict; branches on the AADSTS code, never the text."""
-    codes = [int(c) for c in result.get("error_codes") or [] if re.fullmatch(r"[0-9]{1,12}", str(c))]
+    codes = [
+        int(c) for c in result.get("error_codes") or [] if re.fullmatch(r"[0-9]{1,12}", str(c))
+    ]
     code = codes[0] if codes else None
     error = str(result.get("error") or "error")
     app = f"app registration {tenant.client_id}"

@@ -24,10 +24,15 @@ def tenant_list(request: HttpRequest) -> HttpResponse:
 @staff_required
 def tenant_detail(request: HttpRequest, slug: str) -> HttpResponse:
     tenant = selectors.tenant_get_for_user(user=request_user(request), slug=slug)
-    return render(request, "tenants/tenant_detail.html", {
-        "tenant": tenant, "check": selectors.latest_check(tenant),
-        "expiry_text": selectors.secret_expiry_text(tenant),
-    })
+    return render(
+        request,
+        "tenants/tenant_detail.html",
+        {
+            "tenant": tenant,
+            "check": selectors.latest_check(tenant),
+            "expiry_text": selectors.secret_expiry_text(tenant),
+        },
+    )
 
 
 @require_POST
@@ -37,7 +42,9 @@ def tenant_check_start(request: HttpRequest, slug: str) -> HttpResponse:
     check = services.connection_check_start(tenant=tenant, user=request_user(request))
     if is_htmx_partial(request):
         check.refresh_from_db()
-        return render(request, "tenants/tenant_detail.html#check", {"tenant": tenant, "check": check})
+        return render(
+            request, "tenants/tenant_detail.html#check", {"tenant": tenant, "check": check}
+        )
     return redirect("tenants:detail", slug=tenant.slug)
 
 

@@ -38,8 +38,12 @@ def make_tenant(slug: str, point_base_url: str) -> Tenant:
     data = demo_tenant(slug)
     app = data["apps"][0]
     tenant = Tenant(
-        name=data["name"], slug=slug, entra_tenant_id=data["id"], client_id=app["client_id"],
-        point_base_url=point_base_url, point_app_id=data["point"]["api_app_id"],
+        name=data["name"],
+        slug=slug,
+        entra_tenant_id=data["id"],
+        client_id=app["client_id"],
+        point_base_url=point_base_url,
+        point_app_id=data["point"]["api_app_id"],
     )
     tenant.set_client_secret(app["secrets"][0]["value"])
     tenant.save()
@@ -59,9 +63,13 @@ def tenant_b(db: None) -> Tenant:
 def make_user(tenant: Tenant, name: str, role: str, **extra: Any) -> User:
     return User.objects.create(
         username=f"{uuid.uuid4()}@{tenant.entra_tenant_id}",
-        first_name=name, email=f"{name.lower()}@{tenant.slug}.example",
-        entra_tenant_id=tenant.entra_tenant_id, entra_object_id=uuid.uuid4(),
-        home_tenant=tenant, role=role, **extra,
+        first_name=name,
+        email=f"{name.lower()}@{tenant.slug}.example",
+        entra_tenant_id=tenant.entra_tenant_id,
+        entra_object_id=uuid.uuid4(),
+        home_tenant=tenant,
+        role=role,
+        **extra,
     )
 
 

@@ -12,7 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 AUTO = {"id": 4, "name": "Automatically Approve", "automatic": True, "stages": []}
-ADMIN = {"id": 2, "name": "Admin approval", "automatic": False, "stages": [["Point administrators"]]}
+ADMIN = {
+    "id": 2,
+    "name": "Admin approval",
+    "automatic": False,
+    "stages": [["Point administrators"]],
+}
 MANAGER_AND_ADMIN = {
     "id": 3,
     "name": "Manager and admin approval",
@@ -23,15 +28,25 @@ MANAGER_AND_ADMIN = {
 DEPARTMENTS = ["Finance", "HR", "Legal", "Marketing", "Sales", "IT", "Operations"]
 
 
-def _url(prefix: str = "", suffix: str = "", *, hide: bool = False, max_length: int = 64) -> dict[str, Any]:
-    return {"prefix": prefix, "suffix": suffix, "hide_name": hide, "allow_edit": not hide, "max_length": max_length}
+def _url(
+    prefix: str = "", suffix: str = "", *, hide: bool = False, max_length: int = 64
+) -> dict[str, Any]:
+    return {
+        "prefix": prefix,
+        "suffix": suffix,
+        "hide_name": hide,
+        "allow_edit": not hide,
+        "max_length": max_length,
+    }
 
 
 def _email(prefix: str = "", suffix: str = "", *, hide: bool = False) -> dict[str, Any]:
     return {"prefix": prefix, "suffix": suffix, "hide_name": hide}
 
 
-def _field(name: str, kind: str, required: bool, options: list[str] | None = None) -> dict[str, Any]:
+def _field(
+    name: str, kind: str, required: bool, options: list[str] | None = None
+) -> dict[str, Any]:
     f: dict[str, Any] = {"name": name, "type": kind, "required": required}
     if options is not None:
         f["options"] = options
@@ -55,7 +70,10 @@ def _base() -> list[dict[str, Any]]:
             "owners": {"min": 2, "max": 5, "predefined_it": False},
             "guest_members": True,
             "sharing": "ExistingGuestsOnly",
-            "sensitivity_label": {"id": "c99e52c6-f5ff-4050-9313-ca6a3a35710f", "name": "Confidential"},
+            "sensitivity_label": {
+                "id": "c99e52c6-f5ff-4050-9313-ca6a3a35710f",
+                "name": "Confidential",
+            },
             "terms": "Project workspaces are reviewed every six months.",
             "metadata": [
                 _field("Cost Center", "Text", True),
@@ -119,7 +137,10 @@ def _base() -> list[dict[str, Any]]:
             "owners": {"min": 2, "max": 4, "predefined_it": False},
             "guest_members": False,
             "sharing": "OnlyOrganization",
-            "sensitivity_label": {"id": "1b7c5a3e-2f6d-4b8a-9c0e-7d5f3a1b2c4d", "name": "Highly Confidential"},
+            "sensitivity_label": {
+                "id": "1b7c5a3e-2f6d-4b8a-9c0e-7d5f3a1b2c4d",
+                "name": "Highly Confidential",
+            },
             "terms": "Do not store customer personal data here.",
             "metadata": [
                 _field("Review Date", "Date", True),
@@ -245,7 +266,11 @@ def _base() -> list[dict[str, Any]]:
 
 def templates(tenant: dict[str, Any]) -> list[dict[str, Any]]:
     """The tenant's templates as internal records, predefined owners filled in."""
-    it_staff = [u["upn"] for u in tenant.get("users", []) if "Portal.ITStaff" in u.get("roles", []) and not u.get("guest")]
+    it_staff = [
+        u["upn"]
+        for u in tenant.get("users", [])
+        if "Portal.ITStaff" in u.get("roles", []) and not u.get("guest")
+    ]
     out = []
     for t in _base():
         owners = dict(t["owners"])

@@ -27,14 +27,41 @@ FIRST = [
     "Grace", "Hana", "Ivan", "Jonas", "Kara", "Liam", "Lucia", "Maya", "Nina", "Omar", "Paula", "Quinn",
     "Rosa", "Sam", "Tara", "Umar", "Vera", "Wen",
 ]  # fmt: skip
-LAST = ["Berg", "Costa", "Dietrich", "Evans", "Fischer", "Garcia", "Horvat", "Ito", "Jensen", "Kowalski"]
+LAST = [
+    "Berg",
+    "Costa",
+    "Dietrich",
+    "Evans",
+    "Fischer",
+    "Garcia",
+    "Horvat",
+    "Ito",
+    "Jensen",
+    "Kowalski",
+]
 PARTNERS = ["northwind.com", "tailspin.io", "litware.net", "adatum.org"]
-DEPARTMENTS = ["Finance", "HR", "Legal", "Marketing", "Sales", "IT", "Operations", "Research", "Support", "Facilities"]
+DEPARTMENTS = [
+    "Finance",
+    "HR",
+    "Legal",
+    "Marketing",
+    "Sales",
+    "IT",
+    "Operations",
+    "Research",
+    "Support",
+    "Facilities",
+]
 TOPICS = [
     "Team", "Leads", "Projects", "Budget", "Planning", "Reporting", "Onboarding", "Audit", "Events",
     "Vendors", "Training", "Compliance", "Recruiting", "Analytics", "Newsletter", "Helpdesk",
 ]  # fmt: skip
-GROUP_COUNTS = {"UnifiedGroup": 140, "SecurityGroup": 70, "DistributionList": 50, "MailEnabledSecurityGroup": 40}
+GROUP_COUNTS = {
+    "UnifiedGroup": 140,
+    "SecurityGroup": 70,
+    "DistributionList": 50,
+    "MailEnabledSecurityGroup": 40,
+}
 STANDALONE_SITES = 160
 LABELS = [None, None, "General", "Confidential", "Highly Confidential"]
 SHARING = ["Anyone", "NewAndExistingGuests", "ExistingGuestsOnly", "OnlyOrganization"]
@@ -61,7 +88,9 @@ def stable_id(*parts: object) -> str:
 
 
 def _when(rng: random.Random, span_days: int = 1400) -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(_EPOCH + rng.randrange(span_days * 86400)))
+    return time.strftime(
+        "%Y-%m-%dT%H:%M:%SZ", time.gmtime(_EPOCH + rng.randrange(span_days * 86400))
+    )
 
 
 @dataclass
@@ -77,7 +106,12 @@ class Inventory:
 
 def _tenant_key(tenant: dict[str, Any]) -> tuple[str, str, tuple[tuple[str, str, bool, str], ...]]:
     users = tuple(
-        (u["upn"].lower(), u.get("name", u["upn"]), bool(u.get("guest")), str(u.get("mail") or "").lower())
+        (
+            u["upn"].lower(),
+            u.get("name", u["upn"]),
+            bool(u.get("guest")),
+            str(u.get("mail") or "").lower(),
+        )
         for u in tenant.get("users", [])
     )
     return (str(tenant["slug"]).lower(), str(tenant["domain"]).lower(), users)
@@ -88,20 +122,42 @@ def inventory(tenant: dict[str, Any]) -> Inventory:
 
 
 @lru_cache(maxsize=8)
-def _build(slug: str, domain: str, fixture_users: tuple[tuple[str, str, bool, str], ...]) -> Inventory:
+def _build(
+    slug: str, domain: str, fixture_users: tuple[tuple[str, str, bool, str], ...]
+) -> Inventory:
     rng = random.Random(f"point-directory/{slug}")
     spo = domain.split(".")[0]
     people: list[dict[str, Any]] = []
     for upn, name, guest, _mail in fixture_users:
-        people.append({"id": stable_id(slug, "user", upn), "upn": upn, "name": name, "guest": guest})
+        people.append(
+            {"id": stable_id(slug, "user", upn), "upn": upn, "name": name, "guest": guest}
+        )
     for first in FIRST:
         for last in LAST[: 5 + FIRST.index(first) % 5]:
             upn = f"{first}.{last}@{domain}".lower()
-            people.append({"id": stable_id(slug, "user", upn), "upn": upn, "name": f"{first} {last}", "guest": False})
+            people.append(
+                {
+                    "id": stable_id(slug, "user", upn),
+                    "upn": upn,
+                    "name": f"{first} {last}",
+                    "guest": False,
+                }
+            )
     for i in range(30):
-        first, last, partner = FIRST[(i * 7) % len(FIRST)], LAST[(i * 3) % len(LAST)], PARTNERS[i % len(PARTNERS)]
+        first, last, partner = (
+            FIRST[(i * 7) % len(FIRST)],
+            LAST[(i * 3) % len(LAST)],
+            PARTNERS[i % len(PARTNERS)],
+        )
         upn = f"{first}.{last}{i}_{partner}#ext#@{domain}".lower()
-        people.append({"id": stable_id(slug, "guest", upn), "upn": upn, "name": f"{first} {last} ({partner})", "guest": True})
+        people.append(
+            {
+                "id": stable_id(slug, "guest", upn),
+                "upn": upn,
+                "name": f"{first} {last} ({partner})",
+                "guest": True,
+            }
+        )
     by_upn = {p["upn"]: p for p in people}
     # Point accepts owners "as UPN or e-mail" [3.1]: a fixture user's mail finds them too.
     for upn, _name, _guest, mail in fixture_users:
@@ -109,7 +165,9 @@ def _build(slug: str, domain: str, fixture_users: tuple[tuple[str, str, bool, st
             by_upn[mail] = by_upn[upn]
     employees = [p for p in people if not p["guest"]]
     guests = [p for p in people if p["guest"]]
-    fixture_employees = [p for p in employees if p["upn"] in {u for u, _, g, _m in fixture_users if not g}]
+    fixture_employees = [
+        p for p in employees if p["upn"] in {u for u, _, g, _m in fixture_users if not g}
+    ]
     fixture_guests = [p for p in guests if p["upn"] in {u for u, _, g, _m in fixture_users if g}]
 
     # All Company: the named employees plus synthetic ones up to exactly 10,000 members.
@@ -155,7 +213,11 @@ def _build(slug: str, domain: str, fixture_users: tuple[tuple[str, str, bool, st
             allows_guests = group_type in ("UnifiedGroup", "DistributionList")
             pool = employees + (guests if allows_guests else [])
             chosen = rng.sample(pool, rng.randint(3, 30))
-            owners = rng.sample(employees, rng.randint(1, 3)) if group_type != "DistributionList" or rng.random() < 0.5 else []
+            owners = (
+                rng.sample(employees, rng.randint(1, 3))
+                if group_type != "DistributionList" or rng.random() < 0.5
+                else []
+            )
             # Fixture people must show up somewhere, so the reports about them are not empty.
             if fixture_employees and rng.random() < 0.15:
                 chosen.append(rng.choice(fixture_employees))
@@ -171,7 +233,15 @@ def _build(slug: str, domain: str, fixture_users: tuple[tuple[str, str, bool, st
                 members.append(_member(p, "Member"))
             if group_type != "UnifiedGroup" and nestable and rng.random() < 0.4:
                 for inner in rng.sample(nestable, min(len(nestable), rng.randint(1, 2))):
-                    members.append({"id": inner["id"], "upn": inner["email"], "name": inner["name"], "kind": "Group", "role": "Member"})
+                    members.append(
+                        {
+                            "id": inner["id"],
+                            "upn": inner["email"],
+                            "name": inner["name"],
+                            "kind": "Group",
+                            "role": "Member",
+                        }
+                    )
             is_team = group_type == "UnifiedGroup" and rng.random() < 0.6
             g: dict[str, Any] = {
                 "id": stable_id(slug, "group", name),
@@ -179,7 +249,9 @@ def _build(slug: str, domain: str, fixture_users: tuple[tuple[str, str, bool, st
                 "email": f"{mail_slug}@{domain}",
                 "group_type": group_type,
                 "is_team": is_team,
-                "privacy": rng.choice(["Private", "Public"]) if group_type == "UnifiedGroup" else None,
+                "privacy": rng.choice(["Private", "Public"])
+                if group_type == "UnifiedGroup"
+                else None,
                 "on_premises": group_type != "UnifiedGroup" and rng.random() < 0.2,
                 "created_on": _when(rng),
                 "owners": [_member(o, "Owner") for o in owners],
@@ -188,7 +260,9 @@ def _build(slug: str, domain: str, fixture_users: tuple[tuple[str, str, bool, st
                 "members_count": len(members),
                 "guests_count": sum(1 for m in members if m["kind"] == "Guest"),
                 "label": rng.choice(LABELS) if group_type == "UnifiedGroup" else None,
-                "site_url": f"https://{spo}.sharepoint.com/sites/{slugify(name)}" if group_type == "UnifiedGroup" else None,
+                "site_url": f"https://{spo}.sharepoint.com/sites/{slugify(name)}"
+                if group_type == "UnifiedGroup"
+                else None,
                 "department": dept,
             }
             groups.append(g)
@@ -198,7 +272,18 @@ def _build(slug: str, domain: str, fixture_users: tuple[tuple[str, str, bool, st
     sites: list[dict[str, Any]] = []
     for g in groups:
         if g["site_url"]:
-            sites.append(_site(rng, slug, g["site_url"], g["name"], "Team site", "Microsoft 365 Group connected", g, employees))
+            sites.append(
+                _site(
+                    rng,
+                    slug,
+                    g["site_url"],
+                    g["name"],
+                    "Team site",
+                    "Microsoft 365 Group connected",
+                    g,
+                    employees,
+                )
+            )
     for _ in range(STANDALONE_SITES):
         dept = rng.choice(DEPARTMENTS)
         communication = rng.random() < 0.5
@@ -210,16 +295,28 @@ def _build(slug: str, domain: str, fixture_users: tuple[tuple[str, str, bool, st
             n += 1
         used.add(title.lower())
         url = f"https://{spo}.sharepoint.com/sites/{slugify(title)}"
-        kind = ("Communication site", "Communication site") if communication else ("Team site", "Team site (no group)")
+        kind = (
+            ("Communication site", "Communication site")
+            if communication
+            else ("Team site", "Team site (no group)")
+        )
         sites.append(_site(rng, slug, url, title, kind[0], kind[1], None, employees, dept))
     inv = Inventory(people, by_upn, groups, sites, employee_pattern, extra)
     for s in sites:
-        inv._site_perms[s["url"].lower()] = _site_permissions(rng, s, employees, guests, fixture_employees, fixture_guests)
+        inv._site_perms[s["url"].lower()] = _site_permissions(
+            rng, s, employees, guests, fixture_employees, fixture_guests
+        )
     return inv
 
 
 def _member(p: dict[str, Any], role: str) -> dict[str, Any]:
-    return {"id": p["id"], "upn": p["upn"], "name": p["name"], "kind": "Guest" if p["guest"] else "User", "role": role}
+    return {
+        "id": p["id"],
+        "upn": p["upn"],
+        "name": p["name"],
+        "kind": "Guest" if p["guest"] else "User",
+        "role": role,
+    }
 
 
 def _site(
@@ -264,10 +361,34 @@ def _site_permissions(
     title = s["title"]
     grp_backed = s["group_id"] is not None
     perms = [
-        {"principal": f"{title} Owners", "principal_type": "SharePointGroup", "level": "Full Control", "via": "M365GroupOwner" if grp_backed else "SharePointGroup", "upn": None},
-        {"principal": f"{title} Members", "principal_type": "SharePointGroup", "level": "Edit", "via": "M365GroupMember" if grp_backed else "SharePointGroup", "upn": None},
-        {"principal": f"{title} Visitors", "principal_type": "SharePointGroup", "level": "Read", "via": "SharePointGroup", "upn": None},
-        {"principal": s["primary_admin"], "principal_type": "User", "level": "Site Collection Administrator", "via": "Administrator", "upn": s["primary_admin"]},
+        {
+            "principal": f"{title} Owners",
+            "principal_type": "SharePointGroup",
+            "level": "Full Control",
+            "via": "M365GroupOwner" if grp_backed else "SharePointGroup",
+            "upn": None,
+        },
+        {
+            "principal": f"{title} Members",
+            "principal_type": "SharePointGroup",
+            "level": "Edit",
+            "via": "M365GroupMember" if grp_backed else "SharePointGroup",
+            "upn": None,
+        },
+        {
+            "principal": f"{title} Visitors",
+            "principal_type": "SharePointGroup",
+            "level": "Read",
+            "via": "SharePointGroup",
+            "upn": None,
+        },
+        {
+            "principal": s["primary_admin"],
+            "principal_type": "User",
+            "level": "Site Collection Administrator",
+            "via": "Administrator",
+            "upn": s["primary_admin"],
+        },
     ]
     direct = rng.sample(employees, rng.randint(0, 3))
     if fixture_employees and rng.random() < 0.1:
@@ -281,7 +402,15 @@ def _site_permissions(
         if p["upn"] in seen:
             continue
         seen.add(p["upn"])
-        perms.append({"principal": p["upn"], "principal_type": "Guest" if p["guest"] else "User", "level": rng.choice(["Edit", "Read", "Contribute"]), "via": "Direct", "upn": p["upn"]})
+        perms.append(
+            {
+                "principal": p["upn"],
+                "principal_type": "Guest" if p["guest"] else "User",
+                "level": rng.choice(["Edit", "Read", "Contribute"]),
+                "via": "Direct",
+                "upn": p["upn"],
+            }
+        )
     return perms
 
 
@@ -302,7 +431,12 @@ def find_person(tenant: dict[str, Any], upn: str) -> dict[str, Any] | None:
 
 def _employee(tenant: dict[str, Any], n: int) -> dict[str, Any]:
     upn = f"employee{n:05d}@{tenant['domain']}".lower()
-    return {"id": stable_id(tenant["slug"], "user", upn), "upn": upn, "name": f"Employee {n:05d}", "guest": False}
+    return {
+        "id": stable_id(tenant["slug"], "user", upn),
+        "upn": upn,
+        "name": f"Employee {n:05d}",
+        "guest": False,
+    }
 
 
 def members(tenant: dict[str, Any], g: dict[str, Any]) -> Iterator[dict[str, Any]]:
@@ -323,7 +457,9 @@ def member_count(g: dict[str, Any]) -> int:
     return int(g["owners_count"]) + int(g["members_count"])
 
 
-def site_permissions(tenant: dict[str, Any], site_url: str, ledger: list[dict[str, Any]]) -> list[dict[str, Any]] | None:
+def site_permissions(
+    tenant: dict[str, Any], site_url: str, ledger: list[dict[str, Any]]
+) -> list[dict[str, Any]] | None:
     inv = inventory(tenant)
     perms = inv._site_perms.get(site_url.lower())
     if perms is not None:
@@ -336,9 +472,25 @@ def site_permissions(tenant: dict[str, Any], site_url: str, ledger: list[dict[st
 
 def _ledger_site_permissions(w: dict[str, Any]) -> list[dict[str, Any]]:
     perms = [
-        {"principal": o, "principal_type": "User", "level": "Full Control", "via": "M365GroupOwner", "upn": o} for o in w["owners"]
+        {
+            "principal": o,
+            "principal_type": "User",
+            "level": "Full Control",
+            "via": "M365GroupOwner",
+            "upn": o,
+        }
+        for o in w["owners"]
     ]
-    perms += [{"principal": m, "principal_type": "User", "level": "Edit", "via": "M365GroupMember", "upn": m} for m in w["members"]]
+    perms += [
+        {
+            "principal": m,
+            "principal_type": "User",
+            "level": "Edit",
+            "via": "M365GroupMember",
+            "upn": m,
+        }
+        for m in w["members"]
+    ]
     return perms
 
 
@@ -354,7 +506,11 @@ def groups(tenant: dict[str, Any], ledger: list[dict[str, Any]]) -> list[dict[st
         if w["workspaceType"] == "SharePointSiteCollection":
             continue
         owners = [_ledger_person(tenant, u, "Owner") for u in w["owners"]]
-        mem = [_ledger_person(tenant, u, "Member") for u in w["members"] if u.lower() not in {o.lower() for o in w["owners"]}]
+        mem = [
+            _ledger_person(tenant, u, "Member")
+            for u in w["members"]
+            if u.lower() not in {o.lower() for o in w["owners"]}
+        ]
         out.append(
             {
                 "id": w["microsoftId"],
@@ -379,7 +535,12 @@ def groups(tenant: dict[str, Any], ledger: list[dict[str, Any]]) -> list[dict[st
 
 
 def _ledger_person(tenant: dict[str, Any], upn: str, role: str) -> dict[str, Any]:
-    p = find_person(tenant, upn) or {"id": stable_id(tenant["slug"], "user", upn.lower()), "upn": upn.lower(), "name": upn, "guest": False}
+    p = find_person(tenant, upn) or {
+        "id": stable_id(tenant["slug"], "user", upn.lower()),
+        "upn": upn.lower(),
+        "name": upn,
+        "guest": False,
+    }
     return _member(p, role)
 
 
@@ -411,7 +572,9 @@ def sites(tenant: dict[str, Any], ledger: list[dict[str, Any]]) -> list[dict[str
     return out
 
 
-def user_access(tenant: dict[str, Any], upn: str, ledger: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def user_access(
+    tenant: dict[str, Any], upn: str, ledger: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
     """Workspaces a user can reach and with which permission (proposed [4.2])."""
     key = upn.lower()
     out: list[dict[str, Any]] = []
@@ -429,11 +592,27 @@ def user_access(tenant: dict[str, Any], upn: str, ledger: list[dict[str, Any]]) 
             role = next((m["role"] for m in [*g["owners"], *g["members"]] if m["upn"] == key), None)
         if role:
             kind = "MicrosoftTeam" if g["is_team"] else "M365Group"
-            out.append({"name": g["name"], "url": g["site_url"] or "", "type": kind, "permission": role, "via": f"M365Group{role}"})
+            out.append(
+                {
+                    "name": g["name"],
+                    "url": g["site_url"] or "",
+                    "type": kind,
+                    "permission": role,
+                    "via": f"M365Group{role}",
+                }
+            )
     for s in sites(tenant, ledger):
         for p in site_permissions(tenant, s["url"], ledger) or []:
             if p["upn"] and p["upn"].lower() == key and p["via"] in ("Direct", "Administrator"):
-                out.append({"name": s["title"], "url": s["url"], "type": "Site", "permission": p["level"], "via": p["via"]})
+                out.append(
+                    {
+                        "name": s["title"],
+                        "url": s["url"],
+                        "type": "Site",
+                        "permission": p["level"],
+                        "via": p["via"],
+                    }
+                )
     person = find_person(tenant, key)
     if person and not person["guest"]:
         personal = key.replace("@", "_").replace(".", "_")

@@ -19,7 +19,9 @@ from emulator.state import EmulatorState
 _SNAPSHOTS: OrderedDict[tuple[int, str], list[dict[str, Any]]] = OrderedDict()
 _SNAPSHOT_LIMIT = 8
 
-DEFAULT_JOB_ERROR = "An error occurred while generating the report. Correlation id: {correlation_id}"
+DEFAULT_JOB_ERROR = (
+    "An error occurred while generating the report. Correlation id: {correlation_id}"
+)
 
 
 class Invalid(Exception):
@@ -62,7 +64,9 @@ def create(state: EmulatorState, tenant: dict[str, Any], kind: str, body: Any) -
         if urls:
             unknown = [u for u in urls if u.lower().rstrip("/") not in known]
             if unknown:
-                raise Invalid({"siteUrls": [f"Site not found in SysKit Point: {u}" for u in unknown]})
+                raise Invalid(
+                    {"siteUrls": [f"Site not found in SysKit Point: {u}" for u in unknown]}
+                )
             params["siteUrls"] = [known[u.lower().rstrip("/")]["url"] for u in urls]
         else:
             params["siteUrls"] = None
@@ -73,7 +77,14 @@ def create(state: EmulatorState, tenant: dict[str, Any], kind: str, body: Any) -
             raise Invalid({"user": ["The user field is required (a user principal name)."]})
         person = directory.find_person(tenant, user)
         if person is None:
-            person = next((p for p in directory.inventory(tenant).people if p["id"].lower() == user.strip().lower()), None)
+            person = next(
+                (
+                    p
+                    for p in directory.inventory(tenant).people
+                    if p["id"].lower() == user.strip().lower()
+                ),
+                None,
+            )
         if person is None:
             raise Invalid({"user": [f"User {user} was not found."]})
         params["user"] = person["upn"]
@@ -121,7 +132,9 @@ def rows(state: EmulatorState, tenant: dict[str, Any], job: dict[str, Any]) -> l
     return report
 
 
-def _compute(state: EmulatorState, tenant: dict[str, Any], job: dict[str, Any]) -> list[dict[str, Any]]:
+def _compute(
+    state: EmulatorState, tenant: dict[str, Any], job: dict[str, Any]
+) -> list[dict[str, Any]]:
     entries = provisioning.ledger(state)
     params = job["params"]
     if job["type"] == shapes.JOB_TYPE_GROUP_MEMBERSHIPS:
@@ -139,4 +152,6 @@ def _compute(state: EmulatorState, tenant: dict[str, Any], job: dict[str, Any]) 
             for p in directory.site_permissions(tenant, url, entries) or []:
                 out.append(shapes.site_permission_row(url, p))
         return out
-    return [shapes.user_access_row(a) for a in directory.user_access(tenant, params["user"], entries)]
+    return [
+        shapes.user_access_row(a) for a in directory.user_access(tenant, params["user"], entries)
+    ]

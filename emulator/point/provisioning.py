@@ -98,7 +98,11 @@ def _string_list(value: Any, key: str, errors: dict[str, list[str]]) -> list[str
     if value is None:
         return []
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        _add(errors, key, f"The {key} field must be an array of user principal names or e-mail addresses.")
+        _add(
+            errors,
+            key,
+            f"The {key} field must be an array of user principal names or e-mail addresses.",
+        )
         return []
     return [v.strip() for v in value if v.strip()]
 
@@ -174,13 +178,19 @@ def _metadata_problem(tenant: dict[str, Any], f: dict[str, Any], value: Any) -> 
     return None
 
 
-def _taken(state: EmulatorState, tenant: dict[str, Any], slug: str) -> tuple[set[str], set[str], set[str], dict[str, str]]:
+def _taken(
+    state: EmulatorState, tenant: dict[str, Any], slug: str
+) -> tuple[set[str], set[str], set[str], dict[str, str]]:
     """Names, URLs and e-mail aliases already used by workspaces, and those of in-flight requests."""
     entries = ledger(state)
     names = {g["name"].lower() for g in directory.groups(tenant, entries)}
     names |= {s["title"].lower() for s in directory.sites(tenant, entries)}
-    urls = {s["url"].rstrip("/").rsplit("/", 1)[-1].lower() for s in directory.sites(tenant, entries)}
-    emails = {g["email"].split("@")[0].lower() for g in directory.groups(tenant, entries) if g["email"]}
+    urls = {
+        s["url"].rstrip("/").rsplit("/", 1)[-1].lower() for s in directory.sites(tenant, entries)
+    }
+    emails = {
+        g["email"].split("@")[0].lower() for g in directory.groups(tenant, entries) if g["email"]
+    }
     pending: dict[str, str] = {}
     for r in tenant_data(state, slug)["requests"].values():
         if r["status"] in IN_FLIGHT:
@@ -222,7 +232,9 @@ def create(
         if template is None:
             _add(errors, "templateId", f"Provisioning template {template_id} does not exist.")
         elif template["workspace_type"] != workspace_type:
-            right = next(k for k, v in shapes.PROVISION_ENDPOINTS.items() if v == template["workspace_type"])
+            right = next(
+                k for k, v in shapes.PROVISION_ENDPOINTS.items() if v == template["workspace_type"]
+            )
             _add(
                 errors,
                 "templateId",
@@ -251,7 +263,11 @@ def create(
     request_id = str(uuid.uuid4())
     final_name = f"{template['name_prefix']}{display}{template['name_suffix']}"
     if display and len(final_name) > MAX_NAME:
-        _add(errors, "displayName", f"The workspace name may be at most {MAX_NAME} characters with the template's prefix and suffix.")
+        _add(
+            errors,
+            "displayName",
+            f"The workspace name may be at most {MAX_NAME} characters with the template's prefix and suffix.",
+        )
 
     # Owners: the requester's plus the template's predefined ones [8.2 item 4].
     owners: list[str] = []
@@ -271,16 +287,28 @@ def create(
     if owners_in and "owners" not in errors:
         lo, hi = template["owners"]["min"], template["owners"]["max"]
         if len(owners) < lo:
-            _add(errors, "owners", f"Template '{template['name']}' needs at least {lo} owners (got {len(owners)}).")
+            _add(
+                errors,
+                "owners",
+                f"Template '{template['name']}' needs at least {lo} owners (got {len(owners)}).",
+            )
         if len(owners) > hi:
-            _add(errors, "owners", f"Template '{template['name']}' allows at most {hi} owners (got {len(owners)}).")
+            _add(
+                errors,
+                "owners",
+                f"Template '{template['name']}' allows at most {hi} owners (got {len(owners)}).",
+            )
     members: list[str] = []
     for upn in members_in:
         person = directory.find_person(tenant, upn)
         if person is None:
             _add(errors, "members", f"User {upn} was not found.")
         elif person["guest"] and not template["guest_members"]:
-            _add(errors, "members", f"Template '{template['name']}' does not allow guests as members: {upn}.")
+            _add(
+                errors,
+                "members",
+                f"Template '{template['name']}' does not allow guests as members: {upn}.",
+            )
         elif person["upn"] not in owners and person["upn"] not in members:
             members.append(person["upn"])
 
@@ -298,22 +326,34 @@ def create(
             core = directory.slugify(display)
         url_slug = f"{settings['prefix']}{core}{settings['suffix']}".lower()
         if "desiredUrl" not in errors and display and len(url_slug) > settings["max_length"]:
-            _add(errors, "desiredUrl", f"The URL '{url_slug}' is longer than the template's limit of {settings['max_length']} characters.")
+            _add(
+                errors,
+                "desiredUrl",
+                f"The URL '{url_slug}' is longer than the template's limit of {settings['max_length']} characters.",
+            )
         if "desiredUrl" not in errors and display and not core:
             _add(errors, "desiredUrl", "The URL is empty; give a desiredUrl.")
 
     email_alias = None
     if template["email"] is not None:
         settings = template["email"]
-        desired_email = body.get("desiredEmail") if isinstance(body.get("desiredEmail"), str) else None
+        desired_email = (
+            body.get("desiredEmail") if isinstance(body.get("desiredEmail"), str) else None
+        )
         if settings["hide_name"]:
             core = _digits(request_id)
         elif desired_email and desired_email.strip():
             core = desired_email.strip().split("@")[0]
             if not EMAIL_PATTERN.match(core):
-                _add(errors, "desiredEmail", "The e-mail alias may contain only letters, digits, '.', '-' and '_'.")
+                _add(
+                    errors,
+                    "desiredEmail",
+                    "The e-mail alias may contain only letters, digits, '.', '-' and '_'.",
+                )
         else:
-            core = (url_slug or directory.slugify(display)).removeprefix(template["url"]["prefix"] if template["url"] else "")
+            core = (url_slug or directory.slugify(display)).removeprefix(
+                template["url"]["prefix"] if template["url"] else ""
+            )
         email_alias = f"{settings['prefix']}{core}{settings['suffix']}".lower()
         if len(email_alias) > MAX_EMAIL:
             _add(errors, "desiredEmail", f"The e-mail alias may be at most {MAX_EMAIL} characters.")
@@ -325,23 +365,43 @@ def create(
         if final_name.lower() in names:
             _add(errors, "displayName", f"A workspace named '{final_name}' already exists.")
         elif "name:" + final_name.lower() in pending:
-            _add(errors, "displayName", f"A workspace named '{final_name}' is already requested (request {pending['name:' + final_name.lower()]}).")
+            _add(
+                errors,
+                "displayName",
+                f"A workspace named '{final_name}' is already requested (request {pending['name:' + final_name.lower()]}).",
+            )
         if url_slug and "desiredUrl" not in errors:
             if url_slug in urls:
-                _add(errors, "desiredUrl", f"The URL '{url_slug}' is already taken by an existing site.")
+                _add(
+                    errors,
+                    "desiredUrl",
+                    f"The URL '{url_slug}' is already taken by an existing site.",
+                )
             elif "url:" + url_slug in pending:
-                _add(errors, "desiredUrl", f"The URL '{url_slug}' is already requested (request {pending['url:' + url_slug]}).")
+                _add(
+                    errors,
+                    "desiredUrl",
+                    f"The URL '{url_slug}' is already requested (request {pending['url:' + url_slug]}).",
+                )
         if email_alias and "desiredEmail" not in errors:
             if email_alias in emails:
                 _add(errors, "desiredEmail", f"The e-mail alias '{email_alias}' is already taken.")
             elif "email:" + email_alias in pending:
-                _add(errors, "desiredEmail", f"The e-mail alias '{email_alias}' is already requested (request {pending['email:' + email_alias]}).")
+                _add(
+                    errors,
+                    "desiredEmail",
+                    f"The e-mail alias '{email_alias}' is already requested (request {pending['email:' + email_alias]}).",
+                )
 
     if errors:
         raise Invalid(errors)
 
     privacy = template["privacy"]
-    is_private = (is_private_in if is_private_in is not None else True) if privacy == "RequesterDecides" else privacy == "Private"
+    is_private = (
+        (is_private_in if is_private_in is not None else True)
+        if privacy == "RequesterDecides"
+        else privacy == "Private"
+    )
     now = state.now()
     app_id = str(claims.get("appid") or claims.get("azp") or "")
     app = next((a for a in tenant.get("apps", []) if a.get("client_id") == app_id), None)
@@ -357,7 +417,9 @@ def create(
         "workspace_type": workspace_type,
         "display_name": final_name,
         "display_name_input": display,
-        "desired_url_input": body.get("desiredUrl") if isinstance(body.get("desiredUrl"), str) else None,
+        "desired_url_input": body.get("desiredUrl")
+        if isinstance(body.get("desiredUrl"), str)
+        else None,
         "url_slug": url_slug,
         "email_alias": email_alias,
         "owners": owners,
@@ -376,7 +438,9 @@ def create(
             for i, approvers in enumerate(approval["stages"])
         ],
         "status": shapes.REQUEST_APPROVED if approval["automatic"] else shapes.REQUEST_PENDING,
-        "next_at": now + timing(state, "approval") + timing(state, "approved") if approval["automatic"] else None,
+        "next_at": now + timing(state, "approval") + timing(state, "approved")
+        if approval["automatic"]
+        else None,
         "started_at": None,
         "in_progress_for": timing(state, "in_progress"),
         "fail_with": fail_with,
@@ -391,7 +455,9 @@ def create(
 # --- Lifecycle ---------------------------------------------------------------------------------
 
 
-def advance(state: EmulatorState, tenant: dict[str, Any], r: dict[str, Any], now: float) -> list[Event]:
+def advance(
+    state: EmulatorState, tenant: dict[str, Any], r: dict[str, Any], now: float
+) -> list[Event]:
     """Move a request along as far as ``now`` allows; the webhook events that happened."""
     events: list[Event] = []
     slug = r["tenant"]
@@ -402,7 +468,9 @@ def advance(state: EmulatorState, tenant: dict[str, Any], r: dict[str, Any], now
             r["started_at"] = at
             r["in_progress_for"] = timing(state, "in_progress")
             r["next_at"] = at + r["in_progress_for"]
-            events.append((slug, shapes.EVENT_STARTED, shapes.event_content(shapes.EVENT_STARTED, r)))
+            events.append(
+                (slug, shapes.EVENT_STARTED, shapes.event_content(shapes.EVENT_STARTED, r))
+            )
         elif r["status"] == shapes.REQUEST_IN_PROGRESS:
             r["next_at"] = None
             r["finished_at"] = at
@@ -411,12 +479,16 @@ def advance(state: EmulatorState, tenant: dict[str, Any], r: dict[str, Any], now
                 r["status"] = shapes.REQUEST_FAILED
                 r["error"] = str(r["fail_with"]).replace("{group_id}", microsoft_id)
                 r["correlation_id"] = str(uuid.uuid4())
-                events.append((slug, shapes.EVENT_FAILED, shapes.event_content(shapes.EVENT_FAILED, r)))
+                events.append(
+                    (slug, shapes.EVENT_FAILED, shapes.event_content(shapes.EVENT_FAILED, r))
+                )
             else:
                 r["status"] = shapes.REQUEST_COMPLETED
                 r["result"] = _result(tenant, r)
                 _record(state, r, at)
-                events.append((slug, shapes.EVENT_COMPLETED, shapes.event_content(shapes.EVENT_COMPLETED, r)))
+                events.append(
+                    (slug, shapes.EVENT_COMPLETED, shapes.event_content(shapes.EVENT_COMPLETED, r))
+                )
         else:
             r["next_at"] = None
     return events
@@ -474,7 +546,12 @@ def approve(state: EmulatorState, r: dict[str, Any], by: str | None, comment: st
     now = state.now()
     for stage in r["stages"]:
         if stage["status"] == shapes.STAGE_PENDING:
-            stage.update(status=shapes.STAGE_APPROVED, resolved_by=by or _admin(state, r), resolved_on=now, comment=comment)
+            stage.update(
+                status=shapes.STAGE_APPROVED,
+                resolved_by=by or _admin(state, r),
+                resolved_on=now,
+                comment=comment,
+            )
     r["status"] = shapes.REQUEST_APPROVED
     r["next_at"] = now + timing(state, "approved")
 
@@ -483,7 +560,12 @@ def reject(state: EmulatorState, r: dict[str, Any], by: str | None, comment: str
     now = state.now()
     stage = next((s for s in r["stages"] if s["status"] == shapes.STAGE_PENDING), None)
     if stage is not None:
-        stage.update(status=shapes.STAGE_REJECTED, resolved_by=by or _admin(state, r), resolved_on=now, comment=comment)
+        stage.update(
+            status=shapes.STAGE_REJECTED,
+            resolved_by=by or _admin(state, r),
+            resolved_on=now,
+            comment=comment,
+        )
     r["status"] = shapes.REQUEST_REJECTED
     r["next_at"] = None
     r["error"] = comment or None
@@ -495,7 +577,9 @@ def _admin(state: EmulatorState, r: dict[str, Any]) -> str:
     return admins[0] if admins else "point.admin@" + str(tenant.get("domain", "example.com"))
 
 
-def find_mine(state: EmulatorState, slug: str, app_id: str, desired_url: str | None, display_name: str | None) -> list[dict[str, Any]]:
+def find_mine(
+    state: EmulatorState, slug: str, app_id: str, desired_url: str | None, display_name: str | None
+) -> list[dict[str, Any]]:
     """proposed: the requests this app made, filtered by the URL or name it asked for."""
     out = []
     for r in tenant_data(state, slug)["requests"].values():
@@ -506,7 +590,10 @@ def find_mine(state: EmulatorState, slug: str, app_id: str, desired_url: str | N
             (r["url_slug"] or "").lower(),
         }:
             continue
-        if display_name and display_name.lower() not in {r["display_name_input"].lower(), r["display_name"].lower()}:
+        if display_name and display_name.lower() not in {
+            r["display_name_input"].lower(),
+            r["display_name"].lower(),
+        }:
             continue
         out.append(r)
     return sorted(out, key=lambda r: r["created"])

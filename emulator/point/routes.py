@@ -21,14 +21,18 @@ PREFIX = "/point/{tenant}/v1.0"
 JSON_TYPES = ("application/json", "application/json-patch+json", "text/json", "application/*+json")
 
 
-def point_route(method: str, suffix: str, roles: tuple[str, ...]) -> Callable[[PointHandler], PointHandler]:
+def point_route(
+    method: str, suffix: str, roles: tuple[str, ...]
+) -> Callable[[PointHandler], PointHandler]:
     """Register a Point handler: tenant lookup and authorization happen before it runs."""
 
     def register(handler: PointHandler) -> PointHandler:
         def wrapped(req: Request) -> Response:
             tenant = req.state.tenant(req.params["tenant"])
             if tenant is None:
-                return json_response(shapes.not_found("PointInstance", req.params["tenant"]), status=404)
+                return json_response(
+                    shapes.not_found("PointInstance", req.params["tenant"]), status=404
+                )
             try:
                 claims = auth.authorize(req, tenant, roles)
             except auth.Denied as denied:
@@ -42,7 +46,11 @@ def point_route(method: str, suffix: str, roles: tuple[str, ...]) -> Callable[[P
 
 
 def invalid(errors: dict[str, list[str]]) -> Response:
-    return json_response(shapes.validation_problem(errors), status=400, headers={"Content-Type": "application/problem+json; charset=utf-8"})
+    return json_response(
+        shapes.validation_problem(errors),
+        status=400,
+        headers={"Content-Type": "application/problem+json; charset=utf-8"},
+    )
 
 
 def read_json(req: Request, required: bool = True) -> Any:
@@ -56,7 +64,12 @@ def read_json(req: Request, required: bool = True) -> Any:
         # ASP.NET Core answers 415 to a body it has no input formatter for.
         raise _Problem(
             json_response(
-                {"type": "https://tools.ietf.org/html/rfc9110#section-15.5.16", "title": "Unsupported Media Type", "status": 415, "traceId": shapes.trace_id()},
+                {
+                    "type": "https://tools.ietf.org/html/rfc9110#section-15.5.16",
+                    "title": "Unsupported Media Type",
+                    "status": 415,
+                    "traceId": shapes.trace_id(),
+                },
                 status=415,
             )
         )
@@ -76,7 +89,10 @@ def paged(req: Request, items: list[dict[str, Any]]) -> Response:
     """proposed paging: ``$top`` (default 100, max 1000) and ``$skip``; OData-style envelope."""
     errors: dict[str, list[str]] = {}
     values = {}
-    for name, default in ((shapes.PAGE_TOP_PARAM, shapes.PAGE_DEFAULT), (shapes.PAGE_SKIP_PARAM, 0)):
+    for name, default in (
+        (shapes.PAGE_TOP_PARAM, shapes.PAGE_DEFAULT),
+        (shapes.PAGE_SKIP_PARAM, 0),
+    ):
         raw = req.query.get(name)
         try:
             values[name] = default if raw in (None, "") else int(str(raw))
@@ -116,7 +132,9 @@ def list_templates(req: Request, tenant: dict[str, Any], claims: dict[str, Any])
 def provision(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
     kind = req.params["kind"].lower()
     if kind not in shapes.PROVISION_ENDPOINTS:
-        return json_response({"error": "not_found", "message": f"No route for {req.path}."}, status=404)
+        return json_response(
+            {"error": "not_found", "message": f"No route for {req.path}."}, status=404
+        )
     try:
         body = read_json(req)
     except _Problem as problem:
@@ -146,9 +164,13 @@ def get_request(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) ->
     state = req.state
     _advance_tenant(state)
     with state.lock:
-        record = provisioning.tenant_data(state, _slug(tenant))["requests"].get(req.params["id"].lower())
+        record = provisioning.tenant_data(state, _slug(tenant))["requests"].get(
+            req.params["id"].lower()
+        )
         if record is None:
-            return json_response(shapes.not_found("ProvisioningRequest", req.params["id"]), status=404)
+            return json_response(
+                shapes.not_found("ProvisioningRequest", req.params["id"]), status=404
+            )
         return json_response(shapes.provisioning_request(record, state.now()))
 
 
@@ -163,7 +185,9 @@ def find_requests(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) 
     _advance_tenant(state)
     app_id = str(claims.get("appid") or claims.get("azp") or "")
     with state.lock:
-        found = provisioning.find_mine(state, _slug(tenant), app_id, req.query.get("desiredUrl"), req.query.get("displayName"))
+        found = provisioning.find_mine(
+            state, _slug(tenant), app_id, req.query.get("desiredUrl"), req.query.get("displayName")
+        )
         items = [shapes.provisioning_request(r, state.now()) for r in found]
     return paged(req, items)
 
@@ -184,7 +208,13 @@ def list_groups(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) ->
     if group_type:
         match = next((t for t in shapes.GROUP_TYPES if t.lower() == group_type.lower()), None)
         if match is None:
-            return invalid({"groupType": [f"The value '{group_type}' is not valid. Use one of: {', '.join(shapes.GROUP_TYPES)}."]})
+            return invalid(
+                {
+                    "groupType": [
+                        f"The value '{group_type}' is not valid. Use one of: {', '.join(shapes.GROUP_TYPES)}."
+                    ]
+                }
+            )
         group_type = match
     with req.state.lock:
         entries = list(provisioning.ledger(req.state))
@@ -201,7 +231,9 @@ def get_group(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> R
     with req.state.lock:
         entries = list(provisioning.ledger(req.state))
     # proposed [5.2]: exact, case-insensitive name match; the first one if several share it.
-    found = next((g for g in directory.groups(tenant, entries) if g["name"].lower() == name.lower()), None)
+    found = next(
+        (g for g in directory.groups(tenant, entries) if g["name"].lower() == name.lower()), None
+    )
     if found is None:
         return json_response(shapes.not_found("Group", name), status=404)
     return json_response(shapes.group(found))
@@ -251,7 +283,9 @@ def user_access(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) ->
 
 
 def _job(req: Request, tenant: dict[str, Any]) -> dict[str, Any] | None:
-    job: dict[str, Any] | None = provisioning.tenant_data(req.state, _slug(tenant))["jobs"].get(req.params["id"].lower())
+    job: dict[str, Any] | None = provisioning.tenant_data(req.state, _slug(tenant))["jobs"].get(
+        req.params["id"].lower()
+    )
     if job is not None:
         jobs.advance(job, req.state.now())
     return job
@@ -269,7 +303,9 @@ def job_status(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> 
         # documented-draft [4.1]: 302 to the result once it has succeeded.
         location = f"/point/{_slug(tenant)}/v1.0/requests/{job['id']}/result"
         return json_response(answer, status=302, headers={"Location": location})
-    return json_response(answer, headers={"Retry-After": "1"} if job["status"] == shapes.JOB_IN_PROGRESS else None)
+    return json_response(
+        answer, headers={"Retry-After": "1"} if job["status"] == shapes.JOB_IN_PROGRESS else None
+    )
 
 
 @point_route("GET", "/requests/{id}/result", auth.ASYNC_STATUS)
@@ -281,9 +317,19 @@ def job_result(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> 
             return json_response(shapes.not_found("Request", req.params["id"]), status=404)
         job = dict(job)
     if job["status"] == shapes.JOB_FAILED:
-        return json_response(shapes.domain_error(f"Request {job['id']} failed: {job['error']}", shapes.INVALID_OPERATION), status=409)
+        return json_response(
+            shapes.domain_error(
+                f"Request {job['id']} failed: {job['error']}", shapes.INVALID_OPERATION
+            ),
+            status=409,
+        )
     if job["status"] != shapes.JOB_SUCCEEDED:
-        return json_response(shapes.domain_error(f"Request {job['id']} has not completed yet.", shapes.INVALID_OPERATION), status=409)
+        return json_response(
+            shapes.domain_error(
+                f"Request {job['id']} has not completed yet.", shapes.INVALID_OPERATION
+            ),
+            status=409,
+        )
     with state.lock:
         rows = jobs.rows(state, tenant, job)
     return paged(req, rows)
@@ -325,7 +371,9 @@ def _delete_webhook(req: Request, tenant: dict[str, Any], claims: dict[str, Any]
             return invalid(exc.errors)
         req.state.save()
     if not deleted:
-        return json_response(shapes.not_found("WebhookEndpoint", str(body.get("endpoint"))), status=404)
+        return json_response(
+            shapes.not_found("WebhookEndpoint", str(body.get("endpoint"))), status=404
+        )
     return Response(204, b"", {})
 
 
@@ -373,11 +421,17 @@ def _control_request(req: Request, action: str) -> Response:
     with state.lock:
         found = provisioning.find_request(state, req.params["id"])
         if found is None:
-            return json_response({"error": "not_found", "message": f"No provisioning request {req.params['id']}."}, status=404)
+            return json_response(
+                {"error": "not_found", "message": f"No provisioning request {req.params['id']}."},
+                status=404,
+            )
         _, record = found
         if record["status"] != shapes.REQUEST_PENDING:
             return json_response(
-                {"error": "conflict", "message": f"Request {record['id']} is {record['status']}, not Pending."},
+                {
+                    "error": "conflict",
+                    "message": f"Request {record['id']} is {record['status']}, not Pending.",
+                },
                 status=409,
             )
         if action == "approve":
@@ -422,7 +476,9 @@ def control_timing(req: Request) -> Response:
         current = provisioning.config(state)["timing"]
         for key, value in body.items():
             if key not in provisioning.DEFAULT_TIMING:
-                raise BadRequest(f"Unknown phase '{key}'; use {', '.join(provisioning.DEFAULT_TIMING)}.")
+                raise BadRequest(
+                    f"Unknown phase '{key}'; use {', '.join(provisioning.DEFAULT_TIMING)}."
+                )
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise BadRequest(f"'{key}' must be a number of seconds >= 0.")
             current[key] = float(value)
@@ -438,7 +494,12 @@ def _fail_next(req: Request, queue_name: str, default: str) -> Response:
         raise BadRequest("'tenant' (slug or id) is required and must exist.")
     message = body.get("message") or default
     count = body.get("count", 1)
-    if not isinstance(message, str) or isinstance(count, bool) or not isinstance(count, int) or count < 1:
+    if (
+        not isinstance(message, str)
+        or isinstance(count, bool)
+        or not isinstance(count, int)
+        or count < 1
+    ):
         raise BadRequest("'message' must be a string and 'count' a positive integer.")
     with state.lock:
         queue = provisioning.config(state)[queue_name].setdefault(_slug(tenant), [])
@@ -461,7 +522,9 @@ def control_jobs_fail_next(req: Request) -> Response:
 def control_ledger(req: Request) -> Response:
     wanted = (req.query.get("tenant") or "").lower()
     with req.state.lock:
-        entries = [dict(e) for e in provisioning.ledger(req.state) if not wanted or e["tenant"] == wanted]
+        entries = [
+            dict(e) for e in provisioning.ledger(req.state) if not wanted or e["tenant"] == wanted
+        ]
     return json_response({"count": len(entries), "workspaces": entries})
 
 
@@ -486,8 +549,12 @@ def control_webhooks(req: Request) -> Response:
             cfg["duplicate_rate"] = float(rate)
         if "retry_delays" in body:
             delays = body["retry_delays"]
-            if not isinstance(delays, list) or not all(isinstance(d, int | float) and not isinstance(d, bool) and d >= 0 for d in delays):
+            if not isinstance(delays, list) or not all(
+                isinstance(d, int | float) and not isinstance(d, bool) and d >= 0 for d in delays
+            ):
                 raise BadRequest("'retry_delays' must be a list of seconds >= 0.")
             cfg["retry_delays"] = [float(d) for d in delays]
         state.save()
-        return json_response({"duplicate_rate": cfg["duplicate_rate"], "retry_delays": cfg["retry_delays"]})
+        return json_response(
+            {"duplicate_rate": cfg["duplicate_rate"], "retry_delays": cfg["retry_delays"]}
+        )

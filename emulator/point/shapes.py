@@ -425,7 +425,9 @@ def webhook_endpoint(e: dict[str, Any]) -> dict[str, Any]:
     return {"endpoint": e["endpoint"], "types": list(e["types"])}
 
 
-def webhook_envelope(event_type: str, content: dict[str, Any], ts: float, key: str) -> dict[str, Any]:
+def webhook_envelope(
+    event_type: str, content: dict[str, Any], ts: float, key: str
+) -> dict[str, Any]:
     """documented [6.2]: {type, content, meta{timeStamp, idempotencyKey}}."""
     return {
         "type": event_type,

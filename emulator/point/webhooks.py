@@ -37,7 +37,9 @@ class Invalid(Exception):
 
 def signature(raw_body: bytes, key: str) -> str:
     """documented [6.3]: Base64(HMAC-SHA256(key = UTF-8 of the options key, message = raw body))."""
-    return base64.b64encode(hmac.new(key.encode("utf-8"), raw_body, hashlib.sha256).digest()).decode()
+    return base64.b64encode(
+        hmac.new(key.encode("utf-8"), raw_body, hashlib.sha256).digest()
+    ).decode()
 
 
 def options_key(state: EmulatorState, slug: str) -> str:
@@ -114,7 +116,9 @@ def dispatch(state: EmulatorState, events: list[provisioning.Event]) -> None:
     by_endpoint: dict[tuple[str, str], list[tuple[str, bytes, str, bool]]] = {}
     for slug, event_type, content in events:
         idempotency_key = str(uuid.uuid4())
-        raw = json.dumps(shapes.webhook_envelope(event_type, content, state.now(), idempotency_key)).encode("utf-8")
+        raw = json.dumps(
+            shapes.webhook_envelope(event_type, content, state.now(), idempotency_key)
+        ).encode("utf-8")
         for hook in endpoints(state, slug):
             if shapes.EVENT_ALL not in hook["types"] and event_type not in hook["types"]:
                 continue

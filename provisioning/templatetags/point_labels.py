@@ -27,7 +27,7 @@ def point_label(value: object) -> str:
     text = str(value or "")
     for code, words in sorted(KNOWN.items(), key=lambda item: -len(item[0])):
         if text.startswith(code):
-            rest = text[len(code):]
+            rest = text[len(code) :]
             return words + (" " + _split(rest).lower() if rest else "")
     split = _split(text)
     if any(split.startswith(word) for word in PRODUCT_WORDS):

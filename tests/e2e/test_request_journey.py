@@ -20,7 +20,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_a_requester_submits_a_group_and_watches_it_complete(
-    page: Page, live_server: Any, emulator: RunningEmulator, live_tenant_a: Tenant,
+    page: Page,
+    live_server: Any,
+    emulator: RunningEmulator,
+    live_tenant_a: Tenant,
     settings: Settings,
 ) -> None:
     settings.PROVISIONING_POLL_MIN_INTERVAL = 1

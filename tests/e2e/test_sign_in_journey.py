@@ -48,7 +48,8 @@ def test_signing_out_ends_the_session(
 ) -> None:
     register_callback(emulator, live_server.url, "contoso")
     emulator.control(
-        "redirect-uris", client_id=demo_tenant("contoso")["apps"][0]["client_id"],
+        "redirect-uris",
+        client_id=demo_tenant("contoso")["apps"][0]["client_id"],
         add=[f"{live_server.url}/"],
     )
     page.goto(live_server.url + "/")

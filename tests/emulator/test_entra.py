@@ -679,8 +679,12 @@ def _id_token_after_sign_in(emulator: RunningEmulator) -> requests.Response:
 
 def test_an_id_token_override_changes_only_the_next_id_token(emulator: RunningEmulator) -> None:
     emulator.control("id-token-overrides", claims={"aud": "someone-else"}, remove=["email"])
-    first = jwt.decode(_id_token_after_sign_in(emulator).json()["id_token"], options={"verify_signature": False})
-    second = jwt.decode(_id_token_after_sign_in(emulator).json()["id_token"], options={"verify_signature": False})
+    first = jwt.decode(
+        _id_token_after_sign_in(emulator).json()["id_token"], options={"verify_signature": False}
+    )
+    second = jwt.decode(
+        _id_token_after_sign_in(emulator).json()["id_token"], options={"verify_signature": False}
+    )
     assert first["aud"] == "someone-else"
     assert "email" not in first
     assert second["aud"] == CLIENT_ID

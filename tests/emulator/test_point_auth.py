@@ -27,7 +27,13 @@ ENDPOINTS = [
 
 
 def call(point: Point, method: str, path: str) -> requests.Response:
-    return requests.request(method, point.url(path), headers=point.headers, json={} if method == "POST" else None, timeout=10)
+    return requests.request(
+        method,
+        point.url(path),
+        headers=point.headers,
+        json={} if method == "POST" else None,
+        timeout=10,
+    )
 
 
 def assert_401(answer: requests.Response) -> None:
@@ -37,7 +43,9 @@ def assert_401(answer: requests.Response) -> None:
 
 
 @pytest.mark.parametrize(("method", "path"), ENDPOINTS)
-def test_it_answers_401_with_a_bearer_challenge_without_a_token(emulator: RunningEmulator, method: str, path: str) -> None:
+def test_it_answers_401_with_a_bearer_challenge_without_a_token(
+    emulator: RunningEmulator, method: str, path: str
+) -> None:
     answer = call(Point(emulator, CONTOSO, None), method, path)
     assert_401(answer)
     assert answer.headers["WWW-Authenticate"] == "Bearer"
@@ -50,7 +58,11 @@ def test_it_answers_401_to_a_malformed_token(emulator: RunningEmulator) -> None:
 
 
 def test_it_answers_401_to_a_non_bearer_scheme(emulator: RunningEmulator) -> None:
-    answer = requests.get(f"{emulator.url}/point/contoso/v1.0/groups", headers={"Authorization": "Basic YTpi"}, timeout=10)
+    answer = requests.get(
+        f"{emulator.url}/point/contoso/v1.0/groups",
+        headers={"Authorization": "Basic YTpi"},
+        timeout=10,
+    )
     assert_401(answer)
 
 
@@ -93,7 +105,9 @@ def test_it_answers_404_for_an_unknown_point_instance(emulator: RunningEmulator)
         ("POST", "/groups/memberships", True),
     ],
 )
-def test_a_sharepoint_read_all_only_app_gets_403_outside_its_permission(emulator: RunningEmulator, method: str, path: str, allowed: bool) -> None:
+def test_a_sharepoint_read_all_only_app_gets_403_outside_its_permission(
+    emulator: RunningEmulator, method: str, path: str, allowed: bool
+) -> None:
     reader = Point(emulator, FABRIKAM, token(emulator, FABRIKAM, app(FABRIKAM, permissions=1)))
     answer = call(reader, method, path)
     if allowed:
@@ -111,18 +125,34 @@ def test_a_revoked_permission_closes_its_endpoints_to_new_tokens(emulator: Runni
     assert point.get("/groups").status_code == 200
 
 
-def test_point_async_requests_alone_opens_groups_and_status_but_not_sites_or_users(emulator: RunningEmulator) -> None:
+def test_point_async_requests_alone_opens_groups_and_status_but_not_sites_or_users(
+    emulator: RunningEmulator,
+) -> None:
     portal = app(CONTOSO)
-    emulator.control("permissions", client_id=portal["client_id"], revoke=["SharePoint.Read.All", "Point.Admin", "Point.Provisioning"])
+    emulator.control(
+        "permissions",
+        client_id=portal["client_id"],
+        revoke=["SharePoint.Read.All", "Point.Admin", "Point.Provisioning"],
+    )
     point = Point(emulator, CONTOSO, token(emulator, CONTOSO))
     assert point.get("/groups").status_code == 200
     started = point.post("/groups/memberships", {})
     assert started.status_code == 202
     assert point.get(started.headers["Location"], allow_redirects=False).status_code in (200, 302)
     assert point.get("/sites").status_code == 403
-    assert point.post("/users/access/generate", {"user": CONTOSO["users"][0]["upn"]}).status_code == 403
+    assert (
+        point.post("/users/access/generate", {"user": CONTOSO["users"][0]["upn"]}).status_code
+        == 403
+    )
 
 
 def test_routes_match_case_insensitively(emulator: RunningEmulator) -> None:
     point = Point(emulator, CONTOSO, token(emulator, CONTOSO))
-    assert requests.get(f"{emulator.url}/Point/CONTOSO/V1.0/Provision/Templates", headers=point.headers, timeout=10).status_code == 200
+    assert (
+        requests.get(
+            f"{emulator.url}/Point/CONTOSO/V1.0/Provision/Templates",
+            headers=point.headers,
+            timeout=10,
+        ).status_code
+        == 200
+    )

@@ -46,7 +46,13 @@ def test_groups_filter_by_type(contoso: Point, group_type: str) -> None:
 
 def test_group_types_partition_all_groups_and_include_guests_and_teams(contoso: Point) -> None:
     total = contoso.get("/groups").json()["@odata.count"]
-    assert sum(contoso.get("/groups", params={"groupType": t}).json()["@odata.count"] for t in GROUP_TYPES) == total
+    assert (
+        sum(
+            contoso.get("/groups", params={"groupType": t}).json()["@odata.count"]
+            for t in GROUP_TYPES
+        )
+        == total
+    )
     everything = collect(contoso, "/groups", **{"$top": 1000})
     assert any(g["guestsCount"] > 0 for g in everything)
     assert any(g["isTeam"] for g in everything)
@@ -70,7 +76,10 @@ def test_an_unknown_group_is_404_in_the_documented_shape(contoso: Point) -> None
     assert answer.status_code == 404
     body = answer.json()
     assert body["message"] == "An error has occurred."
-    assert body["exceptionType"] == "SysKit.Point.Application.SeedWork.Exceptions.ResourceMissingException"
+    assert (
+        body["exceptionType"]
+        == "SysKit.Point.Application.SeedWork.Exceptions.ResourceMissingException"
+    )
     assert "No Such Group" in body["exceptionMessage"]
 
 
@@ -84,7 +93,11 @@ def test_sites_page_through_a_few_hundred(contoso: Point) -> None:
     sites = collect(contoso, "/sites", **{"$top": 120})
     assert len(sites) >= 300
     assert len({s["url"] for s in sites}) == len(sites)
-    assert {s["siteType"] for s in sites} == {"Microsoft 365 Group connected", "Communication site", "Team site (no group)"}
+    assert {s["siteType"] for s in sites} == {
+        "Microsoft 365 Group connected",
+        "Communication site",
+        "Team site (no group)",
+    }
 
 
 def test_page_size_is_capped_and_bad_paging_is_rejected(contoso: Point) -> None:
@@ -95,7 +108,9 @@ def test_page_size_is_capped_and_bad_paging_is_rejected(contoso: Point) -> None:
     assert contoso.get("/sites", params={"$skip": 100_000}).json()["value"] == []
 
 
-def test_the_inventory_is_the_same_in_every_emulator_and_differs_per_tenant(contoso: Point, fabrikam: Point) -> None:
+def test_the_inventory_is_the_same_in_every_emulator_and_differs_per_tenant(
+    contoso: Point, fabrikam: Point
+) -> None:
     other = start_background(log_requests=False)
     try:
         again = Point(other, CONTOSO, token(other, CONTOSO))
@@ -103,4 +118,7 @@ def test_the_inventory_is_the_same_in_every_emulator_and_differs_per_tenant(cont
         assert again.get("/sites").json()["value"] == contoso.get("/sites").json()["value"]
     finally:
         other.stop()
-    assert fabrikam.get("/groups").json()["value"][0]["id"] != contoso.get("/groups").json()["value"][0]["id"]
+    assert (
+        fabrikam.get("/groups").json()["value"][0]["id"]
+        != contoso.get("/groups").json()["value"][0]["id"]
+    )

@@ -37,12 +37,26 @@ def result_pages(point: Point, url: str, top: int = 1000) -> list[dict[str, Any]
 @pytest.mark.parametrize(
     ("path", "body", "row_keys"),
     [
-        ("/groups/memberships", {}, {"groupId", "groupName", "email", "displayName", "memberType", "role"}),
-        ("/sites/permissions/generate", {}, {"siteUrl", "principalName", "principalType", "permissionLevel"}),
-        ("/users/access/generate", {"user": REQUESTER}, {"workspaceName", "url", "workspaceType", "permission"}),
+        (
+            "/groups/memberships",
+            {},
+            {"groupId", "groupName", "email", "displayName", "memberType", "role"},
+        ),
+        (
+            "/sites/permissions/generate",
+            {},
+            {"siteUrl", "principalName", "principalType", "permissionLevel"},
+        ),
+        (
+            "/users/access/generate",
+            {"user": REQUESTER},
+            {"workspaceName", "url", "workspaceType", "permission"},
+        ),
     ],
 )
-def test_a_job_answers_202_then_progress_then_302_to_its_result(contoso: Point, path: str, body: dict[str, Any], row_keys: set[str]) -> None:
+def test_a_job_answers_202_then_progress_then_302_to_its_result(
+    contoso: Point, path: str, body: dict[str, Any], row_keys: set[str]
+) -> None:
     contoso.emulator.control("timing", job=0.6)
     started = start(contoso, path, body)
     status = started.json()
@@ -71,7 +85,9 @@ def test_the_result_is_not_ready_before_the_job_succeeds(contoso: Point) -> None
     assert "has not completed" in result.json()["exceptionMessage"]
 
 
-def test_a_memberships_report_pages_through_all_10000_members_of_all_company(contoso: Point) -> None:
+def test_a_memberships_report_pages_through_all_10000_members_of_all_company(
+    contoso: Point,
+) -> None:
     group = contoso.get("/groups/All Company").json()
     started = start(contoso, "/groups/memberships", {"groupIds": [group["id"]]})
     done = contoso.wait_job(started.headers["Location"])
@@ -83,28 +99,40 @@ def test_a_memberships_report_pages_through_all_10000_members_of_all_company(con
     assert len(rows) == 10_000 + group["ownersCount"]
 
 
-def test_a_full_memberships_report_has_guests_nested_groups_and_the_big_group(contoso: Point) -> None:
+def test_a_full_memberships_report_has_guests_nested_groups_and_the_big_group(
+    contoso: Point,
+) -> None:
     done = contoso.wait_job(start(contoso, "/groups/memberships", None).headers["Location"])
     first = contoso.get(done.headers["Location"], params={"$top": 1}).json()
     assert first["@odata.count"] > 10_000
     rows = result_pages(contoso, done.headers["Location"])
     assert {r["memberType"] for r in rows} == {"User", "Guest", "Group"}
     assert {r["role"] for r in rows} == {"Owner", "Member"}
-    assert sum(1 for r in rows if r["groupName"] == "All Company" and r["role"] == "Member") == 10_000
+    assert (
+        sum(1 for r in rows if r["groupName"] == "All Company" and r["role"] == "Member") == 10_000
+    )
 
 
 def test_a_user_access_report_lists_workspaces_and_onedrive(contoso: Point) -> None:
-    done = contoso.wait_job(start(contoso, "/users/access/generate", {"userPrincipalName": REQUESTER}).headers["Location"])
+    done = contoso.wait_job(
+        start(contoso, "/users/access/generate", {"userPrincipalName": REQUESTER}).headers[
+            "Location"
+        ]
+    )
     rows = contoso.get(done.headers["Location"]).json()["value"]
     kinds = {r["workspaceType"] for r in rows}
     assert "OneDrive" in kinds
-    assert any(r["workspaceName"] == "All Company" and r["permission"] in ("Owner", "Member") for r in rows)
+    assert any(
+        r["workspaceName"] == "All Company" and r["permission"] in ("Owner", "Member") for r in rows
+    )
 
 
 def test_a_site_permissions_report_covers_the_requested_sites_only(contoso: Point) -> None:
     sites = contoso.get("/sites", params={"$top": 2}).json()["value"]
     urls = [s["url"] for s in sites]
-    done = contoso.wait_job(start(contoso, "/sites/permissions/generate", {"siteUrls": urls}).headers["Location"])
+    done = contoso.wait_job(
+        start(contoso, "/sites/permissions/generate", {"siteUrls": urls}).headers["Location"]
+    )
     rows = contoso.get(done.headers["Location"]).json()["value"]
     assert {r["siteUrl"] for r in rows} == set(urls)
 
@@ -114,19 +142,27 @@ def test_a_site_permissions_report_covers_the_requested_sites_only(contoso: Poin
     [
         ("/groups/memberships", {"groupIds": ["00000000-0000-0000-0000-000000000000"]}, "groupIds"),
         ("/groups/memberships", {"groupIds": "all"}, "groupIds"),
-        ("/sites/permissions/generate", {"siteUrls": ["https://contoso.sharepoint.com/sites/nope"]}, "siteUrls"),
+        (
+            "/sites/permissions/generate",
+            {"siteUrls": ["https://contoso.sharepoint.com/sites/nope"]},
+            "siteUrls",
+        ),
         ("/users/access/generate", {}, "user"),
         ("/users/access/generate", {"user": "nobody@contoso.onmicrosoft.com"}, "user"),
     ],
 )
-def test_a_job_with_bad_input_is_a_validation_error(contoso: Point, path: str, body: dict[str, Any], field: str) -> None:
+def test_a_job_with_bad_input_is_a_validation_error(
+    contoso: Point, path: str, body: dict[str, Any], field: str
+) -> None:
     answer = contoso.post(path, body)
     assert answer.status_code == 400
     assert field in answer.json()["errors"]
 
 
 def test_a_failed_job_reports_failed_with_an_error(contoso: Point) -> None:
-    contoso.emulator.control("jobs/fail-next", tenant="contoso", message="Report generation failed.")
+    contoso.emulator.control(
+        "jobs/fail-next", tenant="contoso", message="Report generation failed."
+    )
     started = start(contoso, "/users/access/generate", {"user": GUEST})
     done = contoso.wait_job(started.headers["Location"])
     assert done.status_code == 200
@@ -134,7 +170,9 @@ def test_a_failed_job_reports_failed_with_an_error(contoso: Point) -> None:
     assert done.json()["error"] == "Report generation failed."
     assert contoso.get(f"/requests/{started.json()['id']}/result").status_code == 409
     # The next job is fine again.
-    again = contoso.wait_job(start(contoso, "/users/access/generate", {"user": GUEST}).headers["Location"])
+    again = contoso.wait_job(
+        start(contoso, "/users/access/generate", {"user": GUEST}).headers["Location"]
+    )
     assert again.status_code == 302
 
 

@@ -39,32 +39,50 @@ def test_templates_cover_the_four_workloads_and_points_three_defaults(contoso: P
     by_type: dict[str, list[dict[str, Any]]] = {}
     for t in templates:
         by_type.setdefault(t["workspaceType"], []).append(t)
-    assert set(by_type) == {"MicrosoftTeams", "M365Group", "SharePointSiteCollection", "YammerCommunity"}
+    assert set(by_type) == {
+        "MicrosoftTeams",
+        "M365Group",
+        "SharePointSiteCollection",
+        "YammerCommunity",
+    }
     assert all(2 <= len(ts) <= 4 for ts in by_type.values())
-    assert {"Manage a project", "Department team", "Public team"} <= {t["name"] for t in by_type["MicrosoftTeams"]}
+    assert {"Manage a project", "Department team", "Public team"} <= {
+        t["name"] for t in by_type["MicrosoftTeams"]
+    }
     assert all(isinstance(t["id"], int) for t in templates)
     assert len({t["id"] for t in templates}) == len(templates)
 
 
-def test_templates_describe_approval_naming_owners_guests_privacy_and_metadata(contoso: Point) -> None:
+def test_templates_describe_approval_naming_owners_guests_privacy_and_metadata(
+    contoso: Point,
+) -> None:
     templates = contoso.get("/provision/templates").json()
     assert {t["approvalProcess"]["isAutomatic"] for t in templates} == {True, False}
     assert any(t["approvalProcess"]["stages"] == 2 for t in templates)
     assert {t["privacy"] for t in templates} == {"Private", "Public", "RequesterDecides"}
     kinds = {f["type"] for t in templates for f in t["customMetadata"]}
     assert kinds == {"Text", "People", "Date", "Dropdown", "YesNo", "Number"}
-    assert all(f["options"] for t in templates for f in t["customMetadata"] if f["type"] == "Dropdown")
+    assert all(
+        f["options"] for t in templates for f in t["customMetadata"] if f["type"] == "Dropdown"
+    )
     assert {f["required"] for t in templates for f in t["customMetadata"]} == {True, False}
     project = next(t for t in templates if t["name"] == "Manage a project")
     assert project["namingRule"] == {"prefix": "PRJ - ", "suffix": ""}
     assert project["owners"]["min"] == 2 and project["owners"]["max"] == 5
     assert all(t["guests"]["allowAsOwners"] is False for t in templates)
     assert {t["guests"]["allowAsMembers"] for t in templates} == {True, False}
-    assert next(t for t in templates if t["workspaceType"] == "YammerCommunity")["urlSettings"] is None
+    assert (
+        next(t for t in templates if t["workspaceType"] == "YammerCommunity")["urlSettings"] is None
+    )
 
 
-def test_templates_are_the_same_per_tenant_but_with_the_tenants_own_predefined_owners(contoso: Point, fabrikam: Point) -> None:
-    ours, theirs = contoso.get("/provision/templates").json(), fabrikam.get("/provision/templates").json()
+def test_templates_are_the_same_per_tenant_but_with_the_tenants_own_predefined_owners(
+    contoso: Point, fabrikam: Point
+) -> None:
+    ours, theirs = (
+        contoso.get("/provision/templates").json(),
+        fabrikam.get("/provision/templates").json(),
+    )
     assert [t["id"] for t in ours] == [t["id"] for t in theirs]
     dept_ours = next(t for t in ours if t["name"] == "Department team")["owners"]["predefined"]
     dept_theirs = next(t for t in theirs if t["name"] == "Department team")["owners"]["predefined"]
@@ -79,12 +97,36 @@ def test_templates_are_the_same_per_tenant_but_with_the_tenants_own_predefined_o
     ("kind", "body", "listing"),
     [
         ("teams", team(), "/groups"),
-        ("groups", {"templateId": 11, "displayName": "Choir", "owners": [REQUESTER], "isPrivate": False}, "/groups"),
-        ("sites", {"templateId": 21, "displayName": "Newsroom", "owners": [REQUESTER], "metadata": {"Audience": "Everyone", "Expected Visitors": 300}}, "/sites"),
-        ("yammer", {"templateId": 31, "displayName": "Cyclists", "owners": [REQUESTER], "metadata": {"Topic": "Bikes"}}, "/groups"),
+        (
+            "groups",
+            {"templateId": 11, "displayName": "Choir", "owners": [REQUESTER], "isPrivate": False},
+            "/groups",
+        ),
+        (
+            "sites",
+            {
+                "templateId": 21,
+                "displayName": "Newsroom",
+                "owners": [REQUESTER],
+                "metadata": {"Audience": "Everyone", "Expected Visitors": 300},
+            },
+            "/sites",
+        ),
+        (
+            "yammer",
+            {
+                "templateId": 31,
+                "displayName": "Cyclists",
+                "owners": [REQUESTER],
+                "metadata": {"Topic": "Bikes"},
+            },
+            "/groups",
+        ),
     ],
 )
-def test_each_workload_completes_and_appears_in_the_inventory(contoso: Point, kind: str, body: dict[str, Any], listing: str) -> None:
+def test_each_workload_completes_and_appears_in_the_inventory(
+    contoso: Point, kind: str, body: dict[str, Any], listing: str
+) -> None:
     created = contoso.provision(kind, **body)
     assert created.status_code == 201, created.text
     request = created.json()
@@ -108,14 +150,23 @@ def test_it_accepts_json_patch_content_type_and_ignores_unknown_fields(contoso: 
     answer = requests.post(
         contoso.url("/provision/teams"),
         data=body,
-        headers={**contoso.headers, "Content-Type": "application/json-patch+json", "accept": "application/json"},
+        headers={
+            **contoso.headers,
+            "Content-Type": "application/json-patch+json",
+            "accept": "application/json",
+        },
         timeout=10,
     )
     assert answer.status_code == 201, answer.text
 
 
 def test_it_rejects_a_body_that_is_not_json(contoso: Point) -> None:
-    answer = requests.post(contoso.url("/provision/teams"), data="{nope", headers={**contoso.headers, "Content-Type": "application/json"}, timeout=10)
+    answer = requests.post(
+        contoso.url("/provision/teams"),
+        data="{nope",
+        headers={**contoso.headers, "Content-Type": "application/json"},
+        timeout=10,
+    )
     assert answer.status_code == 400
     assert "$" in answer.json()["errors"]
 
@@ -131,15 +182,25 @@ def test_an_auto_approved_request_skips_pending_and_reports_progress(contoso: Po
     assert "Pending" not in statuses
 
 
-def test_a_manual_approval_request_waits_for_the_control_call_then_completes(contoso: Point) -> None:
-    created = contoso.provision("teams", templateId=2, displayName="Finance", owners=[REQUESTER], metadata={"Department": "Finance"})
+def test_a_manual_approval_request_waits_for_the_control_call_then_completes(
+    contoso: Point,
+) -> None:
+    created = contoso.provision(
+        "teams",
+        templateId=2,
+        displayName="Finance",
+        owners=[REQUESTER],
+        metadata={"Department": "Finance"},
+    )
     assert created.status_code == 201, created.text
     request = created.json()
     assert request["status"] == "Pending"
     assert [s["status"] for s in request["approval"]["stages"]] == ["Pending", "Pending"]
     assert request["owners"] == [IT, REQUESTER]  # the template's predefined owner comes first
     assert contoso.wait_for(request["id"], ("Completed",), deadline=0.5)["status"] == "Pending"
-    approved = contoso.emulator.control(f"requests/{request['id']}/approve", by=ADMIN, comment="Go ahead")
+    approved = contoso.emulator.control(
+        f"requests/{request['id']}/approve", by=ADMIN, comment="Go ahead"
+    )
     assert approved["status"] == "Approved"
     assert approved["approval"]["stages"][0]["resolvedBy"] == ADMIN
     done = contoso.wait_for(request["id"], ("Completed", "Failed"))
@@ -148,13 +209,23 @@ def test_a_manual_approval_request_waits_for_the_control_call_then_completes(con
 
 
 def test_a_rejected_request_stays_rejected_and_creates_nothing(contoso: Point) -> None:
-    request = contoso.provision("groups", templateId=12, displayName="Partner X", owners=[REQUESTER], metadata={"Partner Company": "Northwind", "Contract End": "2027-01-31"}).json()
-    rejected = contoso.emulator.control(f"requests/{request['id']}/reject", comment="Use the existing one")
+    request = contoso.provision(
+        "groups",
+        templateId=12,
+        displayName="Partner X",
+        owners=[REQUESTER],
+        metadata={"Partner Company": "Northwind", "Contract End": "2027-01-31"},
+    ).json()
+    rejected = contoso.emulator.control(
+        f"requests/{request['id']}/reject", comment="Use the existing one"
+    )
     assert rejected["status"] == "Rejected"
     assert rejected["approval"]["stages"][0]["status"] == "Rejected"
     assert contoso.wait_for(request["id"], ("Completed",), deadline=0.5)["status"] == "Rejected"
     assert contoso.emulator.control_get("ledger")["count"] == 0
-    answer = requests.post(f"{contoso.emulator.url}/_control/requests/{request['id']}/approve", timeout=10)
+    answer = requests.post(
+        f"{contoso.emulator.url}/_control/requests/{request['id']}/approve", timeout=10
+    )
     assert answer.status_code == 409
 
 
@@ -172,9 +243,13 @@ def test_a_failed_provisioning_reports_an_error_and_a_correlation_id(contoso: Po
 
 
 def test_fail_next_takes_a_custom_message(contoso: Point) -> None:
-    contoso.emulator.control("requests/fail-next", tenant="contoso", message="Exceeded changed links limit(20)")
+    contoso.emulator.control(
+        "requests/fail-next", tenant="contoso", message="Exceeded changed links limit(20)"
+    )
     request = contoso.provision("teams", **team()).json()
-    assert contoso.wait_for(request["id"], ("Failed",))["error"] == "Exceeded changed links limit(20)"
+    assert (
+        contoso.wait_for(request["id"], ("Failed",))["error"] == "Exceeded changed links limit(20)"
+    )
 
 
 def test_an_unknown_request_is_404_in_the_documented_shape(contoso: Point) -> None:
@@ -190,7 +265,11 @@ def test_a_request_is_invisible_from_another_tenants_point(contoso: Point, fabri
 
 # --- Validation --------------------------------------------------------------------------------
 
-TOO_MANY = [f"{first}.{last}@contoso.onmicrosoft.com" for first in ("adam", "alex", "anna") for last in ("berg", "costa", "dietrich", "evans")]
+TOO_MANY = [
+    f"{first}.{last}@contoso.onmicrosoft.com"
+    for first in ("adam", "alex", "anna")
+    for last in ("berg", "costa", "dietrich", "evans")
+]
 
 
 @pytest.mark.parametrize(
@@ -208,21 +287,80 @@ TOO_MANY = [f"{first}.{last}@contoso.onmicrosoft.com" for first in ("adam", "ale
         ("teams", team(owners=[REQUESTER, GUEST]), "owners", "Guest users cannot be owners"),
         ("teams", team(owners=["nobody@contoso.onmicrosoft.com"]), "owners", "was not found"),
         ("teams", team(members=["ghost@contoso.onmicrosoft.com"]), "members", "was not found"),
-        ("teams", {"templateId": 2, "displayName": "Ops", "owners": [REQUESTER], "members": [GUEST], "metadata": {"Department": "IT"}}, "members", "does not allow guests"),
+        (
+            "teams",
+            {
+                "templateId": 2,
+                "displayName": "Ops",
+                "owners": [REQUESTER],
+                "members": [GUEST],
+                "metadata": {"Department": "IT"},
+            },
+            "members",
+            "does not allow guests",
+        ),
         ("teams", team(desiredUrl="falcon/../admin"), "desiredUrl", "only letters"),
         ("teams", team(desiredUrl="x" * 65), "desiredUrl", "longer than"),
         ("teams", {**PROJECT, "metadata": {}}, "metadata.Cost Center", "required"),
-        ("teams", {**PROJECT, "metadata": {**PROJECT["metadata"], "Budget": "lots"}}, "metadata.Budget", "number"),
-        ("teams", {**PROJECT, "metadata": {**PROJECT["metadata"], "End Date": "31/12/2026"}}, "metadata.End Date", "date"),
-        ("teams", {**PROJECT, "metadata": {**PROJECT["metadata"], "Department": "Space"}}, "metadata.Department", "one of"),
-        ("teams", {**PROJECT, "metadata": {**PROJECT["metadata"], "Project Manager": "nobody@contoso.onmicrosoft.com"}}, "metadata.Project Manager", "not found"),
-        ("teams", {**PROJECT, "metadata": {**PROJECT["metadata"], "External Partners": "yes"}}, "metadata.External Partners", "true or false"),
-        ("teams", {**PROJECT, "metadata": {**PROJECT["metadata"], "Colour": "red"}}, "metadata.Colour", "Metadata definition 'Colour' not found"),
-        ("teams", team(displayName="All Company", desiredUrl="all-company-2"), "displayName", "already exists"),
-        ("teams", team(displayName="Anything", desiredUrl="allcompany"), "desiredUrl", "already taken"),
+        (
+            "teams",
+            {**PROJECT, "metadata": {**PROJECT["metadata"], "Budget": "lots"}},
+            "metadata.Budget",
+            "number",
+        ),
+        (
+            "teams",
+            {**PROJECT, "metadata": {**PROJECT["metadata"], "End Date": "31/12/2026"}},
+            "metadata.End Date",
+            "date",
+        ),
+        (
+            "teams",
+            {**PROJECT, "metadata": {**PROJECT["metadata"], "Department": "Space"}},
+            "metadata.Department",
+            "one of",
+        ),
+        (
+            "teams",
+            {
+                **PROJECT,
+                "metadata": {
+                    **PROJECT["metadata"],
+                    "Project Manager": "nobody@contoso.onmicrosoft.com",
+                },
+            },
+            "metadata.Project Manager",
+            "not found",
+        ),
+        (
+            "teams",
+            {**PROJECT, "metadata": {**PROJECT["metadata"], "External Partners": "yes"}},
+            "metadata.External Partners",
+            "true or false",
+        ),
+        (
+            "teams",
+            {**PROJECT, "metadata": {**PROJECT["metadata"], "Colour": "red"}},
+            "metadata.Colour",
+            "Metadata definition 'Colour' not found",
+        ),
+        (
+            "teams",
+            team(displayName="All Company", desiredUrl="all-company-2"),
+            "displayName",
+            "already exists",
+        ),
+        (
+            "teams",
+            team(displayName="Anything", desiredUrl="allcompany"),
+            "desiredUrl",
+            "already taken",
+        ),
     ],
 )
-def test_it_rejects_an_invalid_request_with_field_level_errors(contoso: Point, kind: str, body: dict[str, Any], field: str, fragment: str) -> None:
+def test_it_rejects_an_invalid_request_with_field_level_errors(
+    contoso: Point, kind: str, body: dict[str, Any], field: str, fragment: str
+) -> None:
     answer = contoso.provision(kind, **body)
     assert answer.status_code == 400, answer.text
     problem = answer.json()
@@ -234,7 +372,12 @@ def test_it_rejects_an_invalid_request_with_field_level_errors(contoso: Point, k
 
 
 def test_a_valid_project_request_with_every_metadata_type_is_accepted(contoso: Point) -> None:
-    metadata = {**PROJECT["metadata"], "End Date": "2026-12-31", "Budget": 12500.5, "External Partners": True}
+    metadata = {
+        **PROJECT["metadata"],
+        "End Date": "2026-12-31",
+        "Budget": 12500.5,
+        "External Partners": True,
+    }
     created = contoso.provision("teams", **{**PROJECT, "metadata": metadata})
     assert created.status_code == 201, created.text
     assert created.json()["displayName"] == "PRJ - Falcon"
@@ -242,19 +385,54 @@ def test_a_valid_project_request_with_every_metadata_type_is_accepted(contoso: P
 
 
 def test_a_name_or_url_held_by_an_in_flight_request_is_taken(contoso: Point) -> None:
-    first = contoso.provision("teams", templateId=2, displayName="Legal", owners=[REQUESTER], metadata={"Department": "Legal"})
+    first = contoso.provision(
+        "teams",
+        templateId=2,
+        displayName="Legal",
+        owners=[REQUESTER],
+        metadata={"Department": "Legal"},
+    )
     assert first.status_code == 201
-    same_name = contoso.provision("teams", templateId=2, displayName="Legal", desiredUrl="legal-2", owners=[REQUESTER], metadata={"Department": "Legal"})
+    same_name = contoso.provision(
+        "teams",
+        templateId=2,
+        displayName="Legal",
+        desiredUrl="legal-2",
+        owners=[REQUESTER],
+        metadata={"Department": "Legal"},
+    )
     assert "is already requested" in same_name.json()["errors"]["displayName"][0]
-    same_url = contoso.provision("teams", templateId=2, displayName="Legal Two", desiredUrl="legal", owners=[REQUESTER], metadata={"Department": "Legal"})
+    same_url = contoso.provision(
+        "teams",
+        templateId=2,
+        displayName="Legal Two",
+        desiredUrl="legal",
+        owners=[REQUESTER],
+        metadata={"Department": "Legal"},
+    )
     assert "is already requested" in same_url.json()["errors"]["desiredUrl"][0]
     # Once the first is rejected, its name is free again.
     contoso.emulator.control(f"requests/{first.json()['id']}/reject")
-    assert contoso.provision("teams", templateId=2, displayName="Legal", owners=[REQUESTER], metadata={"Department": "Legal"}).status_code == 201
+    assert (
+        contoso.provision(
+            "teams",
+            templateId=2,
+            displayName="Legal",
+            owners=[REQUESTER],
+            metadata={"Department": "Legal"},
+        ).status_code
+        == 201
+    )
 
 
 def test_a_hidden_name_template_gets_a_numeric_url(contoso: Point) -> None:
-    created = contoso.provision("teams", templateId=4, displayName="Merger", owners=[REQUESTER, IT], metadata={"Review Date": "2027-01-01", "Data Owner": IT})
+    created = contoso.provision(
+        "teams",
+        templateId=4,
+        displayName="Merger",
+        owners=[REQUESTER, IT],
+        metadata={"Review Date": "2027-01-01", "Data Owner": IT},
+    )
     assert created.status_code == 201, created.text
     slug = created.json()["desiredUrl"]
     assert slug.startswith("conf-") and slug[5:].isdigit()
@@ -264,18 +442,33 @@ def test_a_hidden_name_template_gets_a_numeric_url(contoso: Point) -> None:
 
 
 def test_a_client_can_find_the_request_its_lost_post_created(contoso: Point) -> None:
-    contoso.emulator.control("faults", method="POST", path="/point/contoso/v1.0/provision/*", kind="reset_after", count=1)
+    contoso.emulator.control(
+        "faults", method="POST", path="/point/contoso/v1.0/provision/*", kind="reset_after", count=1
+    )
     with pytest.raises(requests.ConnectionError):
         contoso.provision("teams", **team())
     found = contoso.get("/provision/requests", params={"desiredUrl": "project-falcon"}).json()
     assert found["@odata.count"] == 1
     assert found["value"][0]["displayName"] == "Project Falcon"
-    assert contoso.get("/provision/requests", params={"displayName": "Project Falcon"}).json()["@odata.count"] == 1
-    assert contoso.get("/provision/requests", params={"desiredUrl": "other"}).json()["@odata.count"] == 0
+    assert (
+        contoso.get("/provision/requests", params={"displayName": "Project Falcon"}).json()[
+            "@odata.count"
+        ]
+        == 1
+    )
+    assert (
+        contoso.get("/provision/requests", params={"desiredUrl": "other"}).json()["@odata.count"]
+        == 0
+    )
 
 
 def test_the_ledger_lists_each_created_workspace_exactly_once(contoso: Point) -> None:
-    ids = [contoso.provision("teams", **team(displayName=f"Falcon {i}", desiredUrl=f"falcon-{i}")).json()["id"] for i in range(3)]
+    ids = [
+        contoso.provision(
+            "teams", **team(displayName=f"Falcon {i}", desiredUrl=f"falcon-{i}")
+        ).json()["id"]
+        for i in range(3)
+    ]
     for request_id in ids:
         assert contoso.wait_for(request_id, ("Completed",))["status"] == "Completed"
     for _ in range(5):  # reading again, and more ticks, must not add anything
@@ -284,7 +477,15 @@ def test_the_ledger_lists_each_created_workspace_exactly_once(contoso: Point) ->
     assert ledger["count"] == 3
     assert sorted(w["requestId"] for w in ledger["workspaces"]) == sorted(ids)
     entry = ledger["workspaces"][0]
-    assert {"tenant", "requestId", "workspaceType", "displayName", "url", "microsoftId", "created"} <= set(entry)
+    assert {
+        "tenant",
+        "requestId",
+        "workspaceType",
+        "displayName",
+        "url",
+        "microsoftId",
+        "created",
+    } <= set(entry)
     assert contoso.emulator.control_get("ledger?tenant=fabrikam")["count"] == 0
 
 

@@ -35,7 +35,12 @@ def app(tenant: dict[str, Any], permissions: int | None = None) -> dict[str, Any
     return next(a for a in tenant["apps"] if len(a["point_permissions"]) == permissions)
 
 
-def token(emulator: RunningEmulator, tenant: dict[str, Any], the_app: dict[str, Any] | None = None, scope: str | None = None) -> str:
+def token(
+    emulator: RunningEmulator,
+    tenant: dict[str, Any],
+    the_app: dict[str, Any] | None = None,
+    scope: str | None = None,
+) -> str:
     the_app = the_app or app(tenant)
     answer = requests.post(
         f"{emulator.url}/{tenant['id']}/oauth2/v2.0/token",
@@ -54,7 +59,9 @@ def token(emulator: RunningEmulator, tenant: dict[str, Any], the_app: dict[str, 
 class Point:
     """A thin client for one tenant's emulated Point API."""
 
-    def __init__(self, emulator: RunningEmulator, tenant: dict[str, Any], bearer: str | None) -> None:
+    def __init__(
+        self, emulator: RunningEmulator, tenant: dict[str, Any], bearer: str | None
+    ) -> None:
         self.emulator = emulator
         self.tenant = tenant
         self.base = f"{emulator.url}/point/{tenant['slug']}/v1.0"
@@ -80,7 +87,9 @@ class Point:
     def provision(self, kind: str, **body: Any) -> requests.Response:
         return self.post(f"/provision/{kind}", body)
 
-    def wait_for(self, request_id: str, statuses: tuple[str, ...], deadline: float = 5.0) -> dict[str, Any]:
+    def wait_for(
+        self, request_id: str, statuses: tuple[str, ...], deadline: float = 5.0
+    ) -> dict[str, Any]:
         """Poll a provisioning request until its status is one of ``statuses``."""
         end = time.monotonic() + deadline
         while True:
@@ -94,7 +103,11 @@ class Point:
         end = time.monotonic() + deadline
         while True:
             answer = self.get(location, allow_redirects=False)
-            if answer.status_code != 200 or answer.json()["status"] != "InProgress" or time.monotonic() > end:
+            if (
+                answer.status_code != 200
+                or answer.json()["status"] != "InProgress"
+                or time.monotonic() > end
+            ):
                 return answer
             time.sleep(0.05)
 
@@ -150,7 +163,9 @@ class Receiver:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/point?code=abc"
-        threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        ).start()
 
     def events(self) -> list[dict[str, Any]]:
         return [json.loads(raw) for _, raw in self.received]

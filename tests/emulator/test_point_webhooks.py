@@ -13,7 +13,12 @@ from tests.emulator import test_point_support as support
 from tests.emulator.test_point_support import FABRIKAM, TEAM, Point, Receiver, eventually
 
 # Fixtures shared by the Point tests.
-fast, contoso, fabrikam, receiver = support.fast, support.contoso, support.fabrikam, support.receiver
+fast, contoso, fabrikam, receiver = (
+    support.fast,
+    support.contoso,
+    support.fabrikam,
+    support.receiver,
+)
 
 
 def signature(raw: bytes, key: str) -> str:
@@ -35,7 +40,9 @@ def test_endpoints_can_be_registered_listed_and_deleted(contoso: Point) -> None:
     url = "https://contoso.azurewebsites.net/api/Logger?code=abc"
     register(contoso, url)
     register(contoso, url, ["ProvisioningCompleted"])  # again: replaces the types
-    assert contoso.get("/webhooks/endpoints").json() == [{"endpoint": url, "types": ["ProvisioningCompleted"]}]
+    assert contoso.get("/webhooks/endpoints").json() == [
+        {"endpoint": url, "types": ["ProvisioningCompleted"]}
+    ]
     assert contoso.delete("/webhooks/endpoints", {"endpoint": url}).status_code == 204
     assert contoso.get("/webhooks/endpoints").json() == []
     missing = contoso.delete("/webhooks/endpoints", {"endpoint": url})
@@ -48,14 +55,32 @@ def test_endpoints_can_be_registered_listed_and_deleted(contoso: Point) -> None:
 
 
 def test_the_singular_webhook_path_is_an_alias(contoso: Point) -> None:
-    assert contoso.post("/webhook/endpoints", {"endpoint": "https://example.com/a", "types": ["*"]}).status_code == 200
+    assert (
+        contoso.post(
+            "/webhook/endpoints", {"endpoint": "https://example.com/a", "types": ["*"]}
+        ).status_code
+        == 200
+    )
     assert contoso.get("/webhooks/endpoints").json()[0]["endpoint"] == "https://example.com/a"
-    assert contoso.delete("/webhook/endpoints", {"endpoint": "https://example.com/a"}).status_code == 204
+    assert (
+        contoso.delete("/webhook/endpoints", {"endpoint": "https://example.com/a"}).status_code
+        == 204
+    )
 
 
 def test_a_bad_registration_is_a_validation_error(contoso: Point) -> None:
-    assert "endpoint" in contoso.post("/webhooks/endpoints", {"endpoint": "not a url", "types": ["*"]}).json()["errors"]
-    assert "types" in contoso.post("/webhooks/endpoints", {"endpoint": "https://e.com", "types": ["Nope"]}).json()["errors"]
+    assert (
+        "endpoint"
+        in contoso.post("/webhooks/endpoints", {"endpoint": "not a url", "types": ["*"]}).json()[
+            "errors"
+        ]
+    )
+    assert (
+        "types"
+        in contoso.post(
+            "/webhooks/endpoints", {"endpoint": "https://e.com", "types": ["Nope"]}
+        ).json()["errors"]
+    )
     assert "endpoint" in contoso.post("/webhooks/endpoints", {"types": ["*"]}).json()["errors"]
 
 
@@ -64,13 +89,17 @@ def test_endpoints_are_per_tenant(contoso: Point, fabrikam: Point) -> None:
     assert fabrikam.get("/webhooks/endpoints").json() == []
 
 
-def test_the_options_key_is_stable_per_tenant_and_differs_between_tenants(contoso: Point, fabrikam: Point) -> None:
+def test_the_options_key_is_stable_per_tenant_and_differs_between_tenants(
+    contoso: Point, fabrikam: Point
+) -> None:
     key = contoso.get("/options").json()["webhooksSignatureAuthenticationKey"]
     assert key == contoso.get("/options").json()["webhooksSignatureAuthenticationKey"]
     assert key != fabrikam.get("/options").json()["webhooksSignatureAuthenticationKey"]
 
 
-def test_lifecycle_events_are_delivered_signed_with_the_options_key(contoso: Point, receiver: Receiver) -> None:
+def test_lifecycle_events_are_delivered_signed_with_the_options_key(
+    contoso: Point, receiver: Receiver
+) -> None:
     register(contoso, receiver.url)
     key = contoso.get("/options").json()["webhooksSignatureAuthenticationKey"]
     request = contoso.provision("teams", **TEAM).json()
@@ -91,7 +120,9 @@ def test_lifecycle_events_are_delivered_signed_with_the_options_key(contoso: Poi
     assert completed["content"]["microsoftId"] == done["result"]["microsoftId"]
 
 
-def test_a_failure_event_carries_the_error_and_correlation_id(contoso: Point, receiver: Receiver) -> None:
+def test_a_failure_event_carries_the_error_and_correlation_id(
+    contoso: Point, receiver: Receiver
+) -> None:
     register(contoso, receiver.url, ["ProvisioningFailed"])
     contoso.emulator.control("requests/fail-next", tenant="contoso", message="Error Message")
     contoso.provision("teams", **TEAM)
@@ -109,7 +140,11 @@ def test_delivery_is_retried_after_the_receiver_fails(contoso: Point, receiver: 
     contoso.provision("teams", **TEAM)
     assert eventually(lambda: receiver.received)
     attempts = deliveries(contoso)
-    assert [(d["attempt"], d["status"], d["ok"]) for d in attempts] == [(1, 500, False), (2, 500, False), (3, 200, True)]
+    assert [(d["attempt"], d["status"], d["ok"]) for d in attempts] == [
+        (1, 500, False),
+        (2, 500, False),
+        (3, 200, True),
+    ]
     assert len({d["idempotencyKey"] for d in attempts}) == 1
 
 
@@ -122,7 +157,9 @@ def test_an_unreachable_receiver_is_given_up_after_a_few_attempts(contoso: Point
     assert all(d["status"] is None and d["error"] for d in attempts)
 
 
-def test_events_can_be_delivered_twice_with_the_same_idempotency_key(contoso: Point, receiver: Receiver) -> None:
+def test_events_can_be_delivered_twice_with_the_same_idempotency_key(
+    contoso: Point, receiver: Receiver
+) -> None:
     contoso.emulator.control("webhooks", duplicate_rate=1.0)
     register(contoso, receiver.url, ["ProvisioningCompleted"])
     contoso.provision("teams", **TEAM)
@@ -133,11 +170,15 @@ def test_events_can_be_delivered_twice_with_the_same_idempotency_key(contoso: Po
 
 
 def test_duplicate_rate_is_validated(contoso: Point) -> None:
-    answer = requests.post(f"{contoso.emulator.url}/_control/webhooks", json={"duplicate_rate": 2}, timeout=10)
+    answer = requests.post(
+        f"{contoso.emulator.url}/_control/webhooks", json={"duplicate_rate": 2}, timeout=10
+    )
     assert answer.status_code == 400
 
 
-def test_no_event_reaches_another_tenants_endpoint(contoso: Point, fabrikam: Point, receiver: Receiver) -> None:
+def test_no_event_reaches_another_tenants_endpoint(
+    contoso: Point, fabrikam: Point, receiver: Receiver
+) -> None:
     register(fabrikam, receiver.url)
     request = contoso.provision("teams", **TEAM).json()
     contoso.wait_for(request["id"], ("Completed",))

@@ -51,20 +51,26 @@ class Entra:
 
     def choose(self, authorize_url: str, user: dict[str, Any]) -> str:
         """Pick ``user`` on the emulator's page; returns the callback path with its query."""
-        answer = requests.post(authorize_url, data={"user": user["oid"]}, allow_redirects=False, timeout=10)
+        answer = requests.post(
+            authorize_url, data={"user": user["oid"]}, allow_redirects=False, timeout=10
+        )
         return self._callback(answer)
 
     def cancel(self, authorize_url: str) -> str:
-        answer = requests.post(authorize_url, data={"cancel": "1"}, allow_redirects=False, timeout=10)
+        answer = requests.post(
+            authorize_url, data={"cancel": "1"}, allow_redirects=False, timeout=10
+        )
         return self._callback(answer)
 
     def _callback(self, answer: requests.Response) -> str:
         assert answer.status_code == 302, answer.text
         location = answer.headers["Location"]
         assert location.startswith(CALLBACK + "?"), location
-        return location[len("http://testserver"):]
+        return location[len("http://testserver") :]
 
-    def sign_in(self, client: Client, user: dict[str, Any], slug: str = "contoso", next_url: str = "") -> Any:
+    def sign_in(
+        self, client: Client, user: dict[str, Any], slug: str = "contoso", next_url: str = ""
+    ) -> Any:
         return client.get(self.choose(self.start(client, slug, next_url), user))
 
     def override_id_token(self, **body: Any) -> None:

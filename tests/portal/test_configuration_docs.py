@@ -27,5 +27,7 @@ def test_every_variable_is_in_the_readme_table() -> None:
 
 def test_every_variable_is_in_env_example() -> None:
     example = (ROOT / ".env.example").read_text()
-    missing = sorted(v for v in variables_read_by_settings() if not re.search(rf"^{v}=", example, re.M))
+    missing = sorted(
+        v for v in variables_read_by_settings() if not re.search(rf"^{v}=", example, re.M)
+    )
     assert missing == []

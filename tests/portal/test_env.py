@@ -61,7 +61,12 @@ def test_it_requires_a_missing_secret(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_it_parses_database_urls(tmp_path: Path) -> None:
     pg = parse_database_url("DATABASE_URL", "postgres://u:p%40ss@db.example:5433/portal", tmp_path)
     assert (pg["ENGINE"], pg["NAME"], pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"]) == (
-        "django.db.backends.postgresql", "portal", "u", "p@ss", "db.example", "5433"
+        "django.db.backends.postgresql",
+        "portal",
+        "u",
+        "p@ss",
+        "db.example",
+        "5433",
     )
     lite = parse_database_url("DATABASE_URL", "sqlite:///var/x.db", tmp_path)
     assert lite["NAME"] == str(tmp_path / "var/x.db")

@@ -333,10 +333,19 @@ def test_log_lines_and_logged_tracebacks_are_scrubbed() -> None:
     import logging
 
     secret = canary("logged")
-    record = logging.LogRecord("django.request", logging.ERROR, __file__, 1,
-                               "Internal Server Error: /x?client_secret=%s", (secret,), None)
+    record = logging.LogRecord(
+        "django.request",
+        logging.ERROR,
+        __file__,
+        1,
+        "Internal Server Error: /x?client_secret=%s",
+        (secret,),
+        None,
+    )
     try:
-        raise UnexpectedFailure(f"token request body: client_secret={secret}&grant_type=client_credentials")
+        raise UnexpectedFailure(
+            f"token request body: client_secret={secret}&grant_type=client_credentials"
+        )
     except UnexpectedFailure:
         record.exc_info = sys.exc_info()
     assert errors.ScrubbingLogFilter().filter(record)

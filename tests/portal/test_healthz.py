@@ -18,10 +18,15 @@ pytestmark = pytest.mark.django_db
 
 def enqueue_raw(age: timedelta) -> None:
     """Put a task in the ORM queue as a web process would have, `age` ago."""
-    task = {"id": "t1", "name": "t1", "func": "portal.tasks.heartbeat", "args": (),
-            "kwargs": {}, "started": timezone.now() - age}
-    OrmQ.objects.create(key="portal", payload=SignedPackage.dumps(task),
-                        lock=timezone.now() - age)
+    task = {
+        "id": "t1",
+        "name": "t1",
+        "func": "portal.tasks.heartbeat",
+        "args": (),
+        "kwargs": {},
+        "started": timezone.now() - age,
+    }
+    OrmQ.objects.create(key="portal", payload=SignedPackage.dumps(task), lock=timezone.now() - age)
 
 
 def test_it_is_healthy_with_a_recent_heartbeat_and_an_empty_queue(client: Client) -> None:

@@ -24,7 +24,9 @@ def signed_in(client: Client) -> User:
     return User.objects.get(pk=client.session["_auth_user_id"])
 
 
-def test_the_operator_role_counts_from_the_operator_tenant(entra: Entra, tenant_a: Tenant, settings: Settings) -> None:
+def test_the_operator_role_counts_from_the_operator_tenant(
+    entra: Entra, tenant_a: Tenant, settings: Settings
+) -> None:
     settings.OPERATOR_TENANT_ID = str(tenant_a.entra_tenant_id)
     client = Client()
     entra.sign_in(client, GRADY)
@@ -35,7 +37,9 @@ def test_the_operator_role_counts_from_the_operator_tenant(entra: Entra, tenant_
     assert 'badge-operator"' in client.get("/").content.decode()
 
 
-def test_without_an_operator_tenant_the_operator_claim_grants_nothing(entra: Entra, settings: Settings) -> None:
+def test_without_an_operator_tenant_the_operator_claim_grants_nothing(
+    entra: Entra, settings: Settings
+) -> None:
     settings.OPERATOR_TENANT_ID = ""
     client = Client()
     response = entra.sign_in(client, GRADY)
@@ -45,7 +49,10 @@ def test_without_an_operator_tenant_the_operator_claim_grants_nothing(entra: Ent
 
 
 def test_an_operator_claim_from_another_tenant_is_refused_and_audited(
-    entra: Entra, tenant_a: Tenant, tenant_b: Tenant, settings: Settings,
+    entra: Entra,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+    settings: Settings,
 ) -> None:
     settings.OPERATOR_TENANT_ID = str(tenant_a.entra_tenant_id)
     client = Client()
@@ -62,7 +69,10 @@ def test_an_operator_claim_from_another_tenant_is_refused_and_audited(
 
 
 def test_a_role_from_one_tenants_token_never_grants_rights_in_another(
-    entra: Entra, tenant_a: Tenant, tenant_b: Tenant, requester_a: User,
+    entra: Entra,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
+    requester_a: User,
 ) -> None:
     """Lee Gu, Fabrikam's admin, tried Contoso's requests, audit log, reports and Django admin."""
     contoso_request = make_request(make_template(tenant_a, 1), requester_a)
@@ -72,15 +82,23 @@ def test_a_role_from_one_tenants_token_never_grants_rights_in_another(
     assert lee.role == Role.ADMIN and lee.home_tenant == tenant_b
     assert client.get(f"/requests/{contoso_request.pk}/").status_code == 404
     assert client.get(f"/tenants/{tenant_a.slug}/").status_code == 404
-    assert client.get(f"/directory/{tenant_a.slug}/access/?upn=a@contoso.example").status_code == 404
+    assert (
+        client.get(f"/directory/{tenant_a.slug}/access/?upn=a@contoso.example").status_code == 404
+    )
     assert client.get(f"/admin/tenants/tenant/{tenant_a.pk}/change/").status_code == 404
-    assert client.get(f"/admin/provisioning/provisioningrequest/{contoso_request.pk}/change/").status_code == 404
+    assert (
+        client.get(
+            f"/admin/provisioning/provisioningrequest/{contoso_request.pk}/change/"
+        ).status_code
+        == 404
+    )
     assert "Contoso" not in client.get("/admin/tenants/tenant/").content.decode()
     assert client.get(f"/audit/?tenant={tenant_a.pk}").context["page"].paginator.count == 0
 
 
 def test_the_same_person_signing_in_through_another_tenant_keeps_nothing_from_the_first(
-    entra: Entra, tenant_a: Tenant,
+    entra: Entra,
+    tenant_a: Tenant,
 ) -> None:
     """Nestor is Contoso's admin: his rights are Contoso's, and follow his token, not his name."""
     client = Client()
@@ -90,6 +108,8 @@ def test_the_same_person_signing_in_through_another_tenant_keeps_nothing_from_th
     assert not nestor.is_superuser
 
 
-def test_an_operator_sees_every_organisation_in_django_admin(operator: User, tenant_a: Tenant, tenant_b: Tenant) -> None:
+def test_an_operator_sees_every_organisation_in_django_admin(
+    operator: User, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
     html = client_for(operator).get("/admin/tenants/tenant/").content.decode()
     assert "Contoso" in html and "Fabrikam" in html

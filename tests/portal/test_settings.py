@@ -84,6 +84,12 @@ def test_production_settings_harden_cookies_and_headers() -> None:
     result = manage("shell", "--no-imports", "-c", code, **PRODUCTION)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == [
-        "__Host-sessionid", "__Host-csrftoken", "True", "31536000", "DENY", "same-origin",
-        "CompressedManifestStaticFilesStorage", "False",
+        "__Host-sessionid",
+        "__Host-csrftoken",
+        "True",
+        "31536000",
+        "DENY",
+        "same-origin",
+        "CompressedManifestStaticFilesStorage",
+        "False",
     ]

@@ -70,10 +70,17 @@ def test_a_fabrikam_person_signs_in_to_fabrikam_only(entra: Entra, tenant_b: Ten
     assert client.get("/").context["current_tenant"] == tenant_b
 
 
-def test_name_and_email_refresh_at_each_sign_in_on_the_same_user(entra: Entra, tenant_a: Tenant) -> None:
+def test_name_and_email_refresh_at_each_sign_in_on_the_same_user(
+    entra: Entra, tenant_a: Tenant
+) -> None:
     existing = User.objects.create(
-        username="old-name", first_name="Old Name", email="old@example.com", role=Role.REQUESTER,
-        entra_tenant_id=tenant_a.entra_tenant_id, entra_object_id=ADELE["oid"], home_tenant=tenant_a,
+        username="old-name",
+        first_name="Old Name",
+        email="old@example.com",
+        role=Role.REQUESTER,
+        entra_tenant_id=tenant_a.entra_tenant_id,
+        entra_object_id=ADELE["oid"],
+        home_tenant=tenant_a,
     )
     client = Client()
     entra.sign_in(client, ADELE)
@@ -86,8 +93,12 @@ def test_name_and_email_refresh_at_each_sign_in_on_the_same_user(entra: Entra, t
 def test_the_same_oid_in_another_tenant_is_another_person(entra: Entra, tenant_b: Tenant) -> None:
     """Users are keyed on tid + oid, never on the oid or a name alone."""
     other = User.objects.create(
-        username="twin", role=Role.ADMIN, is_staff=True, entra_tenant_id=tenant_b.entra_tenant_id,
-        entra_object_id=ADELE["oid"], home_tenant=tenant_b,
+        username="twin",
+        role=Role.ADMIN,
+        is_staff=True,
+        entra_tenant_id=tenant_b.entra_tenant_id,
+        entra_object_id=ADELE["oid"],
+        home_tenant=tenant_b,
     )
     client = Client()
     entra.sign_in(client, ADELE)
@@ -98,8 +109,13 @@ def test_the_same_oid_in_another_tenant_is_another_person(entra: Entra, tenant_b
 
 def test_roles_are_re_evaluated_at_the_next_sign_in(entra: Entra, tenant_a: Tenant) -> None:
     was_admin = User.objects.create(
-        username="adele", role=Role.ADMIN, is_staff=True, is_superuser=True,
-        entra_tenant_id=tenant_a.entra_tenant_id, entra_object_id=ADELE["oid"], home_tenant=tenant_a,
+        username="adele",
+        role=Role.ADMIN,
+        is_staff=True,
+        is_superuser=True,
+        entra_tenant_id=tenant_a.entra_tenant_id,
+        entra_object_id=ADELE["oid"],
+        home_tenant=tenant_a,
     )
     client = Client()
     entra.sign_in(client, ADELE)
@@ -112,10 +128,15 @@ def test_roles_are_re_evaluated_at_the_next_sign_in(entra: Entra, tenant_a: Tena
     assert client.get("/admin/").status_code == 302
 
 
-def test_losing_every_portal_role_takes_the_role_away_and_refuses_entry(entra: Entra, tenant_a: Tenant) -> None:
+def test_losing_every_portal_role_takes_the_role_away_and_refuses_entry(
+    entra: Entra, tenant_a: Tenant
+) -> None:
     former = User.objects.create(
-        username="lynne", role=Role.IT_STAFF, entra_tenant_id=tenant_a.entra_tenant_id,
-        entra_object_id=LYNNE["oid"], home_tenant=tenant_a,
+        username="lynne",
+        role=Role.IT_STAFF,
+        entra_tenant_id=tenant_a.entra_tenant_id,
+        entra_object_id=LYNNE["oid"],
+        home_tenant=tenant_a,
     )
     client = Client()
     response = entra.sign_in(client, LYNNE)
@@ -128,8 +149,12 @@ def test_losing_every_portal_role_takes_the_role_away_and_refuses_entry(entra: E
 
 def test_a_disabled_portal_account_cannot_sign_in(entra: Entra, tenant_a: Tenant) -> None:
     User.objects.create(
-        username="adele", role=Role.REQUESTER, is_active=False, home_tenant=tenant_a,
-        entra_tenant_id=tenant_a.entra_tenant_id, entra_object_id=ADELE["oid"],
+        username="adele",
+        role=Role.REQUESTER,
+        is_active=False,
+        home_tenant=tenant_a,
+        entra_tenant_id=tenant_a.entra_tenant_id,
+        entra_object_id=ADELE["oid"],
     )
     client = Client()
     response = entra.sign_in(client, ADELE)
@@ -155,7 +180,9 @@ def test_anonymous_visitors_are_sent_to_sign_in(client: Client) -> None:
     assert response["Location"] == "/auth/sign-in?next=/"
 
 
-def test_the_sign_in_page_lists_the_active_organisations(client: Client, tenant_a: Tenant, tenant_b: Tenant) -> None:
+def test_the_sign_in_page_lists_the_active_organisations(
+    client: Client, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
     tenant_b.is_active = False
     tenant_b.save()
     html = client.get("/auth/sign-in").content.decode()
@@ -170,7 +197,9 @@ def test_the_sign_in_page_says_when_no_organisation_is_configured(client: Client
     assert "<button" not in html.split("<main", 1)[1].split("Development only")[0]
 
 
-def test_choosing_an_unknown_organisation_shows_the_error_on_the_page(client: Client, tenant_a: Tenant) -> None:
+def test_choosing_an_unknown_organisation_shows_the_error_on_the_page(
+    client: Client, tenant_a: Tenant
+) -> None:
     response = client.post("/auth/sign-in/start", {"tenant": "nope"})
     assert response.status_code == 400
     assert "Choose your organisation from the list." in response.content.decode()
@@ -185,7 +214,9 @@ def test_the_demo_authorize_page_offers_the_tenants_people(entra: Entra) -> None
 # -- sign-out ---------------------------------------------------------------------------------
 
 
-def test_sign_out_ends_the_session_and_goes_through_entras_end_session_endpoint(entra: Entra) -> None:
+def test_sign_out_ends_the_session_and_goes_through_entras_end_session_endpoint(
+    entra: Entra,
+) -> None:
     client = Client()
     entra.sign_in(client, ADELE)
     old_cookie = client.cookies[settings.SESSION_COOKIE_NAME].value
@@ -194,7 +225,10 @@ def test_sign_out_ends_the_session_and_goes_through_entras_end_session_endpoint(
     location = str(response["Location"])
     tid = Tenant.objects.get(slug="contoso").entra_tenant_id
     assert location.startswith(f"{entra.emulator.url}/{tid}/oauth2/v2.0/logout?")
-    assert "post_logout_redirect_uri=http%3A%2F%2Ftestserver%2Fauth%2Fsign-in%3Fsigned_out%3D1" in location
+    assert (
+        "post_logout_redirect_uri=http%3A%2F%2Ftestserver%2Fauth%2Fsign-in%3Fsigned_out%3D1"
+        in location
+    )
     back = requests.get(location, allow_redirects=False, timeout=10)
     assert back.headers["Location"] == "http://testserver/auth/sign-in?signed_out=1"
     assert "You have signed out." in client.get("/auth/sign-in?signed_out=1").content.decode()
@@ -246,7 +280,8 @@ def test_break_glass_superuser_signs_in_locally_in_development(db: None) -> None
     page = client.get("/admin/login/?local=1")
     assert page.status_code == 200 and 'name="password"' in page.content.decode()
     response = client.post(
-        "/admin/login/?local=1", {"username": "breakglass", "password": "a-long-dev-password", "next": "/admin/"}
+        "/admin/login/?local=1",
+        {"username": "breakglass", "password": "a-long-dev-password", "next": "/admin/"},
     )
     assert response.status_code == 302
     assert client.get("/admin/").status_code == 200
@@ -272,7 +307,10 @@ def test_the_entra_backend_ignores_usernames_and_passwords(rf, admin: User) -> N
 
     admin.set_password("pw-123-456-789")
     admin.save()
-    assert EntraBackend().authenticate(rf.get("/"), username=admin.username, password="pw-123-456-789") is None
+    assert (
+        EntraBackend().authenticate(rf.get("/"), username=admin.username, password="pw-123-456-789")
+        is None
+    )
 
 
 def test_production_settings_have_no_password_backend() -> None:

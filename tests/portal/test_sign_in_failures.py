@@ -58,9 +58,14 @@ def test_a_replayed_code_is_refused(entra: Entra, tenant_a: Tenant) -> None:
     # Someone redeems the code first (Entra burns a code on its first redemption).
     requests.post(
         f"{entra.emulator.url}/{tenant_a.entra_tenant_id}/oauth2/v2.0/token",
-        data={"grant_type": "authorization_code", "client_id": str(tenant_a.client_id),
-              "client_secret": tenant_a.get_client_secret(), "code": unquote(code),
-              "redirect_uri": "http://testserver/auth/callback", "code_verifier": "x" * 43},
+        data={
+            "grant_type": "authorization_code",
+            "client_id": str(tenant_a.client_id),
+            "client_secret": tenant_a.get_client_secret(),
+            "code": unquote(code),
+            "redirect_uri": "http://testserver/auth/callback",
+            "code_verifier": "x" * 43,
+        },
         timeout=10,
     )
     assert_refused(client, client.get(callback), "code_rejected")
@@ -93,7 +98,9 @@ def test_a_tenant_not_in_the_allow_list_is_refused(entra: Entra) -> None:
     assert_refused(client, client.get(callback), "tenant_not_allowed", status=403)
 
 
-def test_a_token_naming_another_configured_tenant_is_refused(entra: Entra, tenant_b: Tenant) -> None:
+def test_a_token_naming_another_configured_tenant_is_refused(
+    entra: Entra, tenant_b: Tenant
+) -> None:
     client = Client()
     callback = entra.choose(entra.start(client, "contoso"), ADELE)
     entra.override_id_token(claims={"tid": str(tenant_b.entra_tenant_id)})
@@ -118,7 +125,9 @@ def test_an_id_token_for_another_audience_is_refused(entra: Entra) -> None:
 def test_an_id_token_from_another_issuer_is_refused(entra: Entra, tenant_b: Tenant) -> None:
     client = Client()
     callback = entra.choose(entra.start(client), ADELE)
-    entra.override_id_token(claims={"iss": f"https://login.microsoftonline.com/{tenant_b.entra_tenant_id}/v2.0"})
+    entra.override_id_token(
+        claims={"iss": f"https://login.microsoftonline.com/{tenant_b.entra_tenant_id}/v2.0"}
+    )
     assert_refused(client, client.get(callback), "wrong_issuer")
 
 
@@ -166,8 +175,12 @@ def test_an_error_from_entras_token_endpoint_is_refused(entra: Entra, tenant_a: 
 def test_an_error_returned_to_the_callback_is_refused(entra: Entra) -> None:
     client = Client()
     callback = entra.choose(entra.start(client), ADELE)
-    broken = with_query(callback, code=None, error="temporarily_unavailable",
-                        error_description="AADSTS90033: A transient error has occurred.")
+    broken = with_query(
+        callback,
+        code=None,
+        error="temporarily_unavailable",
+        error_description="AADSTS90033: A transient error has occurred.",
+    )
     assert_refused(client, client.get(broken), "entra_error")
 
 
@@ -186,7 +199,9 @@ def test_entra_being_unreachable_at_the_start_shows_a_clear_page(entra: Entra) -
     assert_refused(client, response, "entra_unreachable", status=503)
 
 
-def test_no_secret_or_code_appears_on_a_failure_page_or_in_the_audit_log(entra: Entra, tenant_a: Tenant) -> None:
+def test_no_secret_or_code_appears_on_a_failure_page_or_in_the_audit_log(
+    entra: Entra, tenant_a: Tenant
+) -> None:
     client = Client()
     callback = entra.choose(entra.start(client), ADELE)
     code = callback.split("code=")[1].split("&")[0]

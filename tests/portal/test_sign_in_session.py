@@ -67,8 +67,14 @@ def test_an_expired_htmx_request_asks_htmx_to_reload_to_sign_in(requester_a: Use
 
 
 def test_who_serves_which_tenant(
-    requester_a: User, it_staff: User, it_staff_other: User, admin: User, admin_other: User,
-    operator: User, tenant_a: Tenant, tenant_b: Tenant,
+    requester_a: User,
+    it_staff: User,
+    it_staff_other: User,
+    admin: User,
+    admin_other: User,
+    operator: User,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
 ) -> None:
     assert list(tenants_for_user(requester_a)) == [tenant_a]
     assert list(tenants_for_user(it_staff)) == [tenant_a]
@@ -82,7 +88,9 @@ def test_who_serves_which_tenant(
 
 
 def test_an_admin_assigned_another_tenant_works_there_but_does_not_administer_it(
-    admin: User, tenant_a: Tenant, tenant_b: Tenant,
+    admin: User,
+    tenant_a: Tenant,
+    tenant_b: Tenant,
 ) -> None:
     admin.served_tenants.add(tenant_b)
     assert set(tenants_for_user(admin)) == {tenant_a, tenant_b}
@@ -121,7 +129,9 @@ def test_it_staff_with_two_tenants_switch_and_the_choice_is_remembered(
     assert AuditEvent.objects.get(action=AuditAction.TENANT_SWITCHED).tenant == tenant_b
 
 
-def test_a_requester_has_no_selector_and_cannot_switch(requester_a: User, tenant_a: Tenant, tenant_b: Tenant) -> None:
+def test_a_requester_has_no_selector_and_cannot_switch(
+    requester_a: User, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
     client = client_for(requester_a)
     page = client.get("/")
     assert 'name="tenant"' not in page.content.decode()
@@ -129,13 +139,17 @@ def test_a_requester_has_no_selector_and_cannot_switch(requester_a: User, tenant
     assert client.get("/").context["current_tenant"] == tenant_a
 
 
-def test_it_staff_cannot_switch_to_a_tenant_they_do_not_serve(it_staff: User, tenant_b: Tenant) -> None:
+def test_it_staff_cannot_switch_to_a_tenant_they_do_not_serve(
+    it_staff: User, tenant_b: Tenant
+) -> None:
     client = client_for(it_staff)
     assert client.post("/auth/tenant", {"tenant": tenant_b.pk}).status_code == 404
     assert 'name="tenant"' not in client.get("/").content.decode()
 
 
-def test_an_assignment_removed_falls_back_to_the_home_tenant(it_staff: User, tenant_a: Tenant, tenant_b: Tenant) -> None:
+def test_an_assignment_removed_falls_back_to_the_home_tenant(
+    it_staff: User, tenant_a: Tenant, tenant_b: Tenant
+) -> None:
     it_staff.served_tenants.add(tenant_b)
     client = client_for(it_staff)
     client.post("/auth/tenant", {"tenant": tenant_b.pk})

@@ -6,4 +6,11 @@ from __future__ import annotations
 from tests.provisioning.lifecycle import catalogue, fast_point, instant
 from tests.provisioning.ui_fixtures import fabrikam_template, project_template, request_a
 
-__all__ = ["catalogue", "fabrikam_template", "fast_point", "instant", "project_template", "request_a"]
+__all__ = [
+    "catalogue",
+    "fabrikam_template",
+    "fast_point",
+    "instant",
+    "project_template",
+    "request_a",
+]

@@ -35,8 +35,10 @@ POINT_PATH = "/point/contoso/v1.0"
 
 # Template upstream id -> what a valid request needs besides its name.
 VALID: dict[str, dict[str, Any]] = {
-    "1": {"owners": [ADELE, ALEX], "metadata": {
-        "Cost Center": "CC-1001", "Project Manager": ADELE, "Department": "Finance"}},
+    "1": {
+        "owners": [ADELE, ALEX],
+        "metadata": {"Cost Center": "CC-1001", "Project Manager": ADELE, "Department": "Finance"},
+    },
     "2": {"owners": [ADELE], "metadata": {"Department": "Finance"}},
     "3": {"owners": [ADELE]},
     "11": {"owners": [ADELE]},

@@ -17,13 +17,19 @@ from tenants.models import Tenant
 
 def upstream(id: str, name: str = "Public team", **extra: Any) -> point.Template:
     raw = {
-        "id": int(id), "name": name, "description": "Open to all", "workspaceType": "MicrosoftTeams",
-        "approvalProcess": {"isAutomatic": True}, **extra,
+        "id": int(id),
+        "name": name,
+        "description": "Open to all",
+        "workspaceType": "MicrosoftTeams",
+        "approvalProcess": {"isAutomatic": True},
+        **extra,
     }
     return point.Template.from_json(raw)
 
 
-def sync(tenant: Tenant, items: list[point.Template], monkeypatch: pytest.MonkeyPatch) -> services.SyncReport:
+def sync(
+    tenant: Tenant, items: list[point.Template], monkeypatch: pytest.MonkeyPatch
+) -> services.SyncReport:
     class Fake:
         def list_templates(self, tenant: Tenant) -> list[point.Template]:
             return items
@@ -33,13 +39,28 @@ def sync(tenant: Tenant, items: list[point.Template], monkeypatch: pytest.Monkey
 
 
 def test_content_hash_ignores_key_order() -> None:
-    assert services.content_hash({"a": 1, "b": [1, 2]}) == services.content_hash({"b": [1, 2], "a": 1})
+    assert services.content_hash({"a": 1, "b": [1, 2]}) == services.content_hash(
+        {"b": [1, 2], "a": 1}
+    )
     assert services.content_hash({"a": 1}) != services.content_hash({"a": 2})
 
 
-def test_first_sync_creates_every_template(tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
-    report = sync(tenant_a, [upstream("3"), upstream("31", "Community", workspaceType="YammerCommunity",
-                                                     approvalProcess={"isAutomatic": False})], monkeypatch)
+def test_first_sync_creates_every_template(
+    tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    report = sync(
+        tenant_a,
+        [
+            upstream("3"),
+            upstream(
+                "31",
+                "Community",
+                workspaceType="YammerCommunity",
+                approvalProcess={"isAutomatic": False},
+            ),
+        ],
+        monkeypatch,
+    )
     assert report == services.SyncReport(created=2)
     community = Template.objects.get(tenant=tenant_a, upstream_id="31")
     assert community.workload == Workload.COMMUNITY
@@ -47,7 +68,9 @@ def test_first_sync_creates_every_template(tenant_a: Tenant, monkeypatch: pytest
     assert community.content_hash == services.content_hash(community.definition)
 
 
-def test_unchanged_templates_keep_their_changed_at(tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unchanged_templates_keep_their_changed_at(
+    tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sync(tenant_a, [upstream("3")], monkeypatch)
     Template.objects.update(changed_at=timezone.now() - timedelta(days=3))
     before = Template.objects.get()
@@ -89,7 +112,9 @@ def test_a_template_gone_upstream_is_marked_removed_and_comes_back(
     assert not Template.objects.get(upstream_id="1").removed_upstream
 
 
-def test_templates_of_an_unknown_workspace_type_are_skipped(tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_templates_of_an_unknown_workspace_type_are_skipped(
+    tenant_a: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
     report = sync(tenant_a, [upstream("3"), upstream("9", workspaceType="Planner")], monkeypatch)
     assert report == services.SyncReport(created=1)
 
@@ -103,9 +128,21 @@ def test_each_tenant_has_its_own_catalogue(
     assert not Template.objects.get(tenant=tenant_a).removed_upstream
 
 
-def test_the_sync_task_reads_the_emulators_catalogue(live_tenant_a: Tenant, fast_point: list[float]) -> None:
-    assert tasks.sync_catalogue(live_tenant_a.pk) == {"created": 10, "updated": 0, "unchanged": 0, "removed": 0}
-    assert tasks.sync_catalogue(live_tenant_a.pk) == {"created": 0, "updated": 0, "unchanged": 10, "removed": 0}
+def test_the_sync_task_reads_the_emulators_catalogue(
+    live_tenant_a: Tenant, fast_point: list[float]
+) -> None:
+    assert tasks.sync_catalogue(live_tenant_a.pk) == {
+        "created": 10,
+        "updated": 0,
+        "unchanged": 0,
+        "removed": 0,
+    }
+    assert tasks.sync_catalogue(live_tenant_a.pk) == {
+        "created": 0,
+        "updated": 0,
+        "unchanged": 10,
+        "removed": 0,
+    }
     workloads = set(Template.objects.values_list("workload", flat=True))
     assert workloads == {Workload.TEAM, Workload.GROUP, Workload.SITE, Workload.COMMUNITY}
     assert Template.objects.get(upstream_id="2").approval == Template.Approval.MANUAL

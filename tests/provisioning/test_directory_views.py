@@ -49,7 +49,9 @@ def all_company(tenant: Tenant) -> point.Group:
 # --- Groups and sites, live --------------------------------------------------------------------
 
 
-def test_the_groups_page_lists_a_page_of_groups_with_the_total(live_tenant_a: Tenant, staff: Client, settings: Settings) -> None:
+def test_the_groups_page_lists_a_page_of_groups_with_the_total(
+    live_tenant_a: Tenant, staff: Client, settings: Settings
+) -> None:
     settings.DIRECTORY_PAGE_SIZE = 20
     response = staff.get(url("groups", live_tenant_a))
     assert response.status_code == 200
@@ -84,7 +86,12 @@ def test_the_groups_fragment_comes_back_for_htmx(live_tenant_a: Tenant, staff: C
 def test_a_missing_async_permission_is_named_on_the_groups_page(
     live_tenant_a: Tenant, emulator: RunningEmulator, staff: Client
 ) -> None:
-    emulator.control("permissions", client_id=CONTOSO_CLIENT, revoke=["SharePoint.Read.All", "Point.AsyncRequests"], grant=[])
+    emulator.control(
+        "permissions",
+        client_id=CONTOSO_CLIENT,
+        revoke=["SharePoint.Read.All", "Point.AsyncRequests"],
+        grant=[],
+    )
     response = staff.get(url("groups", live_tenant_a))
     assert response.status_code == 200
     assert "Point.AsyncRequests" in response.text
@@ -102,7 +109,9 @@ def test_an_unknown_group_is_a_404(live_tenant_a: Tenant, staff: Client) -> None
     assert staff.get(url("group", live_tenant_a, "No Such Group")).status_code == 404
 
 
-def test_the_sites_page_lists_sites_and_links_their_permissions(live_tenant_a: Tenant, staff: Client) -> None:
+def test_the_sites_page_lists_sites_and_links_their_permissions(
+    live_tenant_a: Tenant, staff: Client
+) -> None:
     response = staff.get(url("sites", live_tenant_a))
     assert response.status_code == 200
     first = response.context["page"].items[0]
@@ -114,14 +123,23 @@ def test_the_sites_page_lists_sites_and_links_their_permissions(live_tenant_a: T
 
 
 def test_a_10000_member_group_pages_correctly_and_exports_every_row(
-    live_tenant_a: Tenant, emulator: RunningEmulator, staff: Client, settings: Settings,
+    live_tenant_a: Tenant,
+    emulator: RunningEmulator,
+    staff: Client,
+    settings: Settings,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
     emulator.control("timing", job=0.3)
     settings.DIRECTORY_PAGE_SIZE = 50
     group = all_company(live_tenant_a)
-    answer = refresh(staff, live_tenant_a, django_capture_on_commit_callbacks,
-                     kind=ReportKind.GROUP_MEMBERSHIPS, subject=group.id, label=group.name)
+    answer = refresh(
+        staff,
+        live_tenant_a,
+        django_capture_on_commit_callbacks,
+        kind=ReportKind.GROUP_MEMBERSHIPS,
+        subject=group.id,
+        label=group.name,
+    )
     assert answer.status_code == 302
     assert answer["Location"] == url("group", live_tenant_a, "All Company").replace(" ", "%20")
     run = ReportRun.objects.get(kind=ReportKind.GROUP_MEMBERSHIPS, subject=group.id)
@@ -131,7 +149,9 @@ def test_a_10000_member_group_pages_correctly_and_exports_every_row(
     first = staff.get(page_url)
     assert "As of" in first.text and "10002 of 10002 rows" in first.text
     assert "Page 1 of 201" in first.text
-    positions = list(ReportRow.objects.filter(run=run).order_by("position").values_list("name", flat=True))
+    positions = list(
+        ReportRow.objects.filter(run=run).order_by("position").values_list("name", flat=True)
+    )
     page_3 = staff.get(page_url, {"page": 3})
     assert [r.name for r in page_3.context["page"]] == positions[100:150]
     last = staff.get(page_url, {"page": 201})
@@ -147,13 +167,22 @@ def test_a_10000_member_group_pages_correctly_and_exports_every_row(
 
 
 def test_members_filter_by_kind_role_and_search(
-    live_tenant_a: Tenant, emulator: RunningEmulator, staff: Client, django_capture_on_commit_callbacks: Any
+    live_tenant_a: Tenant,
+    emulator: RunningEmulator,
+    staff: Client,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     emulator.control("timing", job=0.3)
     groups = point.list_groups_page(live_tenant_a, top=200, group_type="UnifiedGroup").items
     group = next(g for g in groups if g.raw.get("guestsCount") and g.name != "All Company")
-    refresh(staff, live_tenant_a, django_capture_on_commit_callbacks,
-            kind=ReportKind.GROUP_MEMBERSHIPS, subject=group.id, label=group.name)
+    refresh(
+        staff,
+        live_tenant_a,
+        django_capture_on_commit_callbacks,
+        kind=ReportKind.GROUP_MEMBERSHIPS,
+        subject=group.id,
+        label=group.name,
+    )
     page_url = url("group", live_tenant_a, group.name)
     owners = staff.get(page_url, {"role": "owner"}, headers=HX)
     assert "<html" not in owners.text and 'id="report-results"' in owners.text
@@ -164,26 +193,44 @@ def test_members_filter_by_kind_role_and_search(
     someone = guests.context["page"][0]
     found = staff.get(page_url, {"search": someone.upn.upper()})
     assert someone.upn in [r.upn for r in found.context["page"]]
-    export = staff.get(url("report_export", live_tenant_a, found.context["snapshot"].pk), {"kind": "guest"})
+    export = staff.get(
+        url("report_export", live_tenant_a, found.context["snapshot"].pk), {"kind": "guest"}
+    )
     lines = b"".join(export.streaming_content).decode().splitlines()  # type: ignore[attr-defined]
-    assert len(lines) == 1 + group.raw["guestsCount"] and all(",Guest," in line for line in lines[1:])
+    assert len(lines) == 1 + group.raw["guestsCount"] and all(
+        ",Guest," in line for line in lines[1:]
+    )
 
 
 def test_a_failed_report_shows_the_upstream_error(
-    live_tenant_a: Tenant, emulator: RunningEmulator, staff: Client, django_capture_on_commit_callbacks: Any
+    live_tenant_a: Tenant,
+    emulator: RunningEmulator,
+    staff: Client,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     emulator.control("timing", job=0.3)
-    emulator.control("jobs/fail-next", tenant="contoso", message="Report generation failed: quota exceeded.")
+    emulator.control(
+        "jobs/fail-next", tenant="contoso", message="Report generation failed: quota exceeded."
+    )
     group = all_company(live_tenant_a)
-    refresh(staff, live_tenant_a, django_capture_on_commit_callbacks,
-            kind=ReportKind.GROUP_MEMBERSHIPS, subject=group.id, label=group.name)
+    refresh(
+        staff,
+        live_tenant_a,
+        django_capture_on_commit_callbacks,
+        kind=ReportKind.GROUP_MEMBERSHIPS,
+        subject=group.id,
+        label=group.name,
+    )
     page = staff.get(url("group", live_tenant_a, "All Company"))
     assert "The last refresh" in page.text
     assert "Report generation failed: quota exceeded." in page.text
 
 
 def test_a_refresh_while_one_runs_follows_it(
-    live_tenant_a: Tenant, emulator: RunningEmulator, staff: Client, django_capture_on_commit_callbacks: Any
+    live_tenant_a: Tenant,
+    emulator: RunningEmulator,
+    staff: Client,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     emulator.control("timing", job=30)
     group = all_company(live_tenant_a)
@@ -203,25 +250,38 @@ def test_a_refresh_while_one_runs_follows_it(
 def test_progress_polls_while_running_and_stops_with_286_when_done(
     live_tenant_a: Tenant, staff: Client
 ) -> None:
-    run = ReportRun.objects.create(tenant=live_tenant_a, kind=ReportKind.USER_ACCESS, subject=MEGAN,
-                                   processed=120, total=302)
+    run = ReportRun.objects.create(
+        tenant=live_tenant_a, kind=ReportKind.USER_ACCESS, subject=MEGAN, processed=120, total=302
+    )
     running = staff.get(url("report_progress", live_tenant_a, run.pk), headers=HX)
     assert running.status_code == 200
     assert 'hx-trigger="every 1s"' in running.text and "120 of 302 processed" in running.text
     assert "<html" not in running.text
 
-    ReportRun.objects.filter(pk=run.pk).update(state=ReportRun.State.SUCCEEDED, finished_at=timezone.now(), row_count=7)
+    ReportRun.objects.filter(pk=run.pk).update(
+        state=ReportRun.State.SUCCEEDED, finished_at=timezone.now(), row_count=7
+    )
     done = staff.get(url("report_progress", live_tenant_a, run.pk), headers=HX)
     assert done.status_code == 286
     assert "directory-report-done" in json.loads(done["HX-Trigger"])
     assert "hx-trigger" not in done.text and "7 rows" in done.text
 
 
-def test_a_stale_snapshot_is_marked(live_tenant_a: Tenant, staff: Client, settings: Settings) -> None:
+def test_a_stale_snapshot_is_marked(
+    live_tenant_a: Tenant, staff: Client, settings: Settings
+) -> None:
     settings.DIRECTORY_SNAPSHOT_MAX_AGE = 3600
-    run = ReportRun.objects.create(tenant=live_tenant_a, kind=ReportKind.USER_ACCESS, subject=MEGAN,
-                                   state=ReportRun.State.SUCCEEDED, finished_at=timezone.now(), row_count=1)
-    ReportRow.objects.create(run=run, position=0, name="Finance", kind="site", data={"workspaceName": "Finance"})
+    run = ReportRun.objects.create(
+        tenant=live_tenant_a,
+        kind=ReportKind.USER_ACCESS,
+        subject=MEGAN,
+        state=ReportRun.State.SUCCEEDED,
+        finished_at=timezone.now(),
+        row_count=1,
+    )
+    ReportRow.objects.create(
+        run=run, position=0, name="Finance", kind="site", data={"workspaceName": "Finance"}
+    )
     page_url = url("user_access", live_tenant_a)
     fresh = staff.get(page_url, {"upn": MEGAN})
     assert "As of" in fresh.text and "older than 1 hour" not in fresh.text
@@ -234,40 +294,78 @@ def test_a_stale_snapshot_is_marked(live_tenant_a: Tenant, staff: Client, settin
 
 
 def test_what_a_person_can_reach(
-    live_tenant_a: Tenant, emulator: RunningEmulator, staff: Client, django_capture_on_commit_callbacks: Any
+    live_tenant_a: Tenant,
+    emulator: RunningEmulator,
+    staff: Client,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     emulator.control("timing", job=0.3)
-    answer = refresh(staff, live_tenant_a, django_capture_on_commit_callbacks, kind=ReportKind.USER_ACCESS, subject=MEGAN)
-    assert answer.status_code == 302 and "upn=megan.bowen%40contoso.onmicrosoft.com" in answer["Location"]
+    answer = refresh(
+        staff,
+        live_tenant_a,
+        django_capture_on_commit_callbacks,
+        kind=ReportKind.USER_ACCESS,
+        subject=MEGAN,
+    )
+    assert (
+        answer.status_code == 302
+        and "upn=megan.bowen%40contoso.onmicrosoft.com" in answer["Location"]
+    )
     page = staff.get(answer["Location"])
     assert page.context["snapshot"].row_count > 0 and "Export CSV" in page.text
     # Point's identifiers read as words.
     assert "M365Group" not in page.text and "MicrosoftTeam<" not in page.text
 
 
-def test_a_upn_that_is_not_one_is_refused_next_to_the_field(live_tenant_a: Tenant, staff: Client) -> None:
+def test_a_upn_that_is_not_one_is_refused_next_to_the_field(
+    live_tenant_a: Tenant, staff: Client
+) -> None:
     page = staff.get(url("user_access", live_tenant_a), {"upn": "not a upn"})
     assert "Enter a user principal name" in page.text and 'value="not a upn"' in page.text
-    refused = staff.post(url("report_refresh", live_tenant_a), {"kind": ReportKind.USER_ACCESS, "subject": "x"}, headers=HX)
+    refused = staff.post(
+        url("report_refresh", live_tenant_a),
+        {"kind": ReportKind.USER_ACCESS, "subject": "x"},
+        headers=HX,
+    )
     assert refused.status_code == 400 and "Enter a user principal name" in refused.text
     assert not ReportRun.objects.exists()
 
 
 def test_site_permissions_of_one_site(
-    live_tenant_a: Tenant, emulator: RunningEmulator, staff: Client, django_capture_on_commit_callbacks: Any
+    live_tenant_a: Tenant,
+    emulator: RunningEmulator,
+    staff: Client,
+    django_capture_on_commit_callbacks: Any,
 ) -> None:
     emulator.control("timing", job=0.3)
     site = point.list_sites_page(live_tenant_a, top=1).items[0]
-    answer = refresh(staff, live_tenant_a, django_capture_on_commit_callbacks, kind=ReportKind.SITE_PERMISSIONS, subject=site.url)
+    answer = refresh(
+        staff,
+        live_tenant_a,
+        django_capture_on_commit_callbacks,
+        kind=ReportKind.SITE_PERMISSIONS,
+        subject=site.url,
+    )
     page = staff.get(answer["Location"])
     assert page.context["subject"] == site.url
     assert page.context["page"].paginator.count == page.context["snapshot"].row_count > 0
 
 
 def test_exported_cells_cannot_run_as_formulas(live_tenant_a: Tenant, staff: Client) -> None:
-    run = ReportRun.objects.create(tenant=live_tenant_a, kind=ReportKind.USER_ACCESS, subject=MEGAN,
-                                   state=ReportRun.State.SUCCEEDED, finished_at=timezone.now(), row_count=1)
-    ReportRow.objects.create(run=run, position=0, name="x", data={"workspaceName": '=HYPERLINK("http://evil")', "url": "u"})
+    run = ReportRun.objects.create(
+        tenant=live_tenant_a,
+        kind=ReportKind.USER_ACCESS,
+        subject=MEGAN,
+        state=ReportRun.State.SUCCEEDED,
+        finished_at=timezone.now(),
+        row_count=1,
+    )
+    ReportRow.objects.create(
+        run=run,
+        position=0,
+        name="x",
+        data={"workspaceName": '=HYPERLINK("http://evil")', "url": "u"},
+    )
     export = staff.get(url("report_export", live_tenant_a, run.pk))
     body = b"".join(export.streaming_content).decode()  # type: ignore[attr-defined]
     assert "'=HYPERLINK" in body
@@ -279,8 +377,13 @@ def test_exported_cells_cannot_run_as_formulas(live_tenant_a: Tenant, staff: Cli
 def test_another_tenants_pages_and_reports_are_404(
     tenant_a: Tenant, tenant_b: Tenant, it_staff_other: User, it_staff: User
 ) -> None:
-    run = ReportRun.objects.create(tenant=tenant_a, kind=ReportKind.USER_ACCESS, subject=MEGAN,
-                                   state=ReportRun.State.SUCCEEDED, finished_at=timezone.now())
+    run = ReportRun.objects.create(
+        tenant=tenant_a,
+        kind=ReportKind.USER_ACCESS,
+        subject=MEGAN,
+        state=ReportRun.State.SUCCEEDED,
+        finished_at=timezone.now(),
+    )
     other = client_for(it_staff_other)
     assert other.get(url("groups", tenant_a)).status_code == 404
     assert other.get(url("report_export", tenant_a, run.pk)).status_code == 404

@@ -31,15 +31,26 @@ Capture = DjangoCaptureOnCommitCallbacks
 
 @pytest.mark.parametrize(
     ("upstream_id", "workload"),
-    [("1", Workload.TEAM), ("11", Workload.GROUP), ("21", Workload.SITE), ("31", Workload.COMMUNITY)],
+    [
+        ("1", Workload.TEAM),
+        ("11", Workload.GROUP),
+        ("21", Workload.SITE),
+        ("31", Workload.COMMUNITY),
+    ],
 )
 def test_each_workload_completes_with_its_workspace_link(
-    catalogue: dict[str, Template], instant: RunningEmulator, requester_a: User,
-    django_capture_on_commit_callbacks: Capture, upstream_id: str, workload: Workload,
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
+    django_capture_on_commit_callbacks: Capture,
+    upstream_id: str,
+    workload: Workload,
 ) -> None:
     template = catalogue[upstream_id]
     assert template.workload == workload
-    request = submit(django_capture_on_commit_callbacks, template, requester_a, request_data(upstream_id))
+    request = submit(
+        django_capture_on_commit_callbacks, template, requester_a, request_data(upstream_id)
+    )
     request = drive(django_capture_on_commit_callbacks, request)
     assert request.state == State.COMPLETED
     assert request.workspace_url.startswith("https://")
@@ -57,21 +68,29 @@ def test_each_workload_completes_with_its_workspace_link(
 
 
 def test_progress_is_reported_while_in_progress(
-    catalogue: dict[str, Template], emulator: RunningEmulator, requester_a: User,
+    catalogue: dict[str, Template],
+    emulator: RunningEmulator,
+    requester_a: User,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     emulator.control("timing", approval=0, approved=0, in_progress=600)
-    request = submit(django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3"))
+    request = submit(
+        django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3")
+    )
     request = drive(django_capture_on_commit_callbacks, request, until={State.IN_PROGRESS})
     assert request.state == State.IN_PROGRESS
     assert request.progress is not None and 0 <= request.progress < 100
 
 
 def test_manual_approval_waits_then_completes_after_approval(
-    catalogue: dict[str, Template], instant: RunningEmulator, requester_a: User,
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    request = submit(django_capture_on_commit_callbacks, catalogue["32"], requester_a, request_data("32"))
+    request = submit(
+        django_capture_on_commit_callbacks, catalogue["32"], requester_a, request_data("32")
+    )
     assert request.state == State.WAITING_APPROVAL
     for _ in range(3):
         make_due(request)
@@ -87,12 +106,18 @@ def test_manual_approval_waits_then_completes_after_approval(
 
 
 def test_a_rejected_request_ends_rejected_and_the_requester_hears_why(
-    catalogue: dict[str, Template], instant: RunningEmulator, requester_a: User,
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    request = submit(django_capture_on_commit_callbacks, catalogue["2"], requester_a, request_data("2"))
+    request = submit(
+        django_capture_on_commit_callbacks, catalogue["2"], requester_a, request_data("2")
+    )
     assert request.state == State.WAITING_APPROVAL
-    instant.control(f"requests/{request.upstream_id}/reject", by=NESTOR, comment="Use the existing team")
+    instant.control(
+        f"requests/{request.upstream_id}/reject", by=NESTOR, comment="Use the existing team"
+    )
     request = drive(django_capture_on_commit_callbacks, request)
     assert request.state == State.REJECTED
     assert ledger(instant, request) == []
@@ -102,11 +127,17 @@ def test_a_rejected_request_ends_rejected_and_the_requester_hears_why(
 
 
 def test_an_upstream_failure_is_shown_with_its_correlation_id_and_can_be_retried(
-    catalogue: dict[str, Template], instant: RunningEmulator, requester_a: User,
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    instant.control("requests/fail-next", tenant="contoso", message="Exceeded changed links limit(20)")
-    request = submit(django_capture_on_commit_callbacks, catalogue["11"], requester_a, request_data("11"))
+    instant.control(
+        "requests/fail-next", tenant="contoso", message="Exceeded changed links limit(20)"
+    )
+    request = submit(
+        django_capture_on_commit_callbacks, catalogue["11"], requester_a, request_data("11")
+    )
     request = drive(django_capture_on_commit_callbacks, request)
     assert request.state == State.FAILED
     assert request.error_message == "Exceeded changed links limit(20)"
@@ -126,17 +157,25 @@ def test_an_upstream_failure_is_shown_with_its_correlation_id_and_can_be_retried
 
 
 def test_a_lost_answer_on_a_retried_request_adopts_the_new_upstream_request(
-    catalogue: dict[str, Template], instant: RunningEmulator, requester_a: User,
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    instant.control("requests/fail-next", tenant="contoso", message="Exceeded changed links limit(20)")
-    request = submit(django_capture_on_commit_callbacks, catalogue["11"], requester_a, request_data("11"))
+    instant.control(
+        "requests/fail-next", tenant="contoso", message="Exceeded changed links limit(20)"
+    )
+    request = submit(
+        django_capture_on_commit_callbacks, catalogue["11"], requester_a, request_data("11")
+    )
     request = drive(django_capture_on_commit_callbacks, request)
     assert request.state == State.FAILED
     failed_upstream = request.upstream_id
     # The retry's POST reaches Point but its answer is lost: the lookup must not pick the
     # failed request of the first round.
-    instant.control("faults", method="POST", path="/point/contoso/v1.0/provision/groups", kind="reset_after")
+    instant.control(
+        "faults", method="POST", path="/point/contoso/v1.0/provision/groups", kind="reset_after"
+    )
     with django_capture_on_commit_callbacks(execute=True):
         services.request_retry(request=request, actor=requester_a)
     request.refresh_from_db()

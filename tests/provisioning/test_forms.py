@@ -16,7 +16,8 @@ pytestmark = pytest.mark.django_db
 
 OWNERS = "alice@contoso.example\nbob@contoso.example"
 PROJECT_METADATA = {
-    "meta__cost_center": "CC-100", "meta__project_manager": "pm@contoso.example",
+    "meta__cost_center": "CC-100",
+    "meta__project_manager": "pm@contoso.example",
     "meta__department": "Finance",
 }
 
@@ -34,9 +35,13 @@ def project(**changes: Any) -> dict[str, Any]:
 # --- Fields per workload ----------------------------------------------------------------------
 
 
-def test_a_team_template_with_editable_url_and_requester_privacy_offers_both(project_template: Template) -> None:
+def test_a_team_template_with_editable_url_and_requester_privacy_offers_both(
+    project_template: Template,
+) -> None:
     form = RequestForm(template=project_template)
-    assert {"display_name", "desired_url", "is_private", "owners", "members", "comment"} <= set(form.fields)
+    assert {"display_name", "desired_url", "is_private", "owners", "members", "comment"} <= set(
+        form.fields
+    )
     assert form.fixed_privacy == ""
 
 
@@ -47,15 +52,26 @@ def test_a_template_with_fixed_privacy_shows_it_instead_of_asking(tenant_a: Tena
 
 
 def test_a_hidden_url_is_not_editable(tenant_a: Tenant) -> None:
-    assert "desired_url" not in RequestForm(template=make_template(tenant_a, 4)).fields  # Confidential
+    assert (
+        "desired_url" not in RequestForm(template=make_template(tenant_a, 4)).fields
+    )  # Confidential
 
 
-@pytest.mark.parametrize("template_id, owners, fields", [
-    (11, "a@contoso.example", {"meta__cost_center": ""}),  # Microsoft 365 group
-    (21, "a@contoso.example", {"meta__audience": "Employees", "is_private": None}),  # Communication site
-    (31, "a@contoso.example", {"meta__topic": "Cycling"}),  # Viva Engage community
-])
-def test_each_workload_accepts_a_valid_request(tenant_a: Tenant, template_id: int, owners: str, fields: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    "template_id, owners, fields",
+    [
+        (11, "a@contoso.example", {"meta__cost_center": ""}),  # Microsoft 365 group
+        (
+            21,
+            "a@contoso.example",
+            {"meta__audience": "Employees", "is_private": None},
+        ),  # Communication site
+        (31, "a@contoso.example", {"meta__topic": "Cycling"}),  # Viva Engage community
+    ],
+)
+def test_each_workload_accepts_a_valid_request(
+    tenant_a: Tenant, template_id: int, owners: str, fields: dict[str, Any]
+) -> None:
     template = make_template(tenant_a, template_id)
     data = {"display_name": "Riders", "owners": owners, "is_private": "public", **fields}
     form = form_for(template, **{k: v for k, v in data.items() if v is not None})
@@ -68,18 +84,33 @@ def test_a_community_has_no_url_field(tenant_a: Tenant) -> None:
 
 
 def test_a_valid_project_request_becomes_request_data(project_template: Template) -> None:
-    form = form_for(project_template, **project(
-        desired_url="apollo", members="carol@contoso.example, dave@contoso.example", comment=" thanks ",
-        meta__end_date="2030-01-31", meta__budget="1500", meta__external_partners="yes",
-    ))
+    form = form_for(
+        project_template,
+        **project(
+            desired_url="apollo",
+            members="carol@contoso.example, dave@contoso.example",
+            comment=" thanks ",
+            meta__end_date="2030-01-31",
+            meta__budget="1500",
+            meta__external_partners="yes",
+        ),
+    )
     assert form.is_valid(), form.errors
     data = form.to_request_data()
     assert data == RequestData(
-        display_name="Apollo", desired_url="apollo", is_private=True,
+        display_name="Apollo",
+        desired_url="apollo",
+        is_private=True,
         owners=["alice@contoso.example", "bob@contoso.example"],
         members=["carol@contoso.example", "dave@contoso.example"],
-        metadata={"Cost Center": "CC-100", "Project Manager": "pm@contoso.example", "Department": "Finance",
-                  "End Date": "2030-01-31", "Budget": 1500, "External Partners": True},
+        metadata={
+            "Cost Center": "CC-100",
+            "Project Manager": "pm@contoso.example",
+            "Department": "Finance",
+            "End Date": "2030-01-31",
+            "Budget": 1500,
+            "External Partners": True,
+        },
         comment="thanks",
     )
 
@@ -98,8 +129,13 @@ def test_a_url_with_spaces_is_refused(project_template: Template) -> None:
 
 def test_a_url_longer_than_the_template_allows_is_refused(tenant_a: Tenant) -> None:
     template = make_template(tenant_a, 21)  # Communication site: comm- prefix, 48 characters
-    form = form_for(template, display_name="News", owners="a@contoso.example", meta__audience="Everyone",
-                    desired_url="x" * 45)
+    form = form_for(
+        template,
+        display_name="News",
+        owners="a@contoso.example",
+        meta__audience="Everyone",
+        desired_url="x" * 45,
+    )
     assert not form.is_valid()
     assert "at most 48" in form.errors["desired_url"][0]
 
@@ -135,27 +171,40 @@ def test_the_templates_own_owners_count_towards_the_bounds(tenant_a: Tenant) -> 
     assert template.definition["owners"]["predefined"]
     ok = form_for(template, display_name="HR", meta__department="HR")
     assert ok.is_valid(), ok.errors  # the predefined owner alone is enough
-    too_many = form_for(template, display_name="HR", meta__department="HR",
-                        owners="a@contoso.example, b@contoso.example, c@contoso.example")
+    too_many = form_for(
+        template,
+        display_name="HR",
+        meta__department="HR",
+        owners="a@contoso.example, b@contoso.example, c@contoso.example",
+    )
     assert not too_many.is_valid()
     assert "counting the template's own owners" in too_many.errors["owners"][0]
 
 
 def test_a_guest_is_never_an_owner(project_template: Template) -> None:
-    form = form_for(project_template, **project(owners=OWNERS + "\nann_fabrikam.com#EXT#@contoso.onmicrosoft.com"))
+    form = form_for(
+        project_template,
+        **project(owners=OWNERS + "\nann_fabrikam.com#EXT#@contoso.onmicrosoft.com"),
+    )
     assert not form.is_valid()
     assert "Guests cannot be owners" in form.errors["owners"][0]
 
 
 def test_guests_may_be_members_when_the_template_allows_it(project_template: Template) -> None:
-    form = form_for(project_template, **project(members="ann_fabrikam.com#EXT#@contoso.onmicrosoft.com"))
+    form = form_for(
+        project_template, **project(members="ann_fabrikam.com#EXT#@contoso.onmicrosoft.com")
+    )
     assert form.is_valid(), form.errors
 
 
 def test_guests_are_refused_as_members_when_the_template_says_so(tenant_a: Tenant) -> None:
     template = make_template(tenant_a, 2)  # guests.allowAsMembers false
-    form = form_for(template, display_name="HR", meta__department="HR",
-                    members="ann_fabrikam.com#EXT#@contoso.onmicrosoft.com")
+    form = form_for(
+        template,
+        display_name="HR",
+        meta__department="HR",
+        members="ann_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+    )
     assert not form.is_valid()
     assert "does not allow guests" in form.errors["members"][0]
 
@@ -174,15 +223,20 @@ def test_each_form_shown_gets_its_own_submission_key(project_template: Template)
 # --- Metadata, one type at a time --------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, good, bad", [
-    ("Cost Center", "CC-1", ""),  # Text, required
-    ("Project Manager", "pm@contoso.example", "Peter Manager"),  # People
-    ("Department", "Legal", "Bakery"),  # Dropdown
-    ("End Date", "2031-12-31", "31/12/2031x"),  # Date
-    ("Budget", "12.5", "a lot"),  # Number
-    ("External Partners", "no", "maybe"),  # YesNo
-])
-def test_each_metadata_type_accepts_good_and_refuses_bad_values(project_template: Template, name: str, good: str, bad: str) -> None:
+@pytest.mark.parametrize(
+    "name, good, bad",
+    [
+        ("Cost Center", "CC-1", ""),  # Text, required
+        ("Project Manager", "pm@contoso.example", "Peter Manager"),  # People
+        ("Department", "Legal", "Bakery"),  # Dropdown
+        ("End Date", "2031-12-31", "31/12/2031x"),  # Date
+        ("Budget", "12.5", "a lot"),  # Number
+        ("External Partners", "no", "maybe"),  # YesNo
+    ],
+)
+def test_each_metadata_type_accepts_good_and_refuses_bad_values(
+    project_template: Template, name: str, good: str, bad: str
+) -> None:
     field = metadata_form_field(name)
     assert form_for(project_template, **project(**{field: good})).is_valid()
     refused = form_for(project_template, **project(**{field: bad}))
@@ -208,8 +262,14 @@ def test_optional_metadata_left_empty_is_not_sent(project_template: Template) ->
 
 
 def test_a_clone_fills_every_field_back_in(project_template: Template) -> None:
-    data = RequestData(display_name="Apollo", desired_url="apollo", is_private=False, owners=["a@x.com", "b@x.com"],
-                       metadata={"External Partners": True, "Budget": 3}, comment="c")
+    data = RequestData(
+        display_name="Apollo",
+        desired_url="apollo",
+        is_private=False,
+        owners=["a@x.com", "b@x.com"],
+        metadata={"External Partners": True, "Budget": 3},
+        comment="c",
+    )
     initial = initial_for(project_template, requester_upn="z@x.com", data=data)
     assert initial["owners"] == "a@x.com\nb@x.com"
     assert initial["is_private"] == "public"
@@ -217,8 +277,13 @@ def test_a_clone_fills_every_field_back_in(project_template: Template) -> None:
     assert initial["meta__budget"] == 3
 
 
-def test_upstream_errors_of_a_failed_request_sit_next_to_their_fields(project_template: Template) -> None:
-    form = RequestForm(template=project_template, upstream_errors={"desired_url": ["Taken."], "__all__": ["Whole."]})
+def test_upstream_errors_of_a_failed_request_sit_next_to_their_fields(
+    project_template: Template,
+) -> None:
+    form = RequestForm(
+        template=project_template,
+        upstream_errors={"desired_url": ["Taken."], "__all__": ["Whole."]},
+    )
     assert {bf.name: errors for bf, errors in form.workspace_rows()}["desired_url"] == ["Taken."]
     assert form.general_upstream_errors() == ["Whole."]
 
@@ -227,7 +292,9 @@ def test_owners_are_required_only_when_the_templates_own_owners_fall_short(
     tenant_a: Tenant, project_template: Template
 ) -> None:
     assert RequestForm(template=project_template).fields["owners"].required  # 2-5, none given
-    assert not RequestForm(template=make_template(tenant_a, 2)).fields["owners"].required  # 1 predefined
+    assert (
+        not RequestForm(template=make_template(tenant_a, 2)).fields["owners"].required
+    )  # 1 predefined
 
 
 def test_the_comment_is_for_the_approver_only_when_someone_approves(tenant_a: Tenant) -> None:
@@ -237,5 +304,7 @@ def test_the_comment_is_for_the_approver_only_when_someone_approves(tenant_a: Te
         field = RequestForm(template=template).fields.get("comment")
         if field is not None:
             labels[template.approval] = str(field.label)
-    assert labels == {Template.Approval.MANUAL: "Comment for the approver",
-                      Template.Approval.AUTOMATIC: "Comment"}
+    assert labels == {
+        Template.Approval.MANUAL: "Comment for the approver",
+        Template.Approval.AUTOMATIC: "Comment",
+    }

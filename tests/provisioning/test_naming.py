@@ -28,7 +28,11 @@ def test_it_flags_a_url_over_the_template_limit() -> None:
 
 def test_workloads_without_url_or_mail_get_none() -> None:
     names = final_names({"namingRule": {"prefix": "", "suffix": " (Community)"}}, "Runners")
-    assert (names.display_name, names.url_slug, names.email_alias) == ("Runners (Community)", None, None)
+    assert (names.display_name, names.url_slug, names.email_alias) == (
+        "Runners (Community)",
+        None,
+        None,
+    )
 
 
 def test_slugify_drops_what_a_url_cannot_hold() -> None:
@@ -36,12 +40,25 @@ def test_slugify_drops_what_a_url_cannot_hold() -> None:
 
 
 def test_the_point_body_carries_the_documented_fields() -> None:
-    data = RequestData(display_name="Falcon", owners=["a@x"], members=["b@x"], is_private=True,
-                       metadata={"Cost Center": "CC-1"}, desired_url="falcon", comment="why")
+    data = RequestData(
+        display_name="Falcon",
+        owners=["a@x"],
+        members=["b@x"],
+        is_private=True,
+        metadata={"Cost Center": "CC-1"},
+        desired_url="falcon",
+        comment="why",
+    )
     assert data.point_body("7") == {
-        "templateId": 7, "displayName": "Falcon", "description": "", "owners": ["a@x"],
-        "members": ["b@x"], "comment": "why", "metadata": {"Cost Center": "CC-1"},
-        "desiredUrl": "falcon", "isPrivate": True,
+        "templateId": 7,
+        "displayName": "Falcon",
+        "description": "",
+        "owners": ["a@x"],
+        "members": ["b@x"],
+        "comment": "why",
+        "metadata": {"Cost Center": "CC-1"},
+        "desiredUrl": "falcon",
+        "isPrivate": True,
     }
     assert RequestData.from_dict(data.as_dict()) == data
 

@@ -25,8 +25,15 @@ def template(tenant_a: Tenant) -> Template:
 
 def request_in(template: Template, user: User, state: State, **extra: Any) -> ProvisioningRequest:
     return ProvisioningRequest.objects.create(
-        tenant=template.tenant, template=template, requested_by=user, workload=template.workload,
-        display_name="Falcon", final_name="PRJ - Falcon", state=state, upstream_id="u-1", **extra,
+        tenant=template.tenant,
+        template=template,
+        requested_by=user,
+        workload=template.workload,
+        display_name="Falcon",
+        final_name="PRJ - Falcon",
+        state=state,
+        upstream_id="u-1",
+        **extra,
     )
 
 
@@ -52,13 +59,17 @@ def refresh(capture: Capture, request: ProvisioningRequest) -> None:
 
 
 def test_completed_mail_links_the_workspace_and_the_request(
-    template: Template, requester_a: User, upstream: dict[str, point.ProvisionRequest],
-    django_capture_on_commit_callbacks: Capture, settings: Settings,
+    template: Template,
+    requester_a: User,
+    upstream: dict[str, point.ProvisionRequest],
+    django_capture_on_commit_callbacks: Capture,
+    settings: Settings,
 ) -> None:
     settings.PORTAL_BASE_URL = "https://portal.contoso.example"
     request = request_in(template, requester_a, State.IN_PROGRESS)
     upstream["now"] = answer(
-        "Completed", result={"url": "https://contoso.sharepoint.com/sites/prj-falcon", "microsoftId": "m-1"}
+        "Completed",
+        result={"url": "https://contoso.sharepoint.com/sites/prj-falcon", "microsoftId": "m-1"},
     )
     refresh(django_capture_on_commit_callbacks, request)
     assert len(mail.outbox) == 1
@@ -72,11 +83,15 @@ def test_completed_mail_links_the_workspace_and_the_request(
 
 
 def test_failed_mail_gives_the_error_and_the_correlation_id(
-    template: Template, requester_a: User, upstream: dict[str, point.ProvisionRequest],
+    template: Template,
+    requester_a: User,
+    upstream: dict[str, point.ProvisionRequest],
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     request = request_in(template, requester_a, State.IN_PROGRESS)
-    upstream["now"] = answer("Failed", error="Exceeded changed links limit(20)", correlationId="c-77")
+    upstream["now"] = answer(
+        "Failed", error="Exceeded changed links limit(20)", correlationId="c-77"
+    )
     refresh(django_capture_on_commit_callbacks, request)
     assert len(mail.outbox) == 1
     assert "failed" in mail.outbox[0].subject
@@ -85,14 +100,25 @@ def test_failed_mail_gives_the_error_and_the_correlation_id(
 
 
 def test_rejected_mail_quotes_the_approver(
-    template: Template, requester_a: User, upstream: dict[str, point.ProvisionRequest],
+    template: Template,
+    requester_a: User,
+    upstream: dict[str, point.ProvisionRequest],
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     request = request_in(template, requester_a, State.WAITING_APPROVAL)
-    upstream["now"] = answer("Rejected", approval={"stages": [
-        {"stage": 1, "status": "Rejected", "resolvedBy": "nestor.wilke@contoso.onmicrosoft.com",
-         "comment": "Use the existing Falcon team"},
-    ]})
+    upstream["now"] = answer(
+        "Rejected",
+        approval={
+            "stages": [
+                {
+                    "stage": 1,
+                    "status": "Rejected",
+                    "resolvedBy": "nestor.wilke@contoso.onmicrosoft.com",
+                    "comment": "Use the existing Falcon team",
+                },
+            ]
+        },
+    )
     refresh(django_capture_on_commit_callbacks, request)
     assert len(mail.outbox) == 1
     assert "rejected" in mail.outbox[0].subject
@@ -100,7 +126,9 @@ def test_rejected_mail_quotes_the_approver(
 
 
 def test_a_request_moving_on_without_an_outcome_sends_nothing(
-    template: Template, requester_a: User, upstream: dict[str, point.ProvisionRequest],
+    template: Template,
+    requester_a: User,
+    upstream: dict[str, point.ProvisionRequest],
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     request = request_in(template, requester_a, State.WAITING_APPROVAL)
@@ -112,7 +140,9 @@ def test_a_request_moving_on_without_an_outcome_sends_nothing(
 
 
 def test_the_outcome_is_mailed_once_however_often_it_is_seen(
-    template: Template, requester_a: User, upstream: dict[str, point.ProvisionRequest],
+    template: Template,
+    requester_a: User,
+    upstream: dict[str, point.ProvisionRequest],
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     request = request_in(template, requester_a, State.IN_PROGRESS)
@@ -141,7 +171,9 @@ def test_no_mail_for_a_cancelled_request(template: Template, requester_a: User) 
 
 
 def test_a_redelivered_mail_task_does_not_mail_twice(
-    template: Template, requester_a: User, upstream: dict[str, point.ProvisionRequest],
+    template: Template,
+    requester_a: User,
+    upstream: dict[str, point.ProvisionRequest],
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     request = request_in(template, requester_a, State.IN_PROGRESS)
@@ -156,8 +188,12 @@ def test_a_mail_that_could_not_be_sent_is_sent_on_the_retry(
     template: Template, requester_a: User, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     request = request_in(template, requester_a, State.FAILED, error_message="boom")
-    RequestEvent.objects.create(request=request, source=RequestEvent.Source.POLL,
-                                from_state=State.IN_PROGRESS, to_state=State.FAILED)
+    RequestEvent.objects.create(
+        request=request,
+        source=RequestEvent.Source.POLL,
+        from_state=State.IN_PROGRESS,
+        to_state=State.FAILED,
+    )
     real_send = notifications.EmailMultiAlternatives.send
 
     def smtp_down(self: Any, fail_silently: bool = False) -> int:

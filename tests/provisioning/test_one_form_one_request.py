@@ -26,7 +26,9 @@ def form_key(client: Client, template: Template) -> str:
 
 
 @pytest.mark.django_db
-def test_a_double_click_makes_one_request_and_lands_on_it(project_template: Template, requester_a: User) -> None:
+def test_a_double_click_makes_one_request_and_lands_on_it(
+    project_template: Template, requester_a: User
+) -> None:
     client = client_for(requester_a)
     data = {**VALID, "submission_key": form_key(client, project_template)}
     with patch("provisioning.services._enqueue_send") as send:
@@ -41,12 +43,16 @@ def test_a_double_click_makes_one_request_and_lands_on_it(project_template: Temp
 
 
 @pytest.mark.django_db
-def test_a_resubmit_after_back_lands_on_the_request_the_form_made(project_template: Template, requester_a: User) -> None:
+def test_a_resubmit_after_back_lands_on_the_request_the_form_made(
+    project_template: Template, requester_a: User
+) -> None:
     client = client_for(requester_a)
     key = form_key(client, project_template)
     with patch("provisioning.services._enqueue_send"):
         client.post(url(project_template), {**VALID, "submission_key": key})
-        again = client.post(url(project_template), {**VALID, "display_name": "Edited", "submission_key": key})
+        again = client.post(
+            url(project_template), {**VALID, "display_name": "Edited", "submission_key": key}
+        )
     created = ProvisioningRequest.objects.get()
     assert again["Location"] == f"/requests/{created.pk}/"
     assert created.display_name == "Apollo"
@@ -57,16 +63,26 @@ def test_a_new_form_makes_a_new_request(project_template: Template, requester_a:
     client = client_for(requester_a)
     with patch("provisioning.services._enqueue_send"):
         for name in ("Apollo", "Gemini"):
-            client.post(url(project_template), {**VALID, "display_name": name,
-                                                "submission_key": form_key(client, project_template)})
+            client.post(
+                url(project_template),
+                {
+                    **VALID,
+                    "display_name": name,
+                    "submission_key": form_key(client, project_template),
+                },
+            )
     assert ProvisioningRequest.objects.count() == 2
 
 
 @pytest.mark.django_db
-def test_a_form_shown_again_with_errors_keeps_its_key(project_template: Template, requester_a: User) -> None:
+def test_a_form_shown_again_with_errors_keeps_its_key(
+    project_template: Template, requester_a: User
+) -> None:
     client = client_for(requester_a)
     key = form_key(client, project_template)
-    page = client.post(url(project_template), {**VALID, "display_name": "", "submission_key": key}).content.decode()
+    page = client.post(
+        url(project_template), {**VALID, "display_name": "", "submission_key": key}
+    ).content.decode()
     assert f'value="{key}"' in page
 
 
@@ -77,14 +93,18 @@ def test_another_persons_key_is_no_key_to_their_request(
     key = uuid.uuid4().hex
     with patch("provisioning.services._enqueue_send"):
         client_for(requester_a).post(url(project_template), {**VALID, "submission_key": key})
-        response = client_for(requester_b).post(url(project_template), {**VALID, "submission_key": key})
+        response = client_for(requester_b).post(
+            url(project_template), {**VALID, "submission_key": key}
+        )
     theirs = ProvisioningRequest.objects.get(requested_by=requester_b)
     assert response["Location"] == f"/requests/{theirs.pk}/"
     assert ProvisioningRequest.objects.count() == 2
 
 
 @pytest.mark.django_db(transaction=True)
-def test_twenty_concurrent_posts_of_one_form_make_one_request(project_template: Template, requester_a: User) -> None:
+def test_twenty_concurrent_posts_of_one_form_make_one_request(
+    project_template: Template, requester_a: User
+) -> None:
     data = {**VALID, "submission_key": uuid.uuid4().hex}
     start = threading.Barrier(20)
     locations: list[str] = []

@@ -32,14 +32,20 @@ def test_templates_come_back_typed(live_tenant_a: Tenant) -> None:
     templates = point.list_templates(live_tenant_a)
     assert len(templates) == 10
     first = templates[0]
-    assert (first.id, first.name, first.workspace_type) == ("1", "Manage a project", "MicrosoftTeams")
+    assert (first.id, first.name, first.workspace_type) == (
+        "1",
+        "Manage a project",
+        "MicrosoftTeams",
+    )
     assert first.is_automatic is True
 
 
 def test_it_retries_after_429_honouring_retry_after(
     live_tenant_a: Tenant, emulator: RunningEmulator, fast_client: list[float]
 ) -> None:
-    emulator.control("throttle", method="GET", path=f"{PATH}/provision/templates", count=2, retry_after=7)
+    emulator.control(
+        "throttle", method="GET", path=f"{PATH}/provision/templates", count=2, retry_after=7
+    )
     assert len(point.list_templates(live_tenant_a)) == 10
     assert len(fast_client) == 2
     assert all(wait >= 7 for wait in fast_client)
@@ -57,7 +63,9 @@ def test_throttling_beyond_the_budget_raises_throttled(
     live_tenant_a: Tenant, emulator: RunningEmulator, settings: Settings
 ) -> None:
     settings.POINT_RETRY_BUDGET = 10
-    emulator.control("throttle", method="GET", path=f"{PATH}/provision/templates", count=1, retry_after=60)
+    emulator.control(
+        "throttle", method="GET", path=f"{PATH}/provision/templates", count=1, retry_after=60
+    )
     with pytest.raises(point.Throttled) as caught:
         point.list_templates(live_tenant_a)
     assert caught.value.retryable and caught.value.retry_after == 60
@@ -66,7 +74,9 @@ def test_throttling_beyond_the_budget_raises_throttled(
 def test_a_5xx_is_retried_with_growing_back_off(
     live_tenant_a: Tenant, emulator: RunningEmulator, fast_client: list[float]
 ) -> None:
-    emulator.control("faults", method="GET", path=f"{PATH}/provision/templates", kind="503", count=2)
+    emulator.control(
+        "faults", method="GET", path=f"{PATH}/provision/templates", kind="503", count=2
+    )
     assert len(point.list_templates(live_tenant_a)) == 10
     assert len(fast_client) == 2
     assert fast_client[1] > fast_client[0] * 0.9  # full delay doubles; jitter keeps the half
@@ -75,7 +85,9 @@ def test_a_5xx_is_retried_with_growing_back_off(
 def test_a_persistent_5xx_gives_up_with_a_clear_error(
     live_tenant_a: Tenant, emulator: RunningEmulator, fast_client: list[float]
 ) -> None:
-    emulator.control("faults", method="GET", path=f"{PATH}/provision/templates", kind="500", count=10)
+    emulator.control(
+        "faults", method="GET", path=f"{PATH}/provision/templates", kind="500", count=10
+    )
     with pytest.raises(point.Unavailable) as caught:
         point.list_templates(live_tenant_a)
     assert "answered 500" in str(caught.value) and "4 times" in str(caught.value)
@@ -88,7 +100,9 @@ def test_a_hang_is_cut_by_the_timeout(
 ) -> None:
     settings.POINT_READ_TIMEOUT = 0.3
     settings.POINT_MAX_RETRIES = 0
-    emulator.control("faults", method="GET", path=f"{PATH}/provision/templates", kind="hang", seconds=2)
+    emulator.control(
+        "faults", method="GET", path=f"{PATH}/provision/templates", kind="hang", seconds=2
+    )
     with pytest.raises(point.Unavailable, match="timed out"):
         point.list_templates(live_tenant_a)
 
@@ -98,7 +112,9 @@ def test_a_reset_get_is_retried(live_tenant_a: Tenant, emulator: RunningEmulator
     assert len(point.list_templates(live_tenant_a)) == 10
 
 
-def test_malformed_json_is_retried_on_a_get(live_tenant_a: Tenant, emulator: RunningEmulator) -> None:
+def test_malformed_json_is_retried_on_a_get(
+    live_tenant_a: Tenant, emulator: RunningEmulator
+) -> None:
     emulator.control("faults", method="GET", path=f"{PATH}/provision/templates", kind="malformed")
     assert len(point.list_templates(live_tenant_a)) == 10
 
@@ -137,13 +153,17 @@ def test_provisioning_returns_the_request_and_its_status(live_tenant_a: Tenant) 
 
 def test_validation_errors_name_the_field(live_tenant_a: Tenant) -> None:
     with pytest.raises(point.ValidationFailed) as caught:
-        point.provision(live_tenant_a, "teams", point.NewWorkspace(template_id=3, display_name="", owners=[]))
+        point.provision(
+            live_tenant_a, "teams", point.NewWorkspace(template_id=3, display_name="", owners=[])
+        )
     assert "displayName" in caught.value.errors or "owners" in caught.value.errors
     assert not caught.value.retryable
 
 
 def test_a_missing_permission_is_named(live_tenant_a: Tenant, emulator: RunningEmulator) -> None:
-    emulator.control("permissions", client_id=str(live_tenant_a.client_id), revoke=["Point.Admin"], grant=[])
+    emulator.control(
+        "permissions", client_id=str(live_tenant_a.client_id), revoke=["Point.Admin"], grant=[]
+    )
     with pytest.raises(point.PermissionMissing) as caught:
         point.get_options(live_tenant_a)
     assert caught.value.permission == "Point.Admin"
@@ -164,12 +184,18 @@ def test_paging_follows_every_next_link(live_tenant_a: Tenant) -> None:
 
 def test_a_next_link_to_another_host_is_refused(live_tenant_a: Tenant) -> None:
     with pytest.raises(point.PointError, match="another host"):
-        point._call(live_tenant_a, "GET", "https://evil.example/v1.0/groups", permission=point.ADMIN)
+        point._call(
+            live_tenant_a, "GET", "https://evil.example/v1.0/groups", permission=point.ADMIN
+        )
 
 
-def test_an_async_report_is_followed_to_its_rows(live_tenant_a: Tenant, emulator: RunningEmulator) -> None:
+def test_an_async_report_is_followed_to_its_rows(
+    live_tenant_a: Tenant, emulator: RunningEmulator
+) -> None:
     emulator.control("timing", job=0)
-    group = next(g for g in point.iter_groups(live_tenant_a, group_type="UnifiedGroup") if g.members_count)
+    group = next(
+        g for g in point.iter_groups(live_tenant_a, group_type="UnifiedGroup") if g.members_count
+    )
     job = point.start_group_memberships(live_tenant_a, [group.id])
     status = point.get_job(live_tenant_a, job.id)
     assert status.result_ready and status.status == "Succeeded"
@@ -205,8 +231,10 @@ def test_a_token_failure_is_an_authentication_error_with_guidance(live_tenant_a:
 def test_a_rejected_token_is_renewed_once(live_tenant_a: Tenant, emulator: RunningEmulator) -> None:
     token = tokens.get_token(live_tenant_a)
     # A token the shared store believes in but Point no longer accepts (e.g. signed by old keys).
-    tokens._memory[live_tenant_a.pk] = (tokens.credential_fingerprint(live_tenant_a),
-                                         tokens.AccessToken("not.a.token", token.expires_at))
+    tokens._memory[live_tenant_a.pk] = (
+        tokens.credential_fingerprint(live_tenant_a),
+        tokens.AccessToken("not.a.token", token.expires_at),
+    )
     assert len(point.list_templates(live_tenant_a)) == 10
 
 
@@ -216,7 +244,9 @@ def test_no_token_or_secret_in_logs_or_errors(
     caplog.set_level(logging.DEBUG)
     emulator.control("faults", method="GET", path=f"{PATH}/provision/templates", kind="503")
     point.list_templates(live_tenant_a)
-    emulator.control("faults", method="GET", path=f"{PATH}/provision/templates", kind="500", count=10)
+    emulator.control(
+        "faults", method="GET", path=f"{PATH}/provision/templates", kind="500", count=10
+    )
     with pytest.raises(point.Unavailable) as caught:
         point.list_templates(live_tenant_a)
     token = tokens.get_token(live_tenant_a).value

@@ -48,9 +48,13 @@ class FakeUpstream:
             raise answer
         return answer
 
-    def provision(self, tenant: Tenant, workload: str, request: point.NewWorkspace) -> point.ProvisionRequest:
+    def provision(
+        self, tenant: Tenant, workload: str, request: point.NewWorkspace
+    ) -> point.ProvisionRequest:
         self.posted.append(request.display_name)
-        return point.ProvisionRequest.from_json({"id": f"new-{len(self.posted)}", "status": "Approved"})
+        return point.ProvisionRequest.from_json(
+            {"id": f"new-{len(self.posted)}", "status": "Approved"}
+        )
 
 
 @pytest.fixture
@@ -60,13 +64,22 @@ def upstream(monkeypatch: pytest.MonkeyPatch) -> FakeUpstream:
     return fake
 
 
-def in_flight(template: Template, user: User, upstream_id: str, *, due_ago: int = 1, **extra: Any) -> ProvisioningRequest:
+def in_flight(
+    template: Template, user: User, upstream_id: str, *, due_ago: int = 1, **extra: Any
+) -> ProvisioningRequest:
     now = timezone.now()
     values: dict[str, Any] = {
-        "tenant": template.tenant, "template": template, "requested_by": user,
-        "workload": template.workload, "display_name": upstream_id, "final_name": upstream_id,
-        "state": State.WAITING_APPROVAL, "upstream_id": upstream_id, "poll_interval": 10,
-        "next_poll_at": now - timedelta(seconds=due_ago), **extra,
+        "tenant": template.tenant,
+        "template": template,
+        "requested_by": user,
+        "workload": template.workload,
+        "display_name": upstream_id,
+        "final_name": upstream_id,
+        "state": State.WAITING_APPROVAL,
+        "upstream_id": upstream_id,
+        "poll_interval": 10,
+        "next_poll_at": now - timedelta(seconds=due_ago),
+        **extra,
     }
     return ProvisioningRequest.objects.create(**values)
 
@@ -82,11 +95,15 @@ def test_the_interval_starts_small_doubles_and_is_capped(settings: Settings) -> 
 
 
 def test_back_off_grows_while_nothing_changes_and_resets_on_a_change(
-    catalogue: dict[str, Template], emulator: RunningEmulator, requester_a: User,
+    catalogue: dict[str, Template],
+    emulator: RunningEmulator,
+    requester_a: User,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     emulator.control("timing", approval=0, approved=600, in_progress=600)
-    request = submit(django_capture_on_commit_callbacks, catalogue["32"], requester_a, request_data("32"))
+    request = submit(
+        django_capture_on_commit_callbacks, catalogue["32"], requester_a, request_data("32")
+    )
     assert request.state == State.WAITING_APPROVAL
     intervals = [request.poll_interval]
     for _ in range(6):
@@ -94,10 +111,14 @@ def test_back_off_grows_while_nothing_changes_and_resets_on_a_change(
         poll(django_capture_on_commit_callbacks)
         request.refresh_from_db()
         intervals.append(request.poll_interval)
-        assert request.next_poll_at is not None
-        assert request.next_poll_at >= request.last_polled_at + timedelta(seconds=request.poll_interval)  # type: ignore[operator]
+        assert request.next_poll_at is not None and request.last_polled_at is not None
+        assert request.next_poll_at >= request.last_polled_at + timedelta(
+            seconds=request.poll_interval
+        )
     assert intervals == [10, 20, 40, 80, 160, 300, 300]
-    emulator.control(f"requests/{request.upstream_id}/approve", by="nestor.wilke@contoso.onmicrosoft.com")
+    emulator.control(
+        f"requests/{request.upstream_id}/approve", by="nestor.wilke@contoso.onmicrosoft.com"
+    )
     make_due(request)
     poll(django_capture_on_commit_callbacks)
     request.refresh_from_db()
@@ -162,7 +183,10 @@ def test_an_upstream_error_keeps_the_state_and_backs_off(
 
 
 def test_progress_is_kept_and_a_final_state_stops_polling(
-    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream, django_capture_on_commit_callbacks: Capture
+    tenant_a: Tenant,
+    requester_a: User,
+    upstream: FakeUpstream,
+    django_capture_on_commit_callbacks: Capture,
 ) -> None:
     template = make_template(tenant_a, 32)
     request = in_flight(template, requester_a, "u-1", state=State.APPROVED)
@@ -173,7 +197,9 @@ def test_progress_is_kept_and_a_final_state_stops_polling(
     upstream.answers["u-1"] = status("InProgress", progress=40)
     assert services.request_refresh(request_id=request.pk) is False
     upstream.answers["u-1"] = status(
-        "Failed", error="Team with group id 1 was not created. 3 attempts made.", correlationId="c-42"
+        "Failed",
+        error="Team with group id 1 was not created. 3 attempts made.",
+        correlationId="c-42",
     )
     with django_capture_on_commit_callbacks(execute=True):
         assert services.request_refresh(request_id=request.pk)
@@ -204,7 +230,11 @@ def test_the_poller_resumes_a_send_whose_retry_time_came(
 ) -> None:
     template = make_template(tenant_a, 3)
     request = in_flight(
-        template, requester_a, "", state=State.SUBMITTED, payload={"templateId": 3, "displayName": "Kite"}
+        template,
+        requester_a,
+        "",
+        state=State.SUBMITTED,
+        payload={"templateId": 3, "displayName": "Kite"},
     )
     report = services.poll_due()
     assert report.sends_resumed == 1
@@ -218,7 +248,11 @@ def test_the_poller_resumes_a_send_whose_task_was_lost(
 ) -> None:
     template = make_template(tenant_a, 3)
     request = in_flight(
-        template, requester_a, "", state=State.SUBMITTED, next_poll_at=None,
+        template,
+        requester_a,
+        "",
+        state=State.SUBMITTED,
+        next_poll_at=None,
         payload={"templateId": 3, "displayName": "Kite"},
     )
     services.poll_due()

@@ -22,8 +22,12 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.mark.parametrize("value", ["²", "٣", "9" * 30, "-1", "1e3"])
-def test_a_strange_clone_id_is_ignored(project_template: Template, requester_a: User, value: str) -> None:
-    response = client_for(requester_a).get(f"/requests/new/{project_template.pk}/", {"clone": value})
+def test_a_strange_clone_id_is_ignored(
+    project_template: Template, requester_a: User, value: str
+) -> None:
+    response = client_for(requester_a).get(
+        f"/requests/new/{project_template.pk}/", {"clone": value}
+    )
     assert response.status_code == 200
 
 
@@ -51,8 +55,10 @@ def test_a_huge_retry_after_on_a_status_check_is_capped(
 ) -> None:
     settings.RETRY_AFTER_MAX = 600
     request = make_request(project_template, requester_a, state=State.IN_PROGRESS, upstream_id="42")
-    with patch("provisioning.providers.PointProvider.get_request",
-               side_effect=point.Throttled("slow down", retry_after=10**12)):
+    with patch(
+        "provisioning.providers.PointProvider.get_request",
+        side_effect=point.Throttled("slow down", retry_after=10**12),
+    ):
         services.request_refresh(request_id=request.pk)
     request.refresh_from_db()
     assert request.next_poll_at is not None
@@ -65,8 +71,12 @@ def test_a_huge_retry_after_on_a_status_check_is_capped(
 def test_a_co_owner_follows_a_request_read_only(
     project_template: Template, requester_a: User, requester_b: User
 ) -> None:
-    item = make_request(project_template, requester_a, state=State.FAILED,
-                        owners=[requester_a.email, requester_b.email.upper()])
+    item = make_request(
+        project_template,
+        requester_a,
+        state=State.FAILED,
+        owners=[requester_a.email, requester_b.email.upper()],
+    )
     client = client_for(requester_b)
     assert item in client.get("/requests/").context["page"].object_list
     page = client.get(f"/requests/{item.pk}/").content.decode()
@@ -78,12 +88,16 @@ def test_a_co_owner_follows_a_request_read_only(
     assert item.state == State.FAILED
 
 
-def test_a_member_follows_a_request_too(project_template: Template, requester_a: User, requester_b: User) -> None:
+def test_a_member_follows_a_request_too(
+    project_template: Template, requester_a: User, requester_b: User
+) -> None:
     item = make_request(project_template, requester_a, members=[requester_b.email])
     assert client_for(requester_b).get(f"/requests/{item.pk}/").status_code == 200
 
 
-def test_a_requester_not_named_does_not_see_it(project_template: Template, requester_a: User, requester_b: User) -> None:
+def test_a_requester_not_named_does_not_see_it(
+    project_template: Template, requester_a: User, requester_b: User
+) -> None:
     item = make_request(project_template, requester_a)
     client = client_for(requester_b)
     assert client.get(f"/requests/{item.pk}/").status_code == 404
@@ -101,10 +115,20 @@ def test_being_named_in_another_organisation_grants_nothing(
 
 @pytest.mark.parametrize(
     ("header", "expected"),
-    [("30", 30.0), ("99999999999999999999999", None), ("9" * 12, 900.0), ("²", None), ("-5", None),
-     ("Fri, 31 Dec 9999 23:59:59 GMT", 900.0), ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0), ("soon", None)],
+    [
+        ("30", 30.0),
+        ("99999999999999999999999", None),
+        ("9" * 12, 900.0),
+        ("²", None),
+        ("-5", None),
+        ("Fri, 31 Dec 9999 23:59:59 GMT", 900.0),
+        ("Thu, 01 Jan 1970 00:00:00 GMT", 0.0),
+        ("soon", None),
+    ],
 )
-def test_the_point_client_reads_retry_after_within_the_cap(header: str, expected: float | None, settings: Settings) -> None:
+def test_the_point_client_reads_retry_after_within_the_cap(
+    header: str, expected: float | None, settings: Settings
+) -> None:
     import requests
 
     settings.RETRY_AFTER_MAX = 900

@@ -32,17 +32,23 @@ if TYPE_CHECKING:
 Capture = DjangoCaptureOnCommitCallbacks
 
 
-def upstream_requests(emulator: RunningEmulator, request: ProvisioningRequest) -> list[dict[str, Any]]:
+def upstream_requests(
+    emulator: RunningEmulator, request: ProvisioningRequest
+) -> list[dict[str, Any]]:
     found = emulator.control_get("requests")
     items = found["requests"] if isinstance(found, dict) else found
     return [r for r in items if r.get("displayName") == request.final_name]
 
 
 def test_a_request_is_posted_once_and_keeps_the_upstream_id(
-    catalogue: dict[str, Template], instant: RunningEmulator, requester_a: User,
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    request = submit(django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3"))
+    request = submit(
+        django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3")
+    )
     assert request.state == State.APPROVED
     assert request.upstream_id
     assert request.send_attempts == 1
@@ -54,12 +60,17 @@ def test_a_request_is_posted_once_and_keeps_the_upstream_id(
 
 
 def test_two_workers_claiming_the_same_request_send_once(
-    catalogue: dict[str, Template], instant: RunningEmulator, requester_a: User,
-    monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Capture,
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
+    monkeypatch: pytest.MonkeyPatch,
+    django_capture_on_commit_callbacks: Capture,
 ) -> None:
     with django_capture_on_commit_callbacks():  # leave the send to the two "workers" below
         request = services.request_submit(
-            tenant=catalogue["3"].tenant, template=catalogue["3"], requested_by=requester_a,
+            tenant=catalogue["3"].tenant,
+            template=catalogue["3"],
+            requested_by=requester_a,
             data=request_data("3"),
         )
     real_provision = point.provision
@@ -80,12 +91,18 @@ def test_two_workers_claiming_the_same_request_send_once(
 
 
 def test_a_lost_answer_is_looked_up_instead_of_posted_again(
-    catalogue: dict[str, Template], instant: RunningEmulator, requester_a: User,
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     # Point creates the request, then the connection is reset: the answer is lost.
-    instant.control("faults", method="POST", path=f"{POINT_PATH}/provision/teams", kind="reset_after")
-    request = submit(django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3"))
+    instant.control(
+        "faults", method="POST", path=f"{POINT_PATH}/provision/teams", kind="reset_after"
+    )
+    request = submit(
+        django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3")
+    )
     assert request.state == State.SENDING  # never shown as failed or as sent
     assert request.upstream_id == ""
     assert request.next_poll_at is not None
@@ -98,7 +115,9 @@ def test_a_lost_answer_is_looked_up_instead_of_posted_again(
     request.refresh_from_db()
     assert request.upstream_id
     assert request.send_attempts == 2
-    assert request.events.filter(detail__contains="Found the request the earlier attempt sent").exists()
+    assert request.events.filter(
+        detail__contains="Found the request the earlier attempt sent"
+    ).exists()
     request = drive(django_capture_on_commit_callbacks, request)
     assert request.state == State.COMPLETED
     assert len(ledger(instant, request)) == 1
@@ -107,11 +126,18 @@ def test_a_lost_answer_is_looked_up_instead_of_posted_again(
 
 
 def test_a_worker_that_died_after_posting_is_recovered_when_its_lease_ends(
-    catalogue: dict[str, Template], instant: RunningEmulator, requester_a: User,
-    django_capture_on_commit_callbacks: Capture, settings: Settings,
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
+    django_capture_on_commit_callbacks: Capture,
+    settings: Settings,
 ) -> None:
-    instant.control("faults", method="POST", path=f"{POINT_PATH}/provision/teams", kind="reset_after")
-    request = submit(django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3"))
+    instant.control(
+        "faults", method="POST", path=f"{POINT_PATH}/provision/teams", kind="reset_after"
+    )
+    request = submit(
+        django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3")
+    )
     # As if the worker was killed between the POST and saving its answer: no hand-back.
     ProvisioningRequest.objects.filter(pk=request.pk).update(next_poll_at=None)
     poll(django_capture_on_commit_callbacks)
@@ -128,11 +154,15 @@ def test_a_worker_that_died_after_posting_is_recovered_when_its_lease_ends(
 
 
 def test_a_5xx_on_the_post_is_checked_then_sent_again(
-    catalogue: dict[str, Template], instant: RunningEmulator, requester_a: User,
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     instant.control("faults", method="POST", path=f"{POINT_PATH}/provision/*", kind="503", count=1)
-    request = submit(django_capture_on_commit_callbacks, catalogue["11"], requester_a, request_data("11"))
+    request = submit(
+        django_capture_on_commit_callbacks, catalogue["11"], requester_a, request_data("11")
+    )
     assert request.state == State.SENDING
     request = drive(django_capture_on_commit_callbacks, request)
     assert request.state == State.COMPLETED
@@ -141,22 +171,35 @@ def test_a_5xx_on_the_post_is_checked_then_sent_again(
 
 
 def test_a_short_429_is_waited_out_honouring_retry_after(
-    catalogue: dict[str, Template], instant: RunningEmulator, requester_a: User,
-    django_capture_on_commit_callbacks: Capture, fast_point: list[float],
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
+    django_capture_on_commit_callbacks: Capture,
+    fast_point: list[float],
 ) -> None:
-    instant.control("throttle", method="POST", path=f"{POINT_PATH}/provision/teams", count=1, retry_after=3)
-    request = submit(django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3"))
+    instant.control(
+        "throttle", method="POST", path=f"{POINT_PATH}/provision/teams", count=1, retry_after=3
+    )
+    request = submit(
+        django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3")
+    )
     assert request.state == State.APPROVED
     assert fast_point and fast_point[0] >= 3
 
 
 def test_a_long_429_puts_the_request_back_until_retry_after(
-    catalogue: dict[str, Template], instant: RunningEmulator, requester_a: User,
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    instant.control("throttle", method="POST", path=f"{POINT_PATH}/provision/teams", count=1, retry_after=600)
+    instant.control(
+        "throttle", method="POST", path=f"{POINT_PATH}/provision/teams", count=1, retry_after=600
+    )
     before = timezone.now()
-    request = submit(django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3"))
+    request = submit(
+        django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3")
+    )
     assert request.state == State.SUBMITTED
     assert request.next_poll_at is not None
     assert request.next_poll_at >= before + timedelta(seconds=600)
@@ -169,13 +212,19 @@ def test_a_long_429_puts_the_request_back_until_retry_after(
 
 
 def test_an_unreachable_point_is_retried_then_failed_with_a_clear_message(
-    catalogue: dict[str, Template], instant: RunningEmulator, requester_a: User,
-    django_capture_on_commit_callbacks: Capture, settings: Settings, live_tenant_a: Tenant,
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
+    django_capture_on_commit_callbacks: Capture,
+    settings: Settings,
+    live_tenant_a: Tenant,
 ) -> None:
     settings.PROVISIONING_SEND_MAX_ATTEMPTS = 2
     live_tenant_a.point_base_url = "http://127.0.0.1:9/point/contoso"  # nothing listens there
     live_tenant_a.save()
-    request = submit(django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3"))
+    request = submit(
+        django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3")
+    )
     assert request.state == State.SUBMITTED
     assert request.next_poll_at is not None
     make_due(request)
@@ -187,13 +236,20 @@ def test_an_unreachable_point_is_retried_then_failed_with_a_clear_message(
 
 
 def test_an_upstream_validation_error_lands_on_the_form_fields(
-    catalogue: dict[str, Template], instant: RunningEmulator, requester_a: User,
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    data = request_data("1", metadata={
-        "Cost Center": "CC-1", "Project Manager": "adele.vance@contoso.onmicrosoft.com",
-        "Department": "Astrology",
-    }, owners=["adele.vance@contoso.onmicrosoft.com", "nobody@contoso.onmicrosoft.com"])
+    data = request_data(
+        "1",
+        metadata={
+            "Cost Center": "CC-1",
+            "Project Manager": "adele.vance@contoso.onmicrosoft.com",
+            "Department": "Astrology",
+        },
+        owners=["adele.vance@contoso.onmicrosoft.com", "nobody@contoso.onmicrosoft.com"],
+    )
     request = submit(django_capture_on_commit_callbacks, catalogue["1"], requester_a, data)
     assert request.state == State.FAILED
     assert set(request.field_errors) >= {"meta__department", "owners"}
@@ -202,15 +258,23 @@ def test_an_upstream_validation_error_lands_on_the_form_fields(
 
 
 def test_a_missing_point_permission_fails_with_guidance(
-    catalogue: dict[str, Template], instant: RunningEmulator, requester_a: User,
-    django_capture_on_commit_callbacks: Capture, live_tenant_a: Tenant,
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
+    django_capture_on_commit_callbacks: Capture,
+    live_tenant_a: Tenant,
 ) -> None:
     instant.control(
-        "permissions", client_id=str(live_tenant_a.client_id), revoke=["Point.Provisioning"], grant=[]
+        "permissions",
+        client_id=str(live_tenant_a.client_id),
+        revoke=["Point.Provisioning"],
+        grant=[],
     )
     TenantToken.objects.all().delete()  # the next token carries the new roles
     tokens.forget()
-    request = submit(django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3"))
+    request = submit(
+        django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3")
+    )
     assert request.state == State.FAILED
     assert "Point.Provisioning" in request.error_message
     assert "admin consent" in request.error_message

@@ -24,7 +24,10 @@ def team_template(tenant_a: Tenant) -> Template:
 
 def project(name: str = "Falcon") -> RequestData:
     return RequestData(
-        display_name=name, description="Launch", desired_url="falcon", is_private=True,
+        display_name=name,
+        description="Launch",
+        desired_url="falcon",
+        is_private=True,
         owners=[ADELE, "alex.wilber@contoso.onmicrosoft.com"],
         metadata={"Cost Center": "CC-1", "Project Manager": ADELE, "Department": "Finance"},
     )
@@ -37,7 +40,9 @@ def submit(template: Template, user: User, data: RequestData | None = None) -> P
 
 
 def test_submit_stores_the_request_with_its_final_name_and_payload(
-    team_template: Template, requester_a: User, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+    team_template: Template,
+    requester_a: User,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     with django_capture_on_commit_callbacks() as callbacks:
         request = submit(team_template, requester_a)
@@ -52,7 +57,10 @@ def test_submit_stores_the_request_with_its_final_name_and_payload(
     assert request.idempotency_key is not None
     event = request.events.get()
     assert (event.from_state, event.to_state, event.source, event.actor) == (
-        "", State.SUBMITTED, RequestEvent.Source.PORTAL, requester_a,
+        "",
+        State.SUBMITTED,
+        RequestEvent.Source.PORTAL,
+        requester_a,
     )
     audit = AuditEvent.objects.get(action=AuditAction.REQUEST_SUBMITTED)
     assert audit.user == requester_a and audit.tenant == team_template.tenant
@@ -60,7 +68,9 @@ def test_submit_stores_the_request_with_its_final_name_and_payload(
     assert len(callbacks) == 1
 
 
-def test_two_submits_get_different_idempotency_keys(team_template: Template, requester_a: User) -> None:
+def test_two_submits_get_different_idempotency_keys(
+    team_template: Template, requester_a: User
+) -> None:
     first = submit(team_template, requester_a)
     second = submit(team_template, requester_a, project("Eagle"))
     assert first.idempotency_key != second.idempotency_key
@@ -87,7 +97,9 @@ def test_submit_refuses_another_tenants_template(
     assert not ProvisioningRequest.objects.exists()
 
 
-def test_cancel_before_sending_is_recorded_and_audited(team_template: Template, requester_a: User) -> None:
+def test_cancel_before_sending_is_recorded_and_audited(
+    team_template: Template, requester_a: User
+) -> None:
     request = submit(team_template, requester_a)
     services.request_cancel(request=request, actor=requester_a)
     request.refresh_from_db()
@@ -122,13 +134,19 @@ def test_cancel_is_refused_after_submitted(
 
 
 def test_retry_of_a_failed_request_sends_it_again_with_a_new_key(
-    team_template: Template, requester_a: User, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+    team_template: Template,
+    requester_a: User,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     request = submit(team_template, requester_a)
     old_key = request.idempotency_key
     ProvisioningRequest.objects.filter(pk=request.pk).update(
-        state=State.FAILED, upstream_id="u-1", error_message="boom", correlation_id="c-1",
-        field_errors={"owners": ["x"]}, send_attempts=3,
+        state=State.FAILED,
+        upstream_id="u-1",
+        error_message="boom",
+        correlation_id="c-1",
+        field_errors={"owners": ["x"]},
+        send_attempts=3,
     )
     request.refresh_from_db()
     with django_capture_on_commit_callbacks() as callbacks:
@@ -143,8 +161,12 @@ def test_retry_of_a_failed_request_sends_it_again_with_a_new_key(
     assert len(callbacks) == 1
 
 
-@pytest.mark.parametrize("state", [State.SUBMITTED, State.IN_PROGRESS, State.COMPLETED, State.REJECTED])
-def test_retry_is_refused_unless_failed(team_template: Template, requester_a: User, state: State) -> None:
+@pytest.mark.parametrize(
+    "state", [State.SUBMITTED, State.IN_PROGRESS, State.COMPLETED, State.REJECTED]
+)
+def test_retry_is_refused_unless_failed(
+    team_template: Template, requester_a: User, state: State
+) -> None:
     request = submit(team_template, requester_a)
     request.state = state
     request.save()
@@ -152,7 +174,9 @@ def test_retry_is_refused_unless_failed(team_template: Template, requester_a: Us
         services.request_retry(request=request, actor=requester_a)
 
 
-def test_retry_is_refused_when_the_template_was_removed(team_template: Template, requester_a: User) -> None:
+def test_retry_is_refused_when_the_template_was_removed(
+    team_template: Template, requester_a: User
+) -> None:
     request = submit(team_template, requester_a)
     ProvisioningRequest.objects.filter(pk=request.pk).update(state=State.FAILED)
     Template.objects.filter(pk=team_template.pk).update(removed_upstream=True)
@@ -162,7 +186,9 @@ def test_retry_is_refused_when_the_template_was_removed(team_template: Template,
 
 
 def test_a_transition_two_workers_race_for_is_applied_once(
-    team_template: Template, requester_a: User, django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks
+    team_template: Template,
+    requester_a: User,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
 ) -> None:
     request = submit(team_template, requester_a)
     ProvisioningRequest.objects.filter(pk=request.pk).update(state=State.IN_PROGRESS)
@@ -170,7 +196,9 @@ def test_a_transition_two_workers_race_for_is_applied_once(
     worker_two = ProvisioningRequest.objects.get(pk=request.pk)
     with django_capture_on_commit_callbacks(execute=True):
         first = services.record_transition(
-            request=worker_one, to_state=State.COMPLETED, source=RequestEvent.Source.POLL,
+            request=worker_one,
+            to_state=State.COMPLETED,
+            source=RequestEvent.Source.POLL,
             workspace_url="https://contoso.sharepoint.com/sites/prj-falcon",
         )
         second = services.record_transition(
@@ -181,7 +209,9 @@ def test_a_transition_two_workers_race_for_is_applied_once(
     assert len(mail.outbox) == 1
 
 
-def test_a_transition_the_life_cycle_forbids_is_refused(team_template: Template, requester_a: User) -> None:
+def test_a_transition_the_life_cycle_forbids_is_refused(
+    team_template: Template, requester_a: User
+) -> None:
     request = submit(team_template, requester_a)
     with pytest.raises(TransitionRefused):
         services.record_transition(
@@ -192,7 +222,9 @@ def test_a_transition_the_life_cycle_forbids_is_refused(team_template: Template,
     assert request.events.count() == 1
 
 
-def test_a_final_state_stamps_finished_at_and_stops_polling(team_template: Template, requester_a: User) -> None:
+def test_a_final_state_stamps_finished_at_and_stops_polling(
+    team_template: Template, requester_a: User
+) -> None:
     request = submit(team_template, requester_a)
     ProvisioningRequest.objects.filter(pk=request.pk).update(state=State.IN_PROGRESS)
     request.refresh_from_db()

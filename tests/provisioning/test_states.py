@@ -19,16 +19,27 @@ from provisioning.states import (
 S = State
 # The life cycle as the product promises it, written out pair by pair.
 ALLOWED = {
-    (S.SUBMITTED, S.SENDING), (S.SUBMITTED, S.CANCELLED),
-    (S.SENDING, S.SUBMITTED), (S.SENDING, S.WAITING_APPROVAL), (S.SENDING, S.APPROVED),
-    (S.SENDING, S.IN_PROGRESS), (S.SENDING, S.COMPLETED), (S.SENDING, S.REJECTED),
+    (S.SUBMITTED, S.SENDING),
+    (S.SUBMITTED, S.CANCELLED),
+    (S.SENDING, S.SUBMITTED),
+    (S.SENDING, S.WAITING_APPROVAL),
+    (S.SENDING, S.APPROVED),
+    (S.SENDING, S.IN_PROGRESS),
+    (S.SENDING, S.COMPLETED),
+    (S.SENDING, S.REJECTED),
     (S.SENDING, S.FAILED),
-    (S.WAITING_APPROVAL, S.APPROVED), (S.WAITING_APPROVAL, S.REJECTED),
-    (S.WAITING_APPROVAL, S.IN_PROGRESS), (S.WAITING_APPROVAL, S.COMPLETED),
-    (S.WAITING_APPROVAL, S.FAILED), (S.WAITING_APPROVAL, S.CANCELLED),
-    (S.APPROVED, S.IN_PROGRESS), (S.APPROVED, S.COMPLETED), (S.APPROVED, S.FAILED),
+    (S.WAITING_APPROVAL, S.APPROVED),
+    (S.WAITING_APPROVAL, S.REJECTED),
+    (S.WAITING_APPROVAL, S.IN_PROGRESS),
+    (S.WAITING_APPROVAL, S.COMPLETED),
+    (S.WAITING_APPROVAL, S.FAILED),
+    (S.WAITING_APPROVAL, S.CANCELLED),
+    (S.APPROVED, S.IN_PROGRESS),
+    (S.APPROVED, S.COMPLETED),
+    (S.APPROVED, S.FAILED),
     (S.APPROVED, S.CANCELLED),
-    (S.IN_PROGRESS, S.COMPLETED), (S.IN_PROGRESS, S.FAILED),
+    (S.IN_PROGRESS, S.COMPLETED),
+    (S.IN_PROGRESS, S.FAILED),
     (S.FAILED, S.SUBMITTED),
 }
 
@@ -66,9 +77,17 @@ def test_only_sent_unfinished_requests_are_polled() -> None:
 
 @pytest.mark.parametrize(
     ("upstream", "ours"),
-    [("Pending", S.WAITING_APPROVAL), ("Approved", S.APPROVED), ("Rejected", S.REJECTED),
-     ("InProgress", S.IN_PROGRESS), ("In Progress", S.IN_PROGRESS), ("Completed", S.COMPLETED),
-     ("Failed", S.FAILED), ("Canceled", S.CANCELLED), ("Mystery", None)],
+    [
+        ("Pending", S.WAITING_APPROVAL),
+        ("Approved", S.APPROVED),
+        ("Rejected", S.REJECTED),
+        ("InProgress", S.IN_PROGRESS),
+        ("In Progress", S.IN_PROGRESS),
+        ("Completed", S.COMPLETED),
+        ("Failed", S.FAILED),
+        ("Canceled", S.CANCELLED),
+        ("Mystery", None),
+    ],
 )
 def test_upstream_statuses_map_to_our_states(upstream: str, ours: State | None) -> None:
     assert state_from_upstream(upstream) == ours

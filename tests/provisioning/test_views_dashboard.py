@@ -20,10 +20,14 @@ pytestmark = pytest.mark.django_db
 
 
 def aged(item: ProvisioningRequest, days: int) -> None:
-    ProvisioningRequest.objects.filter(pk=item.pk).update(created_at=timezone.now() - timedelta(days=days))
+    ProvisioningRequest.objects.filter(pk=item.pk).update(
+        created_at=timezone.now() - timedelta(days=days)
+    )
 
 
-def test_the_numbers_count_by_state_workload_and_day(tenant_a: Tenant, project_template: Template, requester_a: User) -> None:
+def test_the_numbers_count_by_state_workload_and_day(
+    tenant_a: Tenant, project_template: Template, requester_a: User
+) -> None:
     site = make_template(tenant_a, 21)
     make_request(project_template, requester_a, state=State.COMPLETED)
     make_request(project_template, requester_a, state=State.FAILED)
@@ -31,7 +35,12 @@ def test_the_numbers_count_by_state_workload_and_day(tenant_a: Tenant, project_t
     aged(make_request(site, requester_a, state=State.COMPLETED), 45)  # outside the 30 days
     numbers = dashboard_for(tenants=Tenant.objects.filter(pk=tenant_a.pk))
     assert dict(numbers.by_state)["Completed"] == 2 and dict(numbers.by_state)["Failed"] == 1
-    assert dict(numbers.by_workload) == {"Team": 2, "Microsoft 365 group": 0, "SharePoint site": 2, "Viva Engage community": 0}
+    assert dict(numbers.by_workload) == {
+        "Team": 2,
+        "Microsoft 365 group": 0,
+        "SharePoint site": 2,
+        "Viva Engage community": 0,
+    }
     per_day = dict(numbers.per_day)
     assert len(per_day) == 30 and sum(per_day.values()) == 3
     assert per_day[timezone.localdate()] == 2
@@ -39,27 +48,34 @@ def test_the_numbers_count_by_state_workload_and_day(tenant_a: Tenant, project_t
     assert numbers.total == 4
 
 
-def test_the_oldest_open_request_ignores_final_ones(project_template: Template, requester_a: User, tenant_a: Tenant) -> None:
+def test_the_oldest_open_request_ignores_final_ones(
+    project_template: Template, requester_a: User, tenant_a: Tenant
+) -> None:
     aged(make_request(project_template, requester_a, state=State.COMPLETED, name="Done"), 20)
-    old_open = make_request(project_template, requester_a, state=State.WAITING_APPROVAL, name="Waiting")
+    old_open = make_request(
+        project_template, requester_a, state=State.WAITING_APPROVAL, name="Waiting"
+    )
     aged(old_open, 5)
     make_request(project_template, requester_a, state=State.SUBMITTED, name="New")
     numbers = dashboard_for(tenants=Tenant.objects.filter(pk=tenant_a.pk))
     assert numbers.oldest_open == old_open
 
 
-def test_the_page_shows_the_chart_with_a_table_of_the_same_numbers(project_template: Template, requester_a: User, it_staff: User) -> None:
+def test_the_page_shows_the_chart_with_a_table_of_the_same_numbers(
+    project_template: Template, requester_a: User, it_staff: User
+) -> None:
     make_request(project_template, requester_a, state=State.IN_PROGRESS, name="Slow")
     page = client_for(it_staff).get("/requests/dashboard/").content.decode()
-    assert '<svg class="chart"' in page and "<title id=\"per-day-title\">Requests per day" in page
+    assert '<svg class="chart"' in page and '<title id="per-day-title">Requests per day' in page
     assert page.count('class="chart-bar"') == 30
     assert "PRJ - Slow" in page  # the oldest in flight
     day = timezone.localdate()
     assert re.search(rf'datetime="{day:%Y-%m-%d}">[^<]+</time></td><td>1</td>', page)
 
 
-def test_the_dashboard_counts_only_the_current_tenant(project_template: Template, fabrikam_template: Template,
-                                                      requester_a: User, it_staff_other: User) -> None:
+def test_the_dashboard_counts_only_the_current_tenant(
+    project_template: Template, fabrikam_template: Template, requester_a: User, it_staff_other: User
+) -> None:
     make_request(project_template, requester_a)
     page = client_for(it_staff_other).get("/requests/dashboard/").content.decode()
     assert "0 requests in all" in page and "PRJ - Apollo" not in page

@@ -19,9 +19,14 @@ pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
 
 VALID = {
-    "display_name": "Apollo", "desired_url": "", "is_private": "private",
-    "owners": "alice@contoso.example\nbob@contoso.example", "members": "",
-    "meta__cost_center": "CC-1", "meta__project_manager": "pm@contoso.example", "meta__department": "Finance",
+    "display_name": "Apollo",
+    "desired_url": "",
+    "is_private": "private",
+    "owners": "alice@contoso.example\nbob@contoso.example",
+    "members": "",
+    "meta__cost_center": "CC-1",
+    "meta__project_manager": "pm@contoso.example",
+    "meta__department": "Finance",
 }
 
 
@@ -29,13 +34,17 @@ def url(template: Template, suffix: str = "") -> str:
     return f"/requests/new/{template.pk}/{suffix}"
 
 
-def test_the_form_prefills_the_requester_as_owner(project_template: Template, requester_a: User) -> None:
+def test_the_form_prefills_the_requester_as_owner(
+    project_template: Template, requester_a: User
+) -> None:
     page = client_for(requester_a).get(url(project_template)).content.decode()
     assert requester_a.email in page
     assert 'name="meta__department"' in page and "Finance" in page
 
 
-def test_submit_creates_the_request_and_goes_to_its_page(project_template: Template, requester_a: User) -> None:
+def test_submit_creates_the_request_and_goes_to_its_page(
+    project_template: Template, requester_a: User
+) -> None:
     with patch("provisioning.services._enqueue_send"):
         response = client_for(requester_a).post(url(project_template), VALID)
     created = ProvisioningRequest.objects.get()
@@ -45,9 +54,17 @@ def test_submit_creates_the_request_and_goes_to_its_page(project_template: Templ
     assert created.form_data["metadata"]["Department"] == "Finance"
 
 
-def test_errors_show_next_to_the_field_and_keep_every_input(project_template: Template, requester_a: User) -> None:
-    data = {**VALID, "owners": "alice@contoso.example", "desired_url": "bad url", "meta__budget": "lots",
-            "description": "Keep me", "comment": "Also me"}
+def test_errors_show_next_to_the_field_and_keep_every_input(
+    project_template: Template, requester_a: User
+) -> None:
+    data = {
+        **VALID,
+        "owners": "alice@contoso.example",
+        "desired_url": "bad url",
+        "meta__budget": "lots",
+        "description": "Keep me",
+        "comment": "Also me",
+    }
     response = client_for(requester_a).post(url(project_template), data)
     page = response.content.decode()
     assert response.status_code == 200
@@ -60,8 +77,13 @@ def test_errors_show_next_to_the_field_and_keep_every_input(project_template: Te
     assert 'aria-invalid="true"' in page
 
 
-def test_a_refused_submit_is_shown_on_the_form(project_template: Template, requester_a: User) -> None:
-    with patch("provisioning.views.services.request_submit", side_effect=TransitionRefused("Template gone.")):
+def test_a_refused_submit_is_shown_on_the_form(
+    project_template: Template, requester_a: User
+) -> None:
+    with patch(
+        "provisioning.views.services.request_submit",
+        side_effect=TransitionRefused("Template gone."),
+    ):
         page = client_for(requester_a).post(url(project_template), VALID).content.decode()
     assert "Template gone." in page
 
@@ -78,20 +100,33 @@ def test_hidden_templates_cannot_be_requested(tenant_a: Tenant, requester_a: Use
 # --- Preview ----------------------------------------------------------------------------------
 
 
-def test_the_preview_fragment_shows_the_final_name_url_and_alias(project_template: Template, requester_a: User) -> None:
-    response = client_for(requester_a).get(url(project_template, "preview"), {"display_name": "Moon Shot"}, headers=HTMX)
+def test_the_preview_fragment_shows_the_final_name_url_and_alias(
+    project_template: Template, requester_a: User
+) -> None:
+    response = client_for(requester_a).get(
+        url(project_template, "preview"), {"display_name": "Moon Shot"}, headers=HTMX
+    )
     page = response.content.decode()
     assert "<html" not in page
     assert "PRJ - Moon Shot" in page and "prj-moon-shot" in page
 
 
 def test_the_preview_uses_the_desired_url(project_template: Template, requester_a: User) -> None:
-    page = client_for(requester_a).get(url(project_template, "preview"),
-                                       {"display_name": "Moon Shot", "desired_url": "luna"}, headers=HTMX).content.decode()
+    page = (
+        client_for(requester_a)
+        .get(
+            url(project_template, "preview"),
+            {"display_name": "Moon Shot", "desired_url": "luna"},
+            headers=HTMX,
+        )
+        .content.decode()
+    )
     assert "/sites/prj-luna" in page
 
 
-def test_the_preview_without_htmx_goes_to_the_form(project_template: Template, requester_a: User) -> None:
+def test_the_preview_without_htmx_goes_to_the_form(
+    project_template: Template, requester_a: User
+) -> None:
     response = client_for(requester_a).get(url(project_template, "preview"))
     assert response.status_code == 302 and response["Location"] == url(project_template)
 
@@ -100,7 +135,9 @@ def test_the_preview_without_htmx_goes_to_the_form(project_template: Template, r
 
 
 def group(name: str) -> point.Group:
-    return point.Group(id="g1", name=name, email=None, group_type="Unified", is_team=True, members_count=3, raw={})
+    return point.Group(
+        id="g1", name=name, email=None, group_type="Unified", is_team=True, members_count=3, raw={}
+    )
 
 
 def check(client: Any, template: Template, **params: str) -> str:
@@ -110,27 +147,38 @@ def check(client: Any, template: Template, **params: str) -> str:
 
 
 def test_a_taken_team_name_is_reported(project_template: Template, requester_a: User) -> None:
-    with patch("provisioning.availability.point.get_group", return_value=group("PRJ - Apollo")) as lookup:
+    with patch(
+        "provisioning.availability.point.get_group", return_value=group("PRJ - Apollo")
+    ) as lookup:
         page = check(client_for(requester_a), project_template, display_name="Apollo")
     lookup.assert_called_once_with(project_template.tenant, "PRJ - Apollo")
     assert "already taken" in page and "<html" not in page
 
 
 def test_a_free_name_is_reported(project_template: Template, requester_a: User) -> None:
-    with patch("provisioning.availability.point.get_group", side_effect=point.NotFound("no", status=404)):
+    with patch(
+        "provisioning.availability.point.get_group", side_effect=point.NotFound("no", status=404)
+    ):
         page = check(client_for(requester_a), project_template, display_name="Apollo")
     assert "is available" in page
 
 
-def test_an_upstream_failure_says_it_could_not_check(project_template: Template, requester_a: User) -> None:
-    with patch("provisioning.availability.point.get_group", side_effect=point.Unavailable("down", status=503)):
+def test_an_upstream_failure_says_it_could_not_check(
+    project_template: Template, requester_a: User
+) -> None:
+    with patch(
+        "provisioning.availability.point.get_group",
+        side_effect=point.Unavailable("down", status=503),
+    ):
         page = check(client_for(requester_a), project_template, display_name="Apollo")
     assert "Could not check" in page and "available" not in page
 
 
 def test_a_site_is_checked_by_its_url(tenant_a: Tenant, requester_a: User) -> None:
     site_template = make_template(tenant_a, 21)
-    site = point.Site(id="s", url="https://contoso.sharepoint.com/sites/comm-news", title="News", raw={})
+    site = point.Site(
+        id="s", url="https://contoso.sharepoint.com/sites/comm-news", title="News", raw={}
+    )
     with patch("provisioning.availability.point.iter_sites", return_value=iter([site])) as search:
         page = check(client_for(requester_a), site_template, display_name="News")
     assert search.call_args.kwargs["search"] == "comm-news"
@@ -142,13 +190,17 @@ def test_availability_against_the_emulator(live_tenant_a: Tenant, requester_a: U
     taken = next(g.name for g in point.iter_groups(live_tenant_a, page_size=5))
     client = client_for(requester_a)
     assert "already taken" in check(client, template, display_name=taken)
-    assert "is available" in check(client, template, display_name="Surely nobody has this name 8471")
+    assert "is available" in check(
+        client, template, display_name="Surely nobody has this name 8471"
+    )
 
 
 # --- Clone ----------------------------------------------------------------------------------
 
 
-def test_clone_fills_the_form_from_the_request(project_template: Template, requester_a: User) -> None:
+def test_clone_fills_the_form_from_the_request(
+    project_template: Template, requester_a: User
+) -> None:
     source = make_request(project_template, requester_a, state=State.COMPLETED, name="Gemini")
     client = client_for(requester_a)
     response = client.get(f"/requests/{source.pk}/clone")
@@ -157,24 +209,42 @@ def test_clone_fills_the_form_from_the_request(project_template: Template, reque
     assert 'value="Gemini"' in page and f'name="cloned_from" value="{source.pk}"' in page
 
 
-def test_fix_and_resubmit_shows_the_upstream_errors_by_their_fields(project_template: Template, requester_a: User) -> None:
-    source = make_request(project_template, requester_a, state=State.FAILED,
-                          field_errors={"desired_url": ["The URL is already in use."], "meta__department": ["Unknown."]})
-    page = client_for(requester_a).get(url(project_template) + f"?clone={source.pk}").content.decode()
+def test_fix_and_resubmit_shows_the_upstream_errors_by_their_fields(
+    project_template: Template, requester_a: User
+) -> None:
+    source = make_request(
+        project_template,
+        requester_a,
+        state=State.FAILED,
+        field_errors={
+            "desired_url": ["The URL is already in use."],
+            "meta__department": ["Unknown."],
+        },
+    )
+    page = (
+        client_for(requester_a).get(url(project_template) + f"?clone={source.pk}").content.decode()
+    )
     url_field = page.index('name="desired_url"')
     assert page.index("The URL is already in use.") > url_field
     assert page.index("The URL is already in use.") < page.index('name="description"')
     assert "Unknown." in page
 
 
-def test_a_resubmit_remembers_what_it_was_cloned_from(project_template: Template, requester_a: User) -> None:
+def test_a_resubmit_remembers_what_it_was_cloned_from(
+    project_template: Template, requester_a: User
+) -> None:
     source = make_request(project_template, requester_a, state=State.FAILED)
     with patch("provisioning.services._enqueue_send"):
         client_for(requester_a).post(url(project_template), {**VALID, "cloned_from": source.pk})
     assert ProvisioningRequest.objects.exclude(pk=source.pk).get().cloned_from == source
 
 
-def test_someone_elses_request_cannot_be_cloned_by_a_requester(project_template: Template, requester_a: User, requester_b: User) -> None:
+def test_someone_elses_request_cannot_be_cloned_by_a_requester(
+    project_template: Template, requester_a: User, requester_b: User
+) -> None:
     source = make_request(project_template, requester_a)
     assert client_for(requester_b).get(f"/requests/{source.pk}/clone").status_code == 404
-    assert client_for(requester_b).get(url(project_template) + f"?clone={source.pk}").status_code == 404
+    assert (
+        client_for(requester_b).get(url(project_template) + f"?clone={source.pk}").status_code
+        == 404
+    )

@@ -38,28 +38,58 @@ def make_template(tenant: Tenant, template_id: int, **extra: Any) -> Template:
     assert workload is not None
     now = timezone.now()
     values: dict[str, Any] = {
-        "workload": workload, "name": definition["name"], "description": definition["description"],
-        "approval": Template.Approval.AUTOMATIC if definition["approvalProcess"]["isAutomatic"] else Template.Approval.MANUAL,
-        "definition": definition, "content_hash": "x", "synced_at": now, "changed_at": now,
+        "workload": workload,
+        "name": definition["name"],
+        "description": definition["description"],
+        "approval": Template.Approval.AUTOMATIC
+        if definition["approvalProcess"]["isAutomatic"]
+        else Template.Approval.MANUAL,
+        "definition": definition,
+        "content_hash": "x",
+        "synced_at": now,
+        "changed_at": now,
         **extra,
     }
     return Template.objects.create(tenant=tenant, upstream_id=str(template_id), **values)
 
 
 def make_request(
-    template: Template, user: User, *, state: str = State.SUBMITTED, name: str = "Apollo",
-    owners: list[str] | None = None, members: list[str] | None = None, **extra: Any,
+    template: Template,
+    user: User,
+    *,
+    state: str = State.SUBMITTED,
+    name: str = "Apollo",
+    owners: list[str] | None = None,
+    members: list[str] | None = None,
+    **extra: Any,
 ) -> ProvisioningRequest:
     """A request as the submit service stores it (the owners and members it names included)."""
     owners = [user.email] if owners is None else owners
     item = ProvisioningRequest.objects.create(
-        tenant=template.tenant, template=template, requested_by=user, workload=template.workload,
-        display_name=name, final_name=f"PRJ - {name}", state=state,
-        form_data={"display_name": name, "owners": owners, "members": members or [], "metadata": {}}, **extra,
+        tenant=template.tenant,
+        template=template,
+        requested_by=user,
+        workload=template.workload,
+        display_name=name,
+        final_name=f"PRJ - {name}",
+        state=state,
+        form_data={
+            "display_name": name,
+            "owners": owners,
+            "members": members or [],
+            "metadata": {},
+        },
+        **extra,
     )
     RequestPerson.objects.bulk_create(
-        [RequestPerson(request=item, upn=upn.lower(), role=RequestPerson.Role.OWNER) for upn in owners]
-        + [RequestPerson(request=item, upn=upn.lower(), role=RequestPerson.Role.MEMBER) for upn in members or []]
+        [
+            RequestPerson(request=item, upn=upn.lower(), role=RequestPerson.Role.OWNER)
+            for upn in owners
+        ]
+        + [
+            RequestPerson(request=item, upn=upn.lower(), role=RequestPerson.Role.MEMBER)
+            for upn in members or []
+        ]
     )
     return item
 
@@ -78,6 +108,11 @@ def fabrikam_template(tenant_b: Tenant) -> Template:
 @pytest.fixture
 def request_a(project_template: Template, requester_a: User) -> ProvisioningRequest:
     item = make_request(project_template, requester_a)
-    RequestEvent.objects.create(request=item, source=RequestEvent.Source.PORTAL, to_state=State.SUBMITTED,
-                                detail="Submitted.", actor=requester_a)
+    RequestEvent.objects.create(
+        request=item,
+        source=RequestEvent.Source.PORTAL,
+        to_state=State.SUBMITTED,
+        detail="Submitted.",
+        actor=requester_a,
+    )
     return item

@@ -16,16 +16,24 @@ CONTOSO_SECRET = "Ctso8Q~demo-portal-secret-contoso-0001"
 
 def form_data(tenant: Tenant, **changes: Any) -> dict[str, Any]:
     data = {
-        "name": tenant.name, "slug": tenant.slug, "provider": tenant.provider, "is_active": "on",
-        "entra_tenant_id": str(tenant.entra_tenant_id), "client_id": str(tenant.client_id),
-        "client_secret": "", "secret_expires_on": "2027-06-30",
-        "point_base_url": tenant.point_base_url, "point_app_id": str(tenant.point_app_id),
+        "name": tenant.name,
+        "slug": tenant.slug,
+        "provider": tenant.provider,
+        "is_active": "on",
+        "entra_tenant_id": str(tenant.entra_tenant_id),
+        "client_id": str(tenant.client_id),
+        "client_secret": "",
+        "secret_expires_on": "2027-06-30",
+        "point_base_url": tenant.point_base_url,
+        "point_app_id": str(tenant.point_app_id),
     }
     data.update(changes)
     return data
 
 
-def test_the_change_form_never_shows_the_secret(operator: User, tenant_a: Tenant, caplog: pytest.LogCaptureFixture) -> None:
+def test_the_change_form_never_shows_the_secret(
+    operator: User, tenant_a: Tenant, caplog: pytest.LogCaptureFixture
+) -> None:
     caplog.set_level(logging.DEBUG)
     page = client_for(operator).get(f"/admin/tenants/tenant/{tenant_a.pk}/change/").content.decode()
     assert 'type="password"' in page and "Set (stored encrypted)" in page
@@ -35,7 +43,9 @@ def test_the_change_form_never_shows_the_secret(operator: User, tenant_a: Tenant
 
 def test_a_blank_secret_keeps_the_stored_one(operator: User, tenant_a: Tenant) -> None:
     before = tenant_a.client_secret_encrypted
-    response = client_for(operator).post(f"/admin/tenants/tenant/{tenant_a.pk}/change/", form_data(tenant_a, name="Contoso Ltd"))
+    response = client_for(operator).post(
+        f"/admin/tenants/tenant/{tenant_a.pk}/change/", form_data(tenant_a, name="Contoso Ltd")
+    )
     assert response.status_code == 302
     tenant_a.refresh_from_db()
     assert tenant_a.name == "Contoso Ltd" and tenant_a.client_secret_encrypted == before
@@ -46,7 +56,8 @@ def test_a_new_secret_replaces_the_old_one_drops_tokens_and_is_audited(
 ) -> None:
     tokens.get_token(live_tenant_a)
     response = client_for(operator).post(
-        f"/admin/tenants/tenant/{live_tenant_a.pk}/change/", form_data(live_tenant_a, client_secret="New8Q~secret")
+        f"/admin/tenants/tenant/{live_tenant_a.pk}/change/",
+        form_data(live_tenant_a, client_secret="New8Q~secret"),
     )
     assert response.status_code == 302
     live_tenant_a.refresh_from_db()
@@ -62,8 +73,12 @@ def test_bad_ids_and_urls_are_shown_next_to_their_fields_and_input_kept(
     settings.DEMO_MODE = False
     response = client_for(operator).post(
         f"/admin/tenants/tenant/{tenant_a.pk}/change/",
-        form_data(tenant_a, entra_tenant_id="not-a-guid", point_base_url="http://point.example/api",
-                  client_secret="Typed8Q~secret"),
+        form_data(
+            tenant_a,
+            entra_tenant_id="not-a-guid",
+            point_base_url="http://point.example/api",
+            client_secret="Typed8Q~secret",
+        ),
     )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
@@ -73,7 +88,9 @@ def test_bad_ids_and_urls_are_shown_next_to_their_fields_and_input_kept(
 
 
 def test_a_new_tenant_needs_a_secret(operator: User, tenant_a: Tenant) -> None:
-    data = form_data(tenant_a, slug="new", name="New", entra_tenant_id="0d5a3b5e-8c1e-4b1e-9f0a-1e2b3c4d5e6f")
+    data = form_data(
+        tenant_a, slug="new", name="New", entra_tenant_id="0d5a3b5e-8c1e-4b1e-9f0a-1e2b3c4d5e6f"
+    )
     response = client_for(operator).post("/admin/tenants/tenant/add/", data)
     assert response.status_code == 200
     assert "client_secret" in response.context["adminform"].form.errors
@@ -84,7 +101,8 @@ def test_the_admin_action_tests_the_connection(
 ) -> None:
     with django_capture_on_commit_callbacks(execute=True):
         response = client_for(admin).post(
-            "/admin/tenants/tenant/", {"action": "test_connection", "_selected_action": [live_tenant_a.pk]}
+            "/admin/tenants/tenant/",
+            {"action": "test_connection", "_selected_action": [live_tenant_a.pk]},
         )
     assert response.status_code == 302
     check = ConnectionCheck.objects.get(tenant=live_tenant_a)
@@ -104,7 +122,12 @@ def test_an_admin_sees_their_tenant_but_cannot_move_its_connection(
     assert 'name="point_base_url"' not in page and tenant_a.point_base_url in page  # read-only
     response = client.post(
         f"/admin/tenants/tenant/{tenant_a.pk}/change/",
-        form_data(tenant_a, name="Contoso Ltd", point_base_url="https://attacker.example", client_secret="x"),
+        form_data(
+            tenant_a,
+            name="Contoso Ltd",
+            point_base_url="https://attacker.example",
+            client_secret="x",
+        ),
     )
     assert response.status_code == 302
     tenant_a.refresh_from_db()

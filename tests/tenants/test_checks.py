@@ -29,7 +29,9 @@ def _fast(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(point, "_sleep", lambda seconds: None)
 
 
-def run_check(tenant: Tenant, django_capture_on_commit_callbacks: Any, user: User | None = None) -> ConnectionCheck:
+def run_check(
+    tenant: Tenant, django_capture_on_commit_callbacks: Any, user: User | None = None
+) -> ConnectionCheck:
     with django_capture_on_commit_callbacks(execute=True):
         check = services.connection_check_start(tenant=tenant, user=user)
     check.refresh_from_db()
@@ -53,24 +55,37 @@ def test_good_credentials_grant_every_permission(
 def test_a_revoked_permission_is_missing_with_what_to_do(
     live_tenant_a: Tenant, emulator: RunningEmulator, django_capture_on_commit_callbacks: Any
 ) -> None:
-    emulator.control("permissions", client_id=str(live_tenant_a.client_id), revoke=["Point.Provisioning"], grant=[])
+    emulator.control(
+        "permissions",
+        client_id=str(live_tenant_a.client_id),
+        revoke=["Point.Provisioning"],
+        grant=[],
+    )
     check = run_check(live_tenant_a, django_capture_on_commit_callbacks)
     assert not check.ok
     assert outcomes(check) == {
-        "SharePoint.Read.All": "granted", "Point.AsyncRequests": "granted",
-        "Point.Provisioning": "missing", "Point.Admin": "granted",
+        "SharePoint.Read.All": "granted",
+        "Point.AsyncRequests": "granted",
+        "Point.Provisioning": "missing",
+        "Point.Admin": "granted",
     }
     probe = next(p for p in check.probes if p["outcome"] == "missing")
     assert "add the application permission Point.Provisioning" in probe["guidance"]
     assert "Grant admin consent" in probe["guidance"]
 
 
-@pytest.mark.parametrize("permission", ["SharePoint.Read.All", "Point.AsyncRequests", "Point.Admin"])
+@pytest.mark.parametrize(
+    "permission", ["SharePoint.Read.All", "Point.AsyncRequests", "Point.Admin"]
+)
 def test_each_revoked_permission_is_reported(
-    permission: str, live_tenant_a: Tenant, emulator: RunningEmulator,
+    permission: str,
+    live_tenant_a: Tenant,
+    emulator: RunningEmulator,
     django_capture_on_commit_callbacks: Any,
 ) -> None:
-    emulator.control("permissions", client_id=str(live_tenant_a.client_id), revoke=[permission], grant=[])
+    emulator.control(
+        "permissions", client_id=str(live_tenant_a.client_id), revoke=[permission], grant=[]
+    )
     check = run_check(live_tenant_a, django_capture_on_commit_callbacks)
     assert [p for p, o in outcomes(check).items() if o != "granted"] == [permission]
 
@@ -83,8 +98,10 @@ def test_a_read_only_app_misses_three_permissions(
     live_tenant_b.save()
     check = run_check(live_tenant_b, django_capture_on_commit_callbacks)
     assert outcomes(check) == {
-        "SharePoint.Read.All": "granted", "Point.AsyncRequests": "missing",
-        "Point.Provisioning": "missing", "Point.Admin": "missing",
+        "SharePoint.Read.All": "granted",
+        "Point.AsyncRequests": "missing",
+        "Point.Provisioning": "missing",
+        "Point.Admin": "missing",
     }
     assert check.summary == "Missing Point.AsyncRequests, Point.Provisioning, Point.Admin"
 
@@ -114,7 +131,9 @@ def test_an_unreachable_point_url_is_reported(
 
 
 def test_the_tenant_page_shows_the_result_and_never_the_secret_or_token(
-    live_tenant_a: Tenant, it_staff: User, django_capture_on_commit_callbacks: Any,
+    live_tenant_a: Tenant,
+    it_staff: User,
+    django_capture_on_commit_callbacks: Any,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)
@@ -122,11 +141,18 @@ def test_the_tenant_page_shows_the_result_and_never_the_secret_or_token(
     with django_capture_on_commit_callbacks(execute=True):
         started = client.post(f"/tenants/{live_tenant_a.slug}/check", HTTP_HX_REQUEST="true")
     check = ConnectionCheck.objects.get(tenant=live_tenant_a)
-    fragment = client.get(f"/tenants/{live_tenant_a.slug}/checks/{check.pk}", HTTP_HX_REQUEST="true")
+    fragment = client.get(
+        f"/tenants/{live_tenant_a.slug}/checks/{check.pk}", HTTP_HX_REQUEST="true"
+    )
     page = client.get(f"/tenants/{live_tenant_a.slug}/")
     assert "Connected: every permission granted" in page.content.decode()
     assert "Point.Provisioning" in fragment.content.decode()
     secret = live_tenant_a.get_client_secret()
     token = tokens.get_token(live_tenant_a).value
-    for text in (started.content.decode(), fragment.content.decode(), page.content.decode(), caplog.text):
+    for text in (
+        started.content.decode(),
+        fragment.content.decode(),
+        page.content.decode(),
+        caplog.text,
+    ):
         assert secret not in text and token not in text

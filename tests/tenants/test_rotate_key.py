@@ -18,8 +18,13 @@ def test_rotation_re_encrypts_every_secret_and_token_with_the_newest_key(
 ) -> None:
     from django.utils import timezone
 
-    TenantToken.objects.create(tenant=tenant_a, token_encrypted=crypto.encrypt("tok"), fingerprint="x",
-                               expires_at=timezone.now(), obtained_at=timezone.now())
+    TenantToken.objects.create(
+        tenant=tenant_a,
+        token_encrypted=crypto.encrypt("tok"),
+        fingerprint="x",
+        expires_at=timezone.now(),
+        obtained_at=timezone.now(),
+    )
     old_keys = list(settings.FIELD_ENCRYPTION_KEYS)
     new_key = Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [new_key, *old_keys]

@@ -30,5 +30,8 @@ def test_no_keys_at_all_is_a_configuration_error(settings: Settings) -> None:
 def test_an_older_key_still_decrypts_after_a_new_one_is_added(
     tenant_a: Tenant, settings: Settings
 ) -> None:
-    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *settings.FIELD_ENCRYPTION_KEYS]
+    settings.FIELD_ENCRYPTION_KEYS = [
+        Fernet.generate_key().decode(),
+        *settings.FIELD_ENCRYPTION_KEYS,
+    ]
     assert Tenant.objects.get(pk=tenant_a.pk).get_client_secret().startswith("Ctso8Q~")

@@ -27,7 +27,9 @@ def client_credential_requests(emulator: RunningEmulator) -> list[dict[str, obje
     return [r for r in log if r["grant_type"] == "client_credentials"]
 
 
-def test_good_credentials_give_a_token_that_is_reused(live_tenant_a: Tenant, emulator: RunningEmulator) -> None:
+def test_good_credentials_give_a_token_that_is_reused(
+    live_tenant_a: Tenant, emulator: RunningEmulator
+) -> None:
     first = tokens.get_token(live_tenant_a)
     for _ in range(5):
         assert tokens.get_token(Tenant.objects.get(pk=live_tenant_a.pk)) == first
@@ -43,7 +45,9 @@ def test_the_shared_token_is_stored_encrypted(live_tenant_a: Tenant) -> None:
     assert token.value not in repr(token)
 
 
-def test_another_process_reuses_the_stored_token(live_tenant_a: Tenant, emulator: RunningEmulator) -> None:
+def test_another_process_reuses_the_stored_token(
+    live_tenant_a: Tenant, emulator: RunningEmulator
+) -> None:
     tokens.get_token(live_tenant_a)
     tokens.forget()  # what a second process starts with: nothing in memory
     tokens.get_token(live_tenant_a)
@@ -106,7 +110,9 @@ def test_a_wrong_point_app_id_is_reported_as_the_scope(live_tenant_a: Tenant) ->
     assert "Syskit Point API" in caught.value.guidance
 
 
-def test_an_unreadable_secret_fails_closed_with_guidance(live_tenant_a: Tenant, settings: Settings) -> None:
+def test_an_unreadable_secret_fails_closed_with_guidance(
+    live_tenant_a: Tenant, settings: Settings
+) -> None:
     from cryptography.fernet import Fernet
 
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]
@@ -141,8 +147,11 @@ print("done")
 def _child_env(emulator_url: str, database_url: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL",)}
     env.update(
-        DJANGO_SETTINGS_MODULE="tests.settings", DEMO_MODE="true", EMULATOR_URL=emulator_url,
-        DATABASE_URL=database_url, PYTHONPATH=str(ROOT),
+        DJANGO_SETTINGS_MODULE="tests.settings",
+        DEMO_MODE="true",
+        EMULATOR_URL=emulator_url,
+        DATABASE_URL=database_url,
+        PYTHONPATH=str(ROOT),
     )
     return env
 
@@ -174,8 +183,14 @@ def test_fifty_calls_from_two_processes_make_one_token_request(
         )
         subprocess.run([sys.executable, "-c", setup], env=env, cwd=ROOT, check=True, timeout=120)
     children = [
-        subprocess.Popen([sys.executable, "-c", WORKER], env=env, cwd=ROOT,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER],
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(2)
     ]
     for child in children:

@@ -28,9 +28,13 @@ def test_it_staff_see_only_the_tenants_they_serve(it_staff_other: User, tenant_a
     assert not ConnectionCheck.objects.exists()
 
 
-def test_a_check_of_another_tenant_is_not_found(it_staff: User, tenant_b: Tenant, tenant_a: Tenant) -> None:
+def test_a_check_of_another_tenant_is_not_found(
+    it_staff: User, tenant_b: Tenant, tenant_a: Tenant
+) -> None:
     other = ConnectionCheck.objects.create(tenant=tenant_b)
-    assert client_for(it_staff).get(f"/tenants/{tenant_a.slug}/checks/{other.pk}").status_code == 404
+    assert (
+        client_for(it_staff).get(f"/tenants/{tenant_a.slug}/checks/{other.pk}").status_code == 404
+    )
 
 
 def test_a_running_check_polls_until_done(it_staff: User, tenant_a: Tenant) -> None:
@@ -82,7 +86,6 @@ def test_healthz_warns_of_an_expiring_secret_but_stays_healthy(
     assert "contoso" not in response.content.decode()
 
 
-
 def test_the_list_shows_each_tenants_latest_check_in_a_fixed_number_of_queries(
     operator: User, tenant_a: Tenant, tenant_b: Tenant
 ) -> None:
@@ -96,8 +99,12 @@ def test_the_list_shows_each_tenants_latest_check_in_a_fixed_number_of_queries(
     assert "Never tested" in body.split("Fabrikam</a>")[1].split("</tr>")[0]
     for n in range(3):
         more = Tenant.objects.create(
-            name=f"Extra {n}", slug=f"extra-{n}", entra_tenant_id=uuid.uuid4(), client_id=uuid.uuid4(),
-            point_base_url="https://point.example", point_app_id=uuid.uuid4(),
+            name=f"Extra {n}",
+            slug=f"extra-{n}",
+            entra_tenant_id=uuid.uuid4(),
+            client_id=uuid.uuid4(),
+            point_base_url="https://point.example",
+            point_app_id=uuid.uuid4(),
         )
         ConnectionCheck.objects.create(tenant=more, status="done", ok=True, token_ok=True)
     with CaptureQueriesContext(connection) as five_tenants:

@@ -33,11 +33,14 @@ class Command(BaseCommand):
         if not settings.DEMO_MODE:
             return
         fixture = Path(settings.BASE_DIR) / "emulator" / "fixtures" / "demo.json"
-        contoso = next(t for t in json.loads(fixture.read_text())["tenants"] if t["slug"] == "contoso")
+        contoso = next(
+            t for t in json.loads(fixture.read_text())["tenants"] if t["slug"] == "contoso"
+        )
         megan = next(u for u in contoso["users"] if u["upn"].startswith("megan.bowen@"))
         home = Tenant.objects.get(slug="contoso")
         user, _ = User.objects.get_or_create(
-            entra_tenant_id=contoso["id"], entra_object_id=megan["oid"],
+            entra_tenant_id=contoso["id"],
+            entra_object_id=megan["oid"],
             defaults={"username": f"{megan['oid']}@{contoso['id']}", "home_tenant": home},
         )
         user.served_tenants.add(*Tenant.objects.filter(slug="fabrikam"))

@@ -17,7 +17,9 @@ from tenants.models import Tenant, TenantToken
 
 
 class Command(BaseCommand):
-    help = "Re-encrypt every tenant secret and stored token with the newest FIELD_ENCRYPTION_KEYS key."
+    help = (
+        "Re-encrypt every tenant secret and stored token with the newest FIELD_ENCRYPTION_KEYS key."
+    )
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
@@ -52,5 +54,7 @@ class Command(BaseCommand):
         tokens.forget()
         self.stdout.write(
             f"Re-encrypted {len(tenants)} tenant secret(s) and {token_count} stored token(s) "
-            f"with the newest key" + (f"; dropped {dropped} unreadable token(s)" if dropped else "") + "."
+            f"with the newest key"
+            + (f"; dropped {dropped} unreadable token(s)" if dropped else "")
+            + "."
         )
