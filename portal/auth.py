@@ -24,9 +24,9 @@ from django.conf import settings
 from django.db import models
 from django.views.decorators.debug import sensitive_variables
 
-from portal.msal_http import authority, entra_session
 from tenants import crypto
 from tenants.models import Tenant
+from tenants.msal_http import authority, entra_session
 
 logger = logging.getLogger(__name__)
 

@@ -15,10 +15,11 @@ from django.contrib.auth.backends import ModelBackend
 from django.db import transaction
 from django.http import HttpRequest
 
-from portal.audit import AuditAction, audit_record
+from audit.models import AuditAction
+from audit.services import audit_record
+from core.roles import Role, claims_refused_operator, operator_tenant, role_from_claims
 from portal.auth import Reason, SignInError
-from portal.models import Role, User
-from portal.roles import claims_refused_operator, operator_tenant, role_from_claims
+from portal.models import User
 from tenants.models import Tenant
 
 

@@ -6,9 +6,9 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from portal.models import Role, User
-from portal.roles import is_admin, is_operator, is_staff, role_label
-from portal.selectors import selectable_tenants
+from core.roles import Role, is_admin, is_operator, is_staff, role_label
+from portal.models import User
+from tenants.selectors import selectable_tenants
 
 
 def portal(request: HttpRequest) -> dict[str, Any]:

@@ -11,8 +11,9 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.utils.cache import add_never_cache_headers
 
-from portal.audit import AuditAction, audit_record
-from portal.decorators import sign_in_required
+from audit.models import AuditAction
+from audit.services import audit_record
+from core.decorators import sign_in_required
 from portal.selectors import current_tenant
 
 SIGNED_IN_AT = "portal_signed_in_at"

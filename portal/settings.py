@@ -55,9 +55,12 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_q",
-    "portal",
+    # Ours, from the base up (ARCHITECTURE.md "Rules between apps"); core is a library, not an app.
+    "audit",
     "tenants",
     "provisioning",
+    "directory",
+    "portal",
 ]
 
 MIDDLEWARE = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path, register_converter
 
+from core.converters import PkConverter
 from portal import views, views_audit, views_auth
-from portal.converters import PkConverter
 
 # Before the apps' URLs are included: they use it.
 register_converter(PkConverter, "pk")
@@ -26,6 +26,6 @@ urlpatterns = [
     path("admin/logout/", views_auth.sign_out, name="admin_logout"),
     path("admin/", admin.site.urls),
     path("tenants/", include("tenants.urls")),
-    path("directory/", include("provisioning.directory_urls")),
+    path("directory/", include("directory.urls")),
     path("requests/", include("provisioning.urls")),
 ]

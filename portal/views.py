@@ -7,7 +7,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from portal.decorators import role_required
+from core.decorators import role_required
 from portal.health import collect_warnings, run_checks
 
 

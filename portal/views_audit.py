@@ -9,19 +9,21 @@ from typing import Any
 from django import forms
 from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpResponse, StreamingHttpResponse
 from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from portal.csv_export import cell, csv_response
-from portal.decorators import request_user, role_required
-from portal.forms import DateRangeForm, within_dates
-from portal.htmx import page_or_fragment, query_without_page
-from portal.models import AuditAction, AuditEvent, Role, User
-from portal.roles import is_operator
-from portal.selectors import admin_tenants_for_user
+from audit.models import AuditAction, AuditEvent
+from core.csv_export import cell, csv_response
+from core.decorators import role_required
+from core.forms import DateRangeForm, within_dates
+from core.htmx import page_or_fragment, query_without_page
+from core.http import PortalRequest
+from core.roles import Role, is_operator
+from portal.models import User
 from tenants.models import Tenant
+from tenants.selectors import admin_tenants_for_user
 
 PAGE_SIZE = 50
 
@@ -69,8 +71,8 @@ def audit_events_for(form: AuditFilterForm, user: User) -> QuerySet[AuditEvent]:
 @never_cache
 @require_GET
 @role_required(Role.ADMIN)
-def audit_log(request: HttpRequest) -> HttpResponse:
-    user = request_user(request)
+def audit_log(request: PortalRequest) -> HttpResponse:
+    user = request.user
     form = AuditFilterForm(request.GET or {}, user=user)
     page = Paginator(audit_events_for(form, user), PAGE_SIZE).get_page(request.GET.get("page"))
     context = {"form": form, "page": page, "query": query_without_page(request)}
@@ -80,9 +82,9 @@ def audit_log(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 @role_required(Role.ADMIN)
-def audit_export(request: HttpRequest) -> StreamingHttpResponse:
+def audit_export(request: PortalRequest) -> StreamingHttpResponse:
     """The filtered audit entries as CSV (UTF-8), streamed."""
-    user = request_user(request)
+    user = request.user
     events = audit_events_for(AuditFilterForm(request.GET or {}, user=user), user)
 
     def rows() -> Iterator[list[str]]:

@@ -15,16 +15,19 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from audit.models import AuditAction
+from audit.services import audit_record
+from core.converters import parse_pk
+from core.decorators import staff_required
+from core.roles import Role
 from portal import auth
-from portal.audit import AuditAction, audit_record
 from portal.backends import EntraBackend
-from portal.converters import parse_pk
-from portal.decorators import staff_required
 from portal.forms import SignInStartForm
 from portal.middleware import start_session_clock
-from portal.models import Role, User
-from portal.selectors import SESSION_TENANT_KEY, selectable_tenants
+from portal.models import User
+from portal.selectors import SESSION_TENANT_KEY
 from tenants.models import Tenant
+from tenants.selectors import selectable_tenants
 
 BACKEND = "portal.backends.EntraBackend"
 # A sign-in started but not finished keeps its (anonymous) session this long.

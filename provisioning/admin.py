@@ -10,9 +10,10 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html
 
-from portal.admin import ReadOnlyAdminMixin, TenantScopedAdminMixin, tenant_filter
-from portal.roles import is_admin
+from core.admin import ReadOnlyAdminMixin
+from core.roles import is_admin
 from provisioning.models import ProvisioningRequest, RequestEvent, Template
+from tenants.admin_scoping import TenantScopedAdmin, tenant_filter
 
 
 class RequestEventInline(ReadOnlyAdminMixin, admin.TabularInline):
@@ -32,7 +33,7 @@ class RequestEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(ProvisioningRequest)
-class ProvisioningRequestAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class ProvisioningRequestAdmin(TenantScopedAdmin, admin.ModelAdmin):
     list_display = [
         "id",
         "final_name",
@@ -156,7 +157,7 @@ class ProvisioningRequestAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(RequestEvent)
-class RequestEventAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class RequestEventAdmin(TenantScopedAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
     tenant_field = "request__tenant"
     list_display = ["at", "request", "source", "from_state", "to_state", "actor"]
     list_filter = ["source", "to_state"]
@@ -166,7 +167,7 @@ class RequestEventAdmin(TenantScopedAdminMixin, ReadOnlyAdminMixin, admin.ModelA
 
 
 @admin.register(Template)
-class TemplateAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class TemplateAdmin(TenantScopedAdmin, admin.ModelAdmin):
     """Synced from the upstream: only `hidden` and `help_text` are the portal's own (an
     organisation's admin may change them for their own tenant)."""
 

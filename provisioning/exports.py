@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
 from django.utils import timezone
 
-from portal.csv_export import cell, csv_response
+from core.csv_export import cell, csv_response
 from provisioning.models import ProvisioningRequest
 
 HEADER = [

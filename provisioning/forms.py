@@ -13,7 +13,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
-from portal.forms import DateRangeForm
+from core.forms import DateRangeForm
 from provisioning import naming
 from provisioning.models import Template, Workload
 from provisioning.payload import RequestData, metadata_form_field

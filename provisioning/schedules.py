@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from portal.scheduling import ScheduleSpec
+from core.scheduling import ScheduleSpec
 
 SCHEDULES = [
     ScheduleSpec(

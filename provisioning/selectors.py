@@ -8,17 +8,16 @@ from typing import Any
 
 from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import TruncDate
-from django.http import Http404, HttpRequest
+from django.http import Http404
 from django.utils import timezone
 
-from portal.decorators import get_object_for_user
-from portal.forms import within_dates
+from core.forms import within_dates
+from core.roles import is_staff
 from portal.models import User
-from portal.roles import is_staff
-from portal.selectors import scope_to_user
 from provisioning.models import ProvisioningRequest, RequestPerson, Template, Workload
 from provisioning.states import FINAL_STATES, State
 from tenants.models import Tenant
+from tenants.selectors import get_object_for_user, scope_to_user
 
 
 def template_list_offered(*, tenant: Tenant) -> QuerySet[Template]:
@@ -61,10 +60,10 @@ def catalogue_sync_state(*, tenant: Tenant) -> SyncState:
     return SyncState(found["synced"], found["changed"])
 
 
-def template_get_for_user(request: HttpRequest, pk: int) -> Template:
+def template_get_for_user(*, user: User, pk: int) -> Template:
     """An offered template of a tenant the person serves (404 otherwise)."""
     return get_object_for_user(
-        request,
+        user,
         Template.objects.select_related("tenant"),
         pk=pk,
         hidden=False,
@@ -103,11 +102,10 @@ def request_list_for_staff(*, user: User) -> QuerySet[ProvisioningRequest]:
     return scope_to_user(_requests(), user).order_by("-created_at", "-id")
 
 
-def request_get_for_user(request: HttpRequest, pk: int) -> ProvisioningRequest:
+def request_get_for_user(*, user: User, pk: int) -> ProvisioningRequest:
     """A request the person may see (404 otherwise): their own, one naming them as owner or
     member (read-only), or any in a served tenant for IT staff."""
-    found = get_object_for_user(request, _requests(), pk=pk)
-    user = request.user
+    found = get_object_for_user(user, _requests(), pk=pk)
     if is_staff(user) or found.requested_by_id == getattr(user, "pk", None):
         return found
     if (

@@ -30,8 +30,9 @@ from django.db.models.expressions import Combinable
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from portal.audit import audit_record
-from portal.models import AuditAction, User
+from audit.models import AuditAction
+from audit.services import audit_record
+from portal.models import User
 from provisioning import point
 from provisioning.models import (
     POINT_ENDPOINT,

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse, HttpResponseBase
+from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -15,15 +15,16 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from django_htmx.http import HttpResponseClientRedirect, HttpResponseStopPolling
 from django_q.tasks import async_task
 
-from portal.converters import parse_pk
-from portal.decorators import request_user, role_required, staff_required
-from portal.htmx import is_htmx_partial, page_or_fragment, query_without_page
-from portal.selectors import request_tenant, tenants_for_user
+from core.converters import parse_pk
+from core.decorators import role_required, staff_required
+from core.htmx import is_htmx_partial, page_or_fragment, query_without_page
+from core.http import PortalRequest
 from provisioning import availability, charts, exports, naming, point, selectors, services
 from provisioning.forms import RequestFilterForm, RequestForm, initial_for
 from provisioning.models import ProvisioningRequest
 from provisioning.payload import RequestData
 from provisioning.states import State, TransitionRefused
+from tenants.selectors import tenants_for_user
 
 PAGE_SIZE = 25
 POLL_SECONDS = 3
@@ -36,8 +37,8 @@ _any_role = role_required()
 
 @require_GET
 @_any_role
-def catalogue(request: HttpRequest) -> HttpResponse:
-    tenant = request_tenant(request)
+def catalogue(request: PortalRequest) -> HttpResponse:
+    tenant = request.tenant
     groups = selectors.catalogue_for(tenant=tenant) if tenant else []
     sync = selectors.catalogue_sync_state(tenant=tenant) if tenant else None
     return render(
@@ -54,9 +55,9 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @staff_required
-def catalogue_refresh(request: HttpRequest) -> HttpResponse:
+def catalogue_refresh(request: PortalRequest) -> HttpResponse:
     """Enqueue a sync of the current tenant's catalogue from the upstream."""
-    tenant = request_tenant(request)
+    tenant = request.tenant
     if tenant is None:
         messages.error(request, "Choose a tenant first.")
     else:
@@ -78,13 +79,13 @@ def catalogue_refresh(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_http_methods(["GET", "POST"])
 @_any_role
-def request_new(request: HttpRequest, template_pk: int) -> HttpResponse:
-    template = selectors.template_get_for_user(request, template_pk)
-    user = request_user(request)
+def request_new(request: PortalRequest, template_pk: int) -> HttpResponse:
+    template = selectors.template_get_for_user(user=request.user, pk=template_pk)
+    user = request.user
     source: ProvisioningRequest | None = None
     source_pk = parse_pk(request.POST.get("cloned_from") or request.GET.get("clone"))
     if source_pk is not None:
-        source = selectors.request_get_for_user(request, source_pk)
+        source = selectors.request_get_for_user(user=request.user, pk=source_pk)
         if source.template_id != template.pk:
             source = None
     upstream_errors = (
@@ -139,7 +140,7 @@ def request_new(request: HttpRequest, template_pk: int) -> HttpResponse:
     )
 
 
-def _already_submitted(request: HttpRequest, item: ProvisioningRequest) -> HttpResponse:
+def _already_submitted(request: PortalRequest, item: ProvisioningRequest) -> HttpResponse:
     """A second POST of one form (double click, resubmit, Back): the request it already made."""
     messages.info(
         request,
@@ -149,15 +150,15 @@ def _already_submitted(request: HttpRequest, item: ProvisioningRequest) -> HttpR
     return redirect("provisioning:request_detail", pk=item.pk)
 
 
-def _typed(request: HttpRequest) -> tuple[str, str]:
+def _typed(request: PortalRequest) -> tuple[str, str]:
     return request.GET.get("display_name", "")[:256], request.GET.get("desired_url", "")[:100]
 
 
 @require_GET
 @_any_role
-def request_preview(request: HttpRequest, template_pk: int) -> HttpResponseBase:
+def request_preview(request: PortalRequest, template_pk: int) -> HttpResponseBase:
     """The final name, URL and alias for what is typed (htmx fragment of the form)."""
-    template = selectors.template_get_for_user(request, template_pk)
+    template = selectors.template_get_for_user(user=request.user, pk=template_pk)
     if not is_htmx_partial(request):
         return redirect("provisioning:request_new", template_pk=template.pk)
     display_name, desired_url = _typed(request)
@@ -169,9 +170,9 @@ def request_preview(request: HttpRequest, template_pk: int) -> HttpResponseBase:
 
 @require_GET
 @_any_role
-def request_availability(request: HttpRequest, template_pk: int) -> HttpResponseBase:
+def request_availability(request: PortalRequest, template_pk: int) -> HttpResponseBase:
     """Whether the final name (or site URL) is free upstream (htmx fragment of the form)."""
-    template = selectors.template_get_for_user(request, template_pk)
+    template = selectors.template_get_for_user(user=request.user, pk=template_pk)
     if not is_htmx_partial(request):
         return redirect("provisioning:request_new", template_pk=template.pk)
     display_name, desired_url = _typed(request)
@@ -188,21 +189,21 @@ def request_availability(request: HttpRequest, template_pk: int) -> HttpResponse
 # --- Lists ----------------------------------------------------------------------------------------
 
 
-def _page(request: HttpRequest, requests: object) -> object:
+def _page(request: PortalRequest, requests: object) -> object:
     return Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))  # type: ignore[arg-type]
 
 
 @never_cache
 @require_GET
 @_any_role
-def request_list_mine(request: HttpRequest) -> HttpResponse:
-    page = _page(request, selectors.request_list_mine(user=request_user(request)))
+def request_list_mine(request: PortalRequest) -> HttpResponse:
+    page = _page(request, selectors.request_list_mine(user=request.user))
     context = {"page": page, "query": "", "title": "My requests", "show_requester": False}
     return render(request, page_or_fragment(request, "provisioning/request_list.html"), context)
 
 
-def _filtered(request: HttpRequest) -> tuple[RequestFilterForm, object]:
-    user = request_user(request)
+def _filtered(request: PortalRequest) -> tuple[RequestFilterForm, object]:
+    user = request.user
     form = RequestFilterForm(request.GET or {}, tenants=tenants_for_user(user).order_by("name"))
     requests = selectors.request_list_for_staff(user=user)
     if form.is_valid():
@@ -215,7 +216,7 @@ def _filtered(request: HttpRequest) -> tuple[RequestFilterForm, object]:
 @never_cache
 @require_GET
 @staff_required
-def request_list_all(request: HttpRequest) -> HttpResponse:
+def request_list_all(request: PortalRequest) -> HttpResponse:
     form, requests = _filtered(request)
     context = {
         "page": _page(request, requests),
@@ -230,7 +231,7 @@ def request_list_all(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 @staff_required
-def request_export(request: HttpRequest) -> HttpResponseBase:
+def request_export(request: PortalRequest) -> HttpResponseBase:
     _form, requests = _filtered(request)
     return exports.request_csv_response(requests)  # type: ignore[arg-type]
 
@@ -258,8 +259,8 @@ def _what_was_requested(item: ProvisioningRequest) -> list[tuple[str, str]]:
     return [(label, value) for label, value in rows if value]
 
 
-def _detail_context(request: HttpRequest, item: ProvisioningRequest) -> dict[str, object]:
-    user = request_user(request)
+def _detail_context(request: PortalRequest, item: ProvisioningRequest) -> dict[str, object]:
+    user = request.user
     may_act = selectors.may_act_on(user, item)
     labels = {
         name: str(field.label) for name, field in RequestForm(template=item.template).fields.items()
@@ -284,17 +285,17 @@ def _detail_context(request: HttpRequest, item: ProvisioningRequest) -> dict[str
 @never_cache
 @require_GET
 @_any_role
-def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    item = selectors.request_get_for_user(request, pk)
+def request_detail(request: PortalRequest, pk: int) -> HttpResponse:
+    item = selectors.request_get_for_user(user=request.user, pk=pk)
     return render(request, "provisioning/request_detail.html", _detail_context(request, item))
 
 
 @never_cache
 @require_GET
 @_any_role
-def request_status(request: HttpRequest, pk: int) -> HttpResponseBase:
+def request_status(request: PortalRequest, pk: int) -> HttpResponseBase:
     """The live part of the request page; htmx polls it and stops (286) once the state is final."""
-    item = selectors.request_get_for_user(request, pk)
+    item = selectors.request_get_for_user(user=request.user, pk=pk)
     if not is_htmx_partial(request):
         return redirect("provisioning:request_detail", pk=item.pk)
     if services.request_watched(request=item):
@@ -308,20 +309,20 @@ def request_status(request: HttpRequest, pk: int) -> HttpResponseBase:
     return response
 
 
-def _after_action(request: HttpRequest, item: ProvisioningRequest) -> HttpResponseBase:
+def _after_action(request: PortalRequest, item: ProvisioningRequest) -> HttpResponseBase:
     url = reverse("provisioning:request_detail", kwargs={"pk": item.pk})
     return HttpResponseClientRedirect(url) if is_htmx_partial(request) else redirect(url)
 
 
 def _request_action(
-    request: HttpRequest, pk: int, action: Callable[..., ProvisioningRequest], done: str
+    request: PortalRequest, pk: int, action: Callable[..., ProvisioningRequest], done: str
 ) -> HttpResponseBase:
     """Run a retry or cancel service on a request the person may see; say how it went."""
-    item = selectors.request_get_for_user(request, pk)
-    if not selectors.may_act_on(request_user(request), item):
+    item = selectors.request_get_for_user(user=request.user, pk=pk)
+    if not selectors.may_act_on(request.user, item):
         raise PermissionDenied  # named on it as owner or member: they follow it, read-only
     try:
-        action(request=item, actor=request_user(request))
+        action(request=item, actor=request.user)
     except TransitionRefused as error:
         messages.error(request, str(error))
     else:
@@ -331,7 +332,7 @@ def _request_action(
 
 @require_POST
 @_any_role
-def request_retry(request: HttpRequest, pk: int) -> HttpResponseBase:
+def request_retry(request: PortalRequest, pk: int) -> HttpResponseBase:
     return _request_action(
         request, pk, services.request_retry, "Sent again. This page follows it live."
     )
@@ -339,15 +340,15 @@ def request_retry(request: HttpRequest, pk: int) -> HttpResponseBase:
 
 @require_POST
 @_any_role
-def request_cancel(request: HttpRequest, pk: int) -> HttpResponseBase:
+def request_cancel(request: PortalRequest, pk: int) -> HttpResponseBase:
     return _request_action(request, pk, services.request_cancel, "The request is cancelled.")
 
 
 @require_GET
 @_any_role
-def request_clone(request: HttpRequest, pk: int) -> HttpResponseBase:
+def request_clone(request: PortalRequest, pk: int) -> HttpResponseBase:
     """ "Request another like this" / "Fix and resubmit": the form, filled from this request."""
-    item = selectors.request_get_for_user(request, pk)
+    item = selectors.request_get_for_user(user=request.user, pk=pk)
     template = item.template
     if not template.offered:
         messages.error(
@@ -365,11 +366,11 @@ def request_clone(request: HttpRequest, pk: int) -> HttpResponseBase:
 @never_cache
 @require_GET
 @staff_required
-def dashboard(request: HttpRequest) -> HttpResponse:
-    user = request_user(request)
+def dashboard(request: PortalRequest) -> HttpResponse:
+    user = request.user
     served = tenants_for_user(user)
     everywhere = request.GET.get("scope") == "all"
-    tenant = request_tenant(request)
+    tenant = request.tenant
     tenants = served if everywhere or tenant is None else served.filter(pk=tenant.pk)
     numbers = selectors.dashboard_for(tenants=tenants)
     chart = charts.bar_chart(

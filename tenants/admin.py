@@ -14,9 +14,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
-from portal.admin import TenantScopedAdminMixin
-from portal.roles import is_operator
+from core.roles import is_operator
 from tenants import selectors, services
+from tenants.admin_scoping import TenantScopedAdmin
 from tenants.forms import TenantAdminForm
 from tenants.models import Tenant
 
@@ -29,7 +29,7 @@ ADMIN_FIELDS = ["name", "secret_expires_on"]
 
 
 @admin.register(Tenant)
-class TenantAdmin(TenantScopedAdminMixin, admin.ModelAdmin):
+class TenantAdmin(TenantScopedAdmin, admin.ModelAdmin):
     tenant_field = "pk"
     admins_may_change = True
     form = TenantAdminForm

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
-from portal.roles import is_admin
+from core.roles import is_admin
 
 
 def secret_expiry(request: HttpRequest) -> dict[str, Any]:
@@ -16,8 +16,8 @@ def secret_expiry(request: HttpRequest) -> dict[str, Any]:
         return {}
     if not is_admin(user):
         return {}
-    from portal.selectors import admin_tenants_for_user
     from tenants import selectors
+    from tenants.selectors import admin_tenants_for_user
 
     def expiring() -> list[dict[str, Any]]:
         return [

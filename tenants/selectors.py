@@ -1,18 +1,84 @@
-"""Reads of tenants, filtered by who asks."""
+"""Reads of tenants, filtered by who asks: which tenants a person works in or administers, and
+the tenant scoping every view and selector uses (an object of another tenant is a 404)."""
 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import OuterRef, QuerySet, Subquery
+from django.db.models import Model, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
-from portal.models import User
-from portal.roles import is_staff
-from portal.selectors import tenants_for_user
+from core.roles import Role, is_operator, is_staff
 from tenants.models import ConnectionCheck, Tenant
+
+if TYPE_CHECKING:
+    from portal.models import User
+
+
+def _signed_in(user: object) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_active", False))
+
+
+def tenants_for_user(user: Any) -> QuerySet[Tenant]:
+    """The tenants a person works in (requests, directory, tenant pages).
+
+    A role applies to the organisation that granted it. Requesters: their home tenant (the
+    one they signed in from). IT staff and admins: the home tenant plus the tenants an
+    operator assigned to them. Operators: every tenant. Anyone else, or an anonymous user:
+    none.
+    """
+    if not _signed_in(user):
+        return Tenant.objects.none()
+    if is_operator(user):
+        return Tenant.objects.all()
+    active = Tenant.objects.filter(is_active=True)
+    role = getattr(user, "role", "")
+    if role in (Role.IT_STAFF, Role.ADMIN):
+        served = user.served_tenants.values("pk")
+        return active.filter(Q(pk__in=served) | Q(pk=user.home_tenant_id or 0))
+    if role == Role.REQUESTER and user.home_tenant_id:
+        return active.filter(pk=user.home_tenant_id)
+    return Tenant.objects.none()
+
+
+def admin_tenants_for_user(user: Any) -> QuerySet[Tenant]:
+    """The tenants a person administers (audit log, Django admin, tenant settings).
+
+    An admin administers their own organisation only, never a tenant they merely serve as
+    IT staff; operators administer every tenant.
+    """
+    if not _signed_in(user):
+        return Tenant.objects.none()
+    if is_operator(user):
+        return Tenant.objects.all()
+    if getattr(user, "role", "") == Role.ADMIN and user.home_tenant_id:
+        return Tenant.objects.filter(pk=user.home_tenant_id)
+    return Tenant.objects.none()
+
+
+def scope_to_user[M: Model](
+    queryset: QuerySet[M], user: Any, tenant_field: str = "tenant"
+) -> QuerySet[M]:
+    """``queryset`` narrowed to rows whose ``tenant_field`` is a tenant the user serves."""
+    return queryset.filter(**{f"{tenant_field}__in": tenants_for_user(user)})
+
+
+def selectable_tenants(user: Any) -> QuerySet[Tenant]:
+    """Tenants offered in the header's tenant selector (IT staff and admins only)."""
+    if not is_staff(user):
+        return Tenant.objects.none()
+    return tenants_for_user(user).filter(is_active=True).order_by("name")
+
+
+def get_object_for_user[M: Model](
+    user: Any, queryset: QuerySet[M], *, tenant_field: str = "tenant", **lookup: Any
+) -> M:
+    """The object matching ``lookup`` if it belongs to a tenant the user serves, else 404."""
+    return get_object_or_404(scope_to_user(queryset, user, tenant_field), **lookup)
 
 
 def tenants_served_by(user: User) -> QuerySet[Tenant]:

@@ -8,8 +8,9 @@ from datetime import date
 from django.db import transaction
 from django_q.tasks import async_task
 
-from portal.audit import audit_record
-from portal.models import AuditAction, User
+from audit.models import AuditAction
+from audit.services import audit_record
+from portal.models import User
 from tenants import tokens
 from tenants.models import ConnectionCheck, Tenant, TenantToken
 

@@ -37,10 +37,9 @@ from django.db import transaction
 from django.utils import timezone
 from django.views.decorators.debug import sensitive_variables
 
-from portal import msal_http
-from portal.msal_http import EntraAnswerError, authority, entra_session
-from tenants import crypto
+from tenants import crypto, msal_http
 from tenants.models import Tenant, TenantToken
+from tenants.msal_http import EntraAnswerError, authority, entra_session
 
 logger = logging.getLogger(__name__)
 

@@ -19,7 +19,8 @@ import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings
 
-from portal.models import Role, User
+from core.roles import Role
+from portal.models import User
 from tenants.models import Tenant
 
 if TYPE_CHECKING:

@@ -77,7 +77,7 @@ def contoso_group(w: World) -> dict[str, Any]:
 def contoso_report(w: World) -> dict[str, Any]:
     from django.utils import timezone
 
-    from provisioning.models import ReportKind, ReportRun
+    from directory.models import ReportKind, ReportRun
 
     run = ReportRun.objects.create(
         tenant=w.tenant_a,
@@ -101,7 +101,7 @@ def admin_object(kind: str) -> Callable[[World], dict[str, Any]]:
     def make(w: World) -> dict[str, Any]:
         from django.utils import timezone
 
-        from portal.models import AuditAction, AuditEvent
+        from audit.models import AuditAction, AuditEvent
         from provisioning.models import RequestEvent
         from tests.provisioning.ui_fixtures import make_request, make_template
 
@@ -317,7 +317,7 @@ MATRIX: list[Row] = [
         Row(f"admin:{model}_changelist", "GET", (302, 302, 302, 302, 302, 200, 200, 200))
         for model in (
             "portal_user",
-            "portal_auditevent",
+            "audit_auditevent",
             "tenants_tenant",
             "provisioning_provisioningrequest",
             "provisioning_requestevent",
@@ -338,7 +338,7 @@ MATRIX: list[Row] = [
         Row(f"admin:{model}_add", "GET", (302, 302, 302, 302, 302, 403, 403, expected))
         for model, expected in (
             ("portal_user", 200),
-            ("portal_auditevent", 403),
+            ("audit_auditevent", 403),
             ("tenants_tenant", 200),
             ("provisioning_provisioningrequest", 403),
             ("provisioning_requestevent", 403),
@@ -390,7 +390,7 @@ MATRIX: list[Row] = [
         note="a local password is an operator's matter",
     ),
     Row(
-        "admin:portal_auditevent_change",
+        "admin:audit_auditevent_change",
         "GET",
         (302, 302, 302, 302, 302, 200, 404, 200),
         kwargs=admin_object("audit"),

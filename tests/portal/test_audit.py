@@ -9,8 +9,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from django.test import RequestFactory
 
-from portal.audit import audit_record
-from portal.models import AuditAction, AuditEvent, User
+from audit.models import AuditAction, AuditEvent
+from audit.services import audit_record
+from portal.models import User
 from tenants.models import Tenant
 from tests.conftest import client_for
 
@@ -128,10 +129,10 @@ def test_the_csv_export_follows_the_filters_and_defuses_formulas(
 def test_audit_entries_are_read_only_in_django_admin(admin: User, tenant_a: Tenant) -> None:
     event = audit_record(action=AuditAction.SIGN_IN, user=admin, tenant=tenant_a)
     client = client_for(admin)
-    assert client.get("/admin/portal/auditevent/").status_code == 200
-    assert client.get("/admin/portal/auditevent/add/").status_code == 403
+    assert client.get("/admin/audit/auditevent/").status_code == 200
+    assert client.get("/admin/audit/auditevent/add/").status_code == 403
     assert (
-        client.post(f"/admin/portal/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code
+        client.post(f"/admin/audit/auditevent/{event.pk}/delete/", {"post": "yes"}).status_code
         == 403
     )
     assert AuditEvent.objects.filter(pk=event.pk).exists()

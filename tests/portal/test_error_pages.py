@@ -29,10 +29,10 @@ from pytest_django.fixtures import Settings
 
 from portal import errors
 from portal.models import User
-from portal.msal_http import EntraSession
 from provisioning import point
 from tenants import crypto, tokens
 from tenants.models import Tenant
+from tenants.msal_http import EntraSession
 from tests.conftest import client_for
 
 if TYPE_CHECKING:

@@ -10,9 +10,11 @@ import pytest
 from django.test import Client
 from pytest_django.fixtures import Settings
 
-from portal.models import AuditAction, AuditEvent, Role, User
-from portal.selectors import admin_tenants_for_user, tenants_for_user
+from audit.models import AuditAction, AuditEvent
+from core.roles import Role
+from portal.models import User
 from tenants.models import Tenant
+from tenants.selectors import admin_tenants_for_user, tenants_for_user
 from tests.conftest import client_for
 from tests.portal.conftest import GRADY, LEE, NESTOR, Entra
 from tests.provisioning.ui_fixtures import make_request, make_template

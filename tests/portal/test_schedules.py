@@ -6,7 +6,7 @@ import pytest
 from django.core.management import call_command
 from django_q.models import Schedule
 
-from portal.scheduling import all_specs
+from core.scheduling import all_specs
 
 pytestmark = pytest.mark.django_db
 

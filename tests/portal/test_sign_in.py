@@ -9,7 +9,9 @@ import requests
 from django.conf import settings
 from django.test import Client
 
-from portal.models import AuditAction, AuditEvent, Role, User
+from audit.models import AuditAction, AuditEvent
+from core.roles import Role
+from portal.models import User
 from tenants.models import Tenant
 from tests.conftest import client_for
 from tests.portal.conftest import ADELE, DIEGO, LYNNE, MEGAN, NESTOR, Entra

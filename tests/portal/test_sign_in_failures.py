@@ -13,8 +13,9 @@ import requests
 from django.conf import settings
 from django.test import Client
 
+from audit.models import AuditAction, AuditEvent
 from portal.auth import SESSION_FLOW_KEY
-from portal.models import AuditAction, AuditEvent, User
+from portal.models import User
 from tenants.models import Tenant
 from tests.portal.conftest import ADELE, LYNNE, Entra, with_query
 

@@ -8,10 +8,10 @@ import pytest
 import time_machine
 from django.test import Client, RequestFactory
 
-from portal.decorators import get_object_for_user
-from portal.models import AuditAction, AuditEvent, User
-from portal.selectors import admin_tenants_for_user, tenants_for_user
+from audit.models import AuditAction, AuditEvent
+from portal.models import User
 from tenants.models import Tenant
+from tenants.selectors import admin_tenants_for_user, get_object_for_user, tenants_for_user
 from tests.conftest import client_for
 
 pytestmark = pytest.mark.django_db
@@ -105,10 +105,10 @@ def test_an_object_of_a_tenant_the_user_does_not_serve_is_a_404(
     event = AuditEvent.objects.create(action=AuditAction.SIGN_IN, created_at=START, tenant=tenant_a)
     request = rf.get("/")
     request.user = it_staff
-    assert get_object_for_user(request, AuditEvent.objects.all(), pk=event.pk) == event
+    assert get_object_for_user(request.user, AuditEvent.objects.all(), pk=event.pk) == event
     request.user = it_staff_other
     with pytest.raises(Http404):
-        get_object_for_user(request, AuditEvent.objects.all(), pk=event.pk)
+        get_object_for_user(request.user, AuditEvent.objects.all(), pk=event.pk)
 
 
 def test_it_staff_with_two_tenants_switch_and_the_choice_is_remembered(

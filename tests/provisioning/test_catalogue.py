@@ -9,7 +9,7 @@ import pytest
 from django.utils import timezone
 from django_q.models import Schedule
 
-from portal.scheduling import all_specs, install_schedules
+from core.scheduling import all_specs, install_schedules
 from provisioning import point, services, tasks
 from provisioning.models import Template, Workload
 from tenants.models import Tenant

@@ -12,7 +12,8 @@ import pytest
 from django.db import connection
 from django.test import Client
 
-from portal.models import AuditAction, AuditEvent, User
+from audit.models import AuditAction, AuditEvent
+from portal.models import User
 from provisioning.models import ProvisioningRequest, RequestEvent, Template
 from tests.conftest import client_for
 from tests.provisioning.test_views_form import VALID, url

@@ -9,8 +9,8 @@ import pytest
 from django.utils import timezone
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 
+from core.scheduling import all_specs
 from portal.models import User
-from portal.scheduling import all_specs
 from provisioning import point, services, tasks
 from provisioning.models import ProvisioningRequest, RequestEvent, Template
 from provisioning.states import State

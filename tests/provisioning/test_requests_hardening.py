@@ -10,7 +10,8 @@ import pytest
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
-from portal.models import Role, User
+from core.roles import Role
+from portal.models import User
 from provisioning import point, services
 from provisioning.models import ProvisioningRequest, Template
 from provisioning.states import State

@@ -6,7 +6,8 @@ import pytest
 from django.core import mail
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks
 
-from portal.models import AuditAction, AuditEvent, User
+from audit.models import AuditAction, AuditEvent
+from portal.models import User
 from provisioning import services
 from provisioning.models import ProvisioningRequest, RequestEvent, Template
 from provisioning.payload import RequestData

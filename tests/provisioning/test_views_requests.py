@@ -8,7 +8,8 @@ from unittest.mock import patch
 import pytest
 from django.utils import timezone
 
-from portal.models import AuditEvent, User
+from audit.models import AuditEvent
+from portal.models import User
 from provisioning.models import ProvisioningRequest, RequestEvent, Template
 from provisioning.states import State
 from tenants.models import Tenant

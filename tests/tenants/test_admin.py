@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 from pytest_django.fixtures import Settings
 
-from portal.models import AuditAction, AuditEvent, User
+from audit.models import AuditAction, AuditEvent
+from portal.models import User
 from tenants import tokens
 from tenants.models import ConnectionCheck, Tenant, TenantToken
 from tests.conftest import client_for

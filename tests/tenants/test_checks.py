@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from pytest_django.fixtures import Settings
 
-from portal.models import AuditAction, AuditEvent, User
+from audit.models import AuditAction, AuditEvent
+from portal.models import User
 from tenants import services, tokens
 from tenants.models import ConnectionCheck, Tenant
 from tests.conftest import client_for

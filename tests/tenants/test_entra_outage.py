@@ -18,12 +18,13 @@ import time_machine
 from django.utils import timezone
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 
-from portal import msal_http
+from directory import services as directory
+from directory.models import ReportKind, ReportRun
 from portal.models import User
-from provisioning import directory, point
-from provisioning.models import ReportKind, ReportRun, Template
+from provisioning import point
+from provisioning.models import Template
 from provisioning.states import State
-from tenants import checks, services, tokens
+from tenants import checks, msal_http, services, tokens
 from tenants.models import ConnectionCheck, Tenant, TenantToken
 from tests.conftest import client_for
 from tests.provisioning.lifecycle import (

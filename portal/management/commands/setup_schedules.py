@@ -6,7 +6,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from portal.scheduling import all_specs, install_schedules
+from core.scheduling import all_specs, install_schedules
 
 
 class Command(BaseCommand):

@@ -13,17 +13,18 @@ from django.urls import reverse
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
+from directory import services as directory
+from directory.models import ReportKind, ReportRow, ReportRun
 from portal.models import User
-from provisioning import directory, point
-from provisioning.models import ReportKind, ReportRow, ReportRun
+from provisioning import point
 from tenants.models import Tenant
 from tests.conftest import client_for
-from tests.provisioning.test_directory import CONTOSO_CLIENT, MEGAN, fast_reports, upstream_jobs
+from tests.directory.test_services import CONTOSO_CLIENT, MEGAN, fast_reports, upstream_jobs
 
 if TYPE_CHECKING:
     from emulator.server import RunningEmulator
 
-__all__ = ["fast_reports"]  # autouse fixture shared with test_directory.py
+__all__ = ["fast_reports"]  # autouse fixture shared with test_services.py
 
 HX = {"HX-Request": "true"}
 

@@ -1,6 +1,6 @@
 """The audit log service: the one way to write an AuditEvent.
 
-Later features add their actions to portal.models.AuditAction and call ``audit_record``.
+Later features add their actions to audit.models.AuditAction and call ``audit_record``.
 """
 
 from __future__ import annotations
@@ -11,10 +11,11 @@ from django.conf import settings
 from django.http import HttpRequest
 from django.utils import timezone
 
-from portal.models import AuditAction, AuditEvent, Role, User
-from portal.roles import is_operator
+from audit.models import AuditAction, AuditEvent
+from core.roles import Role, is_operator
 
 if TYPE_CHECKING:
+    from portal.models import User
     from tenants.models import Tenant
 
 __all__ = ["AuditAction", "audit_record", "source_ip"]
@@ -57,7 +58,7 @@ def audit_record(
     the user's current tenant; ``person`` names someone who has no User (a refused sign-in)."""
     if user is None and request is not None:
         signed_in = getattr(request, "user", None)
-        user = signed_in if isinstance(signed_in, User) else None
+        user = signed_in if getattr(signed_in, "is_authenticated", False) else None
     if tenant is None and request is not None:
         tenant = getattr(request, "tenant", None)
     if tenant is None and user is not None:

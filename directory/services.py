@@ -29,11 +29,11 @@ from django.http import Http404
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from portal import csv_export
-from portal.csv_export import cell as csv_cell
+from core import csv_export
+from core.csv_export import cell as csv_cell
+from directory.models import ReportKind, ReportRow, ReportRun
 from portal.models import User
 from provisioning import point
-from provisioning.models import ReportKind, ReportRow, ReportRun
 from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
@@ -329,7 +329,7 @@ def report_refresh(
 
 
 def _enqueue_run(run_id: int) -> None:
-    async_task("provisioning.directory_tasks.run_report", run_id, task_name="directory report")
+    async_task("directory.tasks.run_report", run_id, task_name="directory report")
 
 
 def _fail(run: ReportRun, message: str) -> None:
@@ -449,7 +449,7 @@ def _report_poll(run_id: int, budget: float | None) -> ReportRun | None:
             )
         if time.monotonic() - started + interval > budget:
             async_task(
-                "provisioning.directory_tasks.poll_report",
+                "directory.tasks.poll_report",
                 run.pk,
                 task_name="directory report poll",
             )

@@ -13,7 +13,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBase, StreamingHttpResponse
+from django.http import Http404, HttpResponse, HttpResponseBase, StreamingHttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.http import urlencode
@@ -21,20 +21,20 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import trigger_client_event
 
-from portal.decorators import request_user, staff_required
-from portal.htmx import is_htmx_partial, page_or_fragment, query_without_page
-from portal.selectors import request_tenant
-from provisioning import directory
-from provisioning.models import ReportKind, ReportRun
+from core.decorators import staff_required
+from core.htmx import is_htmx_partial, page_or_fragment, query_without_page
+from core.http import PortalRequest
+from directory import services as directory
+from directory.models import ReportKind, ReportRun
 from tenants import selectors as tenant_selectors
 from tenants.models import Tenant
 
 DONE_EVENT = "directory-report-done"
-TEMPLATES = "provisioning/directory"
+TEMPLATES = "directory"
 
 
-def _tenant(request: HttpRequest, slug: str) -> Tenant:
-    return tenant_selectors.tenant_get_for_user(user=request_user(request), slug=slug)
+def _tenant(request: PortalRequest, slug: str) -> Tenant:
+    return tenant_selectors.tenant_get_for_user(user=request.user, slug=slug)
 
 
 # --- Forms -------------------------------------------------------------------------------------
@@ -143,7 +143,7 @@ def _report_page_url(tenant: Tenant, kind: str, subject: str, label: str) -> str
 
 
 def _report_context(
-    request: HttpRequest, tenant: Tenant, kind: str, subject: str, label: str = ""
+    request: PortalRequest, tenant: Tenant, kind: str, subject: str, label: str = ""
 ) -> dict[str, Any]:
     snapshot = directory.latest_snapshot(tenant=tenant, kind=kind, subject=subject)
     latest = directory.latest_run(tenant=tenant, kind=kind, subject=subject)
@@ -182,7 +182,7 @@ def _duration(seconds: int) -> str:
 
 
 def _render_report_page(
-    request: HttpRequest, template: str, context: dict[str, Any]
+    request: PortalRequest, template: str, context: dict[str, Any]
 ) -> HttpResponse:
     if is_htmx_partial(request):
         return render(request, f"{TEMPLATES}/report.html#results", context)
@@ -194,9 +194,9 @@ def _render_report_page(
 
 @require_GET
 @staff_required
-def index(request: HttpRequest) -> HttpResponse:
+def index(request: PortalRequest) -> HttpResponse:
     """The directory of the tenant chosen in the header."""
-    tenant = request_tenant(request)  # always one the user serves (portal.selectors)
+    tenant = request.tenant  # always one the user serves (portal.selectors)
     if tenant is None:
         messages.warning(request, "You serve no tenant yet, so there is no directory to show.")
         return redirect("home")
@@ -205,7 +205,7 @@ def index(request: HttpRequest) -> HttpResponse:
 
 @require_GET
 @staff_required
-def groups(request: HttpRequest, slug: str) -> HttpResponse:
+def groups(request: PortalRequest, slug: str) -> HttpResponse:
     """Groups, live from Point: type filter, search, paging."""
     tenant = _tenant(request, slug)
     form = GroupFilterForm(request.GET or {})
@@ -232,7 +232,7 @@ def groups(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 @staff_required
-def group(request: HttpRequest, slug: str, name: str) -> HttpResponse:
+def group(request: PortalRequest, slug: str, name: str) -> HttpResponse:
     """One group (GET /v1.0/groups/{name}) with its memberships snapshot."""
     tenant = _tenant(request, slug)
     found, problem = directory.group_get(tenant=tenant, name=name)
@@ -248,7 +248,7 @@ def group(request: HttpRequest, slug: str, name: str) -> HttpResponse:
 
 @require_GET
 @staff_required
-def sites(request: HttpRequest, slug: str) -> HttpResponse:
+def sites(request: PortalRequest, slug: str) -> HttpResponse:
     """SharePoint sites, live from Point: search, paging."""
     tenant = _tenant(request, slug)
     form = ListFilterForm(request.GET or {})
@@ -262,7 +262,7 @@ def sites(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 @staff_required
-def site_permissions(request: HttpRequest, slug: str) -> HttpResponse:
+def site_permissions(request: PortalRequest, slug: str) -> HttpResponse:
     """The site permissions report of one site (?site=<url>) or of every site."""
     tenant = _tenant(request, slug)
     form = SiteForm(request.GET or {})
@@ -275,7 +275,7 @@ def site_permissions(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_GET
 @staff_required
-def user_access(request: HttpRequest, slug: str) -> HttpResponse:
+def user_access(request: PortalRequest, slug: str) -> HttpResponse:
     """ "What can this person reach?": the user access report of a UPN."""
     tenant = _tenant(request, slug)
     form = UserAccessForm(request.GET if "upn" in request.GET else None)
@@ -288,7 +288,7 @@ def user_access(request: HttpRequest, slug: str) -> HttpResponse:
 
 @require_POST
 @staff_required
-def report_refresh(request: HttpRequest, slug: str) -> HttpResponseBase:
+def report_refresh(request: PortalRequest, slug: str) -> HttpResponseBase:
     """Start a report (or join the one running) and show its progress."""
     tenant = _tenant(request, slug)
     form = RefreshForm(request.POST)
@@ -309,7 +309,7 @@ def report_refresh(request: HttpRequest, slug: str) -> HttpResponseBase:
         kind=data["kind"],
         subject=data["subject"],
         subject_label=data["label"],
-        user=request_user(request),
+        user=request.user,
     )
     run = refresh.run
     run.refresh_from_db()
@@ -332,7 +332,7 @@ def report_refresh(request: HttpRequest, slug: str) -> HttpResponseBase:
 @never_cache
 @require_GET
 @staff_required
-def report_progress(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def report_progress(request: PortalRequest, slug: str, pk: int) -> HttpResponse:
     """The progress fragment; htmx polls it while the run runs (286 stops it when done)."""
     tenant = _tenant(request, slug)
     run = directory.run_get_for_tenant(tenant=tenant, pk=pk)
@@ -350,7 +350,7 @@ def report_progress(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 @never_cache
 @require_GET
 @staff_required
-def report_export(request: HttpRequest, slug: str, pk: int) -> StreamingHttpResponse:
+def report_export(request: PortalRequest, slug: str, pk: int) -> StreamingHttpResponse:
     """A stored snapshot (with the page's filters) as CSV, streamed."""
     tenant = _tenant(request, slug)
     run = directory.run_get_for_tenant(tenant=tenant, pk=pk)

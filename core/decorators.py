@@ -1,4 +1,4 @@
-"""Access helpers for views: role checks and tenant-scoped object lookups."""
+"""Role checks for views: who may open a page at all (tenant scoping is tenants.selectors)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,9 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.db.models import Model, QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
-from django.shortcuts import get_object_or_404
 
-from portal.models import Role, User
-from portal.roles import STAFF_ROLES, is_operator
-from portal.selectors import scope_to_user
+from core.roles import STAFF_ROLES, Role, is_operator
 
 View = Callable[..., HttpResponseBase]
 
@@ -50,16 +46,3 @@ def role_required(*roles: Role | str) -> Callable[[View], View]:
 
 # IT staff and admins only.
 staff_required = role_required(*STAFF_ROLES)
-
-
-def request_user(request: HttpRequest) -> User:
-    """The signed-in portal user of a request that passed ``role_required``."""
-    assert isinstance(request.user, User)
-    return request.user
-
-
-def get_object_for_user[M: Model](
-    request: HttpRequest, queryset: QuerySet[M], *, tenant_field: str = "tenant", **lookup: Any
-) -> M:
-    """The object matching ``lookup`` if it belongs to a tenant the user serves, else 404."""
-    return get_object_or_404(scope_to_user(queryset, request.user, tenant_field), **lookup)

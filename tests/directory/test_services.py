@@ -12,9 +12,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from pytest_django.fixtures import Settings
 
+from directory import services as directory
+from directory.models import ReportKind, ReportRow, ReportRun
 from portal.models import User
-from provisioning import directory, point
-from provisioning.models import ReportKind, ReportRow, ReportRun
+from provisioning import point
 from tenants import tokens
 from tenants.models import Tenant
 from tests.conftest import demo_tenant

@@ -13,8 +13,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.conf import settings
+from django.db import models
 
-from portal.models import Role
+
+class Role(models.TextChoices):
+    """Portal roles, from Entra app roles at each sign-in (highest one wins).
+
+    Requester, IT staff and admin apply to the organisation whose Entra granted them (the
+    person's home tenant, plus tenants an operator assigned to IT staff). Operator runs the
+    whole portal and is honoured only from OPERATOR_TENANT_ID (see below).
+    """
+
+    REQUESTER = "requester", "Requester"
+    IT_STAFF = "it_staff", "IT staff"
+    ADMIN = "admin", "Admin"
+    OPERATOR = "operator", "Operator"
+
 
 # Lowest first: when a token carries several portal roles, the highest one wins.
 RANK = (Role.REQUESTER, Role.IT_STAFF, Role.ADMIN, Role.OPERATOR)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from provisioning import directory_views as views
+from directory import views
 
 app_name = "directory"
 urlpatterns = [

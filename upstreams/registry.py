@@ -1,0 +1,31 @@
+"""Which provider serves which kind of upstream (Tenant.provider names the kind).
+
+Adding an upstream is a new package under upstreams/ and one line here (ARCHITECTURE.md,
+"Adding an upstream"). Providers are imported on first use, so a tenant on Point never loads
+another upstream's code.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from upstreams.contract import Connection, Upstream
+
+# kind -> "module:factory"; the factory takes a Connection and returns an Upstream.
+PROVIDERS: dict[str, str] = {
+    "point": "upstreams.point.provider:PointProvider",
+}
+
+
+class UnknownUpstream(ValueError):
+    """A tenant names an upstream kind the portal does not have."""
+
+
+def create(kind: str, connection: Connection) -> Upstream:
+    """The provider of ``kind`` bound to ``connection``."""
+    target = PROVIDERS.get(kind)
+    if target is None:
+        raise UnknownUpstream(f"The portal has no upstream of kind {kind!r}.")
+    module, factory = target.split(":")
+    provider: Upstream = getattr(import_module(module), factory)(connection)
+    return provider
