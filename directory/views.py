@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
@@ -24,7 +23,15 @@ from django_htmx.http import trigger_client_event
 from core.decorators import staff_required
 from core.htmx import is_htmx_partial, page_or_fragment, query_without_page
 from core.http import PortalRequest
-from directory import services as directory
+from directory import selectors, services
+from directory.forms import (
+    GroupFilterForm,
+    ListFilterForm,
+    RefreshForm,
+    RowFilterForm,
+    SiteForm,
+    UserAccessForm,
+)
 from directory.models import ReportKind, ReportRun
 from tenants import selectors as tenant_selectors
 from tenants.models import Tenant
@@ -35,97 +42,6 @@ TEMPLATES = "directory"
 
 def _tenant(request: PortalRequest, slug: str) -> Tenant:
     return tenant_selectors.tenant_get_for_user(user=request.user, slug=slug)
-
-
-# --- Forms -------------------------------------------------------------------------------------
-
-
-class ListFilterForm(forms.Form):
-    search = forms.CharField(required=False, max_length=200, label="Search")
-
-
-class GroupFilterForm(ListFilterForm):
-    type = forms.ChoiceField(
-        required=False, label="Type", choices=[("", "Any type"), *directory.GROUP_TYPES]
-    )
-
-
-class RowFilterForm(forms.Form):
-    """Filters of a report snapshot; the kind (and role) choices depend on the report."""
-
-    search = forms.CharField(required=False, max_length=200, label="Search")
-    kind = forms.ChoiceField(required=False, label="Kind")
-    role = forms.ChoiceField(
-        required=False, label="Role", choices=[("", "Owners and members"), *directory.ROLES]
-    )
-
-    def __init__(self, *args: Any, report: str, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        kind = self.fields["kind"]
-        assert isinstance(kind, forms.ChoiceField)
-        kind.choices = [("", "Any kind"), *directory.ROW_KINDS[report]]
-        if report == ReportKind.GROUP_MEMBERSHIPS:
-            kind.label = "Member kind"
-        else:
-            del self.fields["role"]
-            kind.label = "Principal" if report == ReportKind.SITE_PERMISSIONS else "Workspace type"
-
-    def filters(self) -> dict[str, str]:
-        if not self.is_valid():
-            return {}
-        return {k: v for k, v in self.cleaned_data.items() if v}
-
-
-class UserAccessForm(forms.Form):
-    upn = forms.EmailField(
-        label="User principal name (UPN)",
-        max_length=254,
-        widget=forms.EmailInput(
-            attrs={"placeholder": "name@contoso.onmicrosoft.com", "autocomplete": "off"}
-        ),
-        error_messages={
-            "invalid": "Enter a user principal name such as name@contoso.onmicrosoft.com."
-        },
-    )
-
-
-# ReportRun.subject and subject_label hold this much.
-SUBJECT_MAX = 500
-
-
-class SiteForm(forms.Form):
-    site = forms.URLField(
-        required=False, max_length=SUBJECT_MAX, assume_scheme="https", label="Site URL"
-    )
-
-
-class RefreshForm(forms.Form):
-    kind = forms.ChoiceField(choices=ReportKind.choices)
-    subject = forms.CharField(required=False, max_length=SUBJECT_MAX)
-    label = forms.CharField(required=False, max_length=SUBJECT_MAX)
-
-    def clean(self) -> dict[str, Any]:
-        data = super().clean() or {}
-        kind, subject = data.get("kind"), (data.get("subject") or "").strip()
-        if kind == ReportKind.USER_ACCESS:
-            try:
-                subject = forms.EmailField(max_length=254).clean(subject)
-            except forms.ValidationError:
-                self.add_error(
-                    "subject", "Enter a user principal name such as name@contoso.onmicrosoft.com."
-                )
-        elif kind == ReportKind.SITE_PERMISSIONS and subject:
-            try:
-                subject = forms.URLField(assume_scheme="https").clean(subject)
-            except forms.ValidationError:
-                self.add_error("subject", "Enter a site URL.")
-        if len(subject) > SUBJECT_MAX:
-            # The site URL gains "https://" when typed without it: check what will be stored.
-            self.add_error(
-                "subject", f"At most {SUBJECT_MAX} characters; this one has {len(subject)}."
-            )
-        data["subject"] = subject
-        return data
 
 
 # --- The report panel (shared by the group, site permissions and user access pages) -----------
@@ -145,12 +61,12 @@ def _report_page_url(tenant: Tenant, kind: str, subject: str, label: str) -> str
 def _report_context(
     request: PortalRequest, tenant: Tenant, kind: str, subject: str, label: str = ""
 ) -> dict[str, Any]:
-    snapshot = directory.latest_snapshot(tenant=tenant, kind=kind, subject=subject)
-    latest = directory.latest_run(tenant=tenant, kind=kind, subject=subject)
+    snapshot = selectors.latest_snapshot(tenant=tenant, kind=kind, subject=subject)
+    latest = selectors.latest_run(tenant=tenant, kind=kind, subject=subject)
     form = RowFilterForm(request.GET or {}, report=kind)
     page = None
     if snapshot is not None:
-        rows = directory.snapshot_rows(snapshot, **form.filters())
+        rows = selectors.snapshot_rows(snapshot, **form.filters())
         page = Paginator(rows, settings.DIRECTORY_PAGE_SIZE).get_page(request.GET.get("page"))
     keep = {"upn": subject} if kind == ReportKind.USER_ACCESS else {}
     if kind == ReportKind.SITE_PERMISSIONS and subject:
@@ -161,7 +77,7 @@ def _report_context(
         "subject": subject,
         "label": label,
         "snapshot": snapshot,
-        "stale": directory.is_stale(snapshot),
+        "stale": selectors.is_stale(snapshot),
         "run": latest,
         "row_form": form,
         "page": page,
@@ -210,14 +126,14 @@ def groups(request: PortalRequest, slug: str) -> HttpResponse:
     tenant = _tenant(request, slug)
     form = GroupFilterForm(request.GET or {})
     data = form.cleaned_data if form.is_valid() else {}
-    page = directory.groups_page(
+    page = selectors.groups_page(
         tenant=tenant,
         page=request.GET.get("page"),
         group_type=data.get("type", ""),
         search=data.get("search", ""),
     )
     rows = [
-        {"group": g, "type_label": directory.GROUP_TYPE_LABELS.get(g.group_type, g.group_type)}
+        {"group": g, "type_label": selectors.GROUP_TYPE_LABELS.get(g.group_type, g.group_type)}
         for g in page.items
     ]
     context = {
@@ -235,10 +151,10 @@ def groups(request: PortalRequest, slug: str) -> HttpResponse:
 def group(request: PortalRequest, slug: str, name: str) -> HttpResponse:
     """One group (GET /v1.0/groups/{name}) with its memberships snapshot."""
     tenant = _tenant(request, slug)
-    found, problem = directory.group_get(tenant=tenant, name=name)
+    found, problem = selectors.group_get(tenant=tenant, name=name)
     context: dict[str, Any] = {"tenant": tenant, "group": found, "problem": problem, "name": name}
     if found is not None:
-        context["type_label"] = directory.GROUP_TYPE_LABELS.get(found.group_type, found.group_type)
+        context["type_label"] = selectors.GROUP_TYPE_LABELS.get(found.group_type, found.group_type)
         context.update(
             _report_context(request, tenant, ReportKind.GROUP_MEMBERSHIPS, found.id, found.name)
         )
@@ -253,7 +169,7 @@ def sites(request: PortalRequest, slug: str) -> HttpResponse:
     tenant = _tenant(request, slug)
     form = ListFilterForm(request.GET or {})
     data = form.cleaned_data if form.is_valid() else {}
-    page = directory.sites_page(
+    page = selectors.sites_page(
         tenant=tenant, page=request.GET.get("page"), search=data.get("search", "")
     )
     context = {"tenant": tenant, "form": form, "page": page, "query": query_without_page(request)}
@@ -304,7 +220,7 @@ def report_refresh(request: PortalRequest, slug: str) -> HttpResponseBase:
         messages.error(request, f"The report could not be refreshed: {errors}")
         return redirect("directory:groups", slug=tenant.slug)
     data = form.cleaned_data
-    refresh = directory.report_refresh(
+    refresh = services.report_refresh(
         tenant=tenant,
         kind=data["kind"],
         subject=data["subject"],
@@ -335,7 +251,7 @@ def report_refresh(request: PortalRequest, slug: str) -> HttpResponseBase:
 def report_progress(request: PortalRequest, slug: str, pk: int) -> HttpResponse:
     """The progress fragment; htmx polls it while the run runs (286 stops it when done)."""
     tenant = _tenant(request, slug)
-    run = directory.run_get_for_tenant(tenant=tenant, pk=pk)
+    run = selectors.run_get_for_tenant(tenant=tenant, pk=pk)
     if not run.is_running and is_htmx_partial(request):
         response = render(
             request,
@@ -353,13 +269,13 @@ def report_progress(request: PortalRequest, slug: str, pk: int) -> HttpResponse:
 def report_export(request: PortalRequest, slug: str, pk: int) -> StreamingHttpResponse:
     """A stored snapshot (with the page's filters) as CSV, streamed."""
     tenant = _tenant(request, slug)
-    run = directory.run_get_for_tenant(tenant=tenant, pk=pk)
+    run = selectors.run_get_for_tenant(tenant=tenant, pk=pk)
     if run.state != ReportRun.State.SUCCEEDED:
         raise Http404("This report has no stored result.")
     form = RowFilterForm(request.GET or {}, report=run.kind)
-    rows = directory.snapshot_rows(run, **form.filters())
+    rows = selectors.snapshot_rows(run, **form.filters())
     response = StreamingHttpResponse(
-        directory.csv_lines(run, rows), content_type="text/csv; charset=utf-8"
+        selectors.csv_lines(run, rows), content_type="text/csv; charset=utf-8"
     )
     stamp = run.finished_at.strftime("%Y%m%d-%H%M") if run.finished_at else "snapshot"
     response["Content-Disposition"] = (

@@ -284,8 +284,9 @@ if REDIS_URL:
 else:
     Q_CLUSTER["orm"] = "default"
 
-# Point API client (provisioning/point.py): timeouts (s), retries with back-off and jitter for
-# 5xx, connection errors and 429 (Retry-After honoured), all waits capped by a total budget (s).
+# Upstream calls (upstreams/, bound to a tenant in tenants/upstream.py): timeouts (s), retries
+# with back-off and jitter for 5xx, connection errors and 429 (Retry-After honoured), all waits
+# capped by a total budget (s). The names say POINT_ because Point was the first upstream.
 POINT_CONNECT_TIMEOUT = env_int("POINT_CONNECT_TIMEOUT", 3, minimum=1)
 POINT_READ_TIMEOUT = env_int("POINT_READ_TIMEOUT", 20, minimum=1)
 POINT_MAX_RETRIES = env_int("POINT_MAX_RETRIES", 3, minimum=0)

@@ -33,7 +33,7 @@ class RequestEventInline(ReadOnlyAdminMixin, admin.TabularInline):
 
 
 @admin.register(ProvisioningRequest)
-class ProvisioningRequestAdmin(TenantScopedAdmin, admin.ModelAdmin):
+class ProvisioningRequestAdmin(TenantScopedAdmin):
     list_display = [
         "id",
         "final_name",
@@ -83,7 +83,6 @@ class ProvisioningRequestAdmin(TenantScopedAdmin, admin.ModelAdmin):
         "updated_at",
         "finished_at",
         "form_data_pretty",
-        "payload_pretty",
     ]
     fieldsets = [
         (
@@ -129,7 +128,7 @@ class ProvisioningRequestAdmin(TenantScopedAdmin, admin.ModelAdmin):
                 ]
             },
         ),
-        ("Data", {"fields": ["form_data_pretty", "payload_pretty"]}),
+        ("Data", {"fields": ["form_data_pretty"]}),
         ("Dates", {"fields": ["created_at", "updated_at", "finished_at"]}),
     ]
 
@@ -151,13 +150,9 @@ class ProvisioningRequestAdmin(TenantScopedAdmin, admin.ModelAdmin):
     def form_data_pretty(self, obj: ProvisioningRequest) -> str:
         return _pretty(obj.form_data)
 
-    @admin.display(description="Payload sent upstream")
-    def payload_pretty(self, obj: ProvisioningRequest) -> str:
-        return _pretty(obj.payload)
-
 
 @admin.register(RequestEvent)
-class RequestEventAdmin(TenantScopedAdmin, ReadOnlyAdminMixin, admin.ModelAdmin):
+class RequestEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     tenant_field = "request__tenant"
     list_display = ["at", "request", "source", "from_state", "to_state", "actor"]
     list_filter = ["source", "to_state"]
@@ -167,7 +162,7 @@ class RequestEventAdmin(TenantScopedAdmin, ReadOnlyAdminMixin, admin.ModelAdmin)
 
 
 @admin.register(Template)
-class TemplateAdmin(TenantScopedAdmin, admin.ModelAdmin):
+class TemplateAdmin(TenantScopedAdmin):
     """Synced from the upstream: only `hidden` and `help_text` are the portal's own (an
     organisation's admin may change them for their own tenant)."""
 

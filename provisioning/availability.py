@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import itertools
 import logging
 from dataclasses import dataclass
 
-from provisioning import naming, point
+from provisioning import naming
 from provisioning.models import Template, Workload
-from tenants import tokens
+from tenants import upstream
+from upstreams.contract import AuthenticationFailed, NotFound, Upstream, UpstreamError
 
 logger = logging.getLogger(__name__)
 
@@ -24,41 +24,46 @@ class Availability:
     message: str
 
 
-def _site_taken(template: Template, slug: str) -> bool:
+def _site_taken(provider: Upstream, slug: str) -> bool:
     wanted = f"/sites/{slug}".lower()
     # One page of a search is enough: an exact URL match sorts among the first hits.
-    for site in itertools.islice(point.iter_sites(template.tenant, search=slug, page_size=10), 10):
-        if site.url.lower().rstrip("/").endswith(wanted):
-            return True
-    return False
+    return any(
+        site.url.lower().rstrip("/").endswith(wanted)
+        for site in provider.find_sites(slug, limit=10)
+    )
 
 
-def _unknown_message(error: point.PointError) -> str:
+def _unknown_message(error: UpstreamError, label: str) -> str:
     """Why the name could not be checked, in a requester's words (no admin guidance here)."""
     later = "the name is checked again when the request is sent."
-    token_error = getattr(error, "token_error", None)
-    if isinstance(token_error, tokens.EntraUnavailable):
-        return f"Could not check right now: Microsoft Entra ID, which the portal signs in to Point with, is not answering; {later}"
+    if isinstance(error, AuthenticationFailed) and error.retryable:
+        return (
+            "Could not check right now: Microsoft Entra ID, which the portal signs in to "
+            f"{label} with, is not answering; {later}"
+        )
     return f"Could not check right now; {later}"
 
 
 def check(template: Template, display_name: str, desired_url: str = "") -> Availability:
     """Look the final name (groups, teams, communities) or the site URL (sites) up upstream."""
-    names = naming.final_names(template.definition or {}, display_name, desired_url)
+    names = naming.final_names(template.template_rules, display_name, desired_url)
+    provider = upstream.provider_for(template.tenant)
     try:
         if template.workload == Workload.SITE and names.url_slug:
             checked = names.url_slug
-            taken = _site_taken(template, names.url_slug)
+            taken = _site_taken(provider, names.url_slug)
         else:
             checked = names.display_name
             try:
-                point.get_group(template.tenant, names.display_name)
+                provider.get_group(names.display_name)
                 taken = True
-            except point.NotFound:
+            except NotFound:
                 taken = False
-    except point.PointError as error:
+    except UpstreamError as error:
         logger.info("Availability check for template %s: %s", template.pk, type(error).__name__)
-        return Availability(UNKNOWN, names.display_name, _unknown_message(error))
+        return Availability(
+            UNKNOWN, names.display_name, _unknown_message(error, template.tenant.upstream_label)
+        )
     if taken:
         return Availability(TAKEN, checked, f"“{checked}” is already taken. Choose another name.")
     return Availability(FREE, checked, f"“{checked}” is available.")

@@ -1,10 +1,9 @@
-"""Request forms shaped by a template's definition, and the filters of the request lists."""
+"""Request forms shaped by a template's rules, and the filters of the request lists."""
 
 from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -19,6 +18,7 @@ from provisioning.models import Template, Workload
 from provisioning.payload import RequestData, metadata_form_field
 from provisioning.states import State
 from tenants.models import Tenant
+from upstreams.contract import MetadataField, Privacy
 
 LIST_SPLIT = re.compile(r"[\s,;]+")
 SUBMISSION_KEY = re.compile(r"^[0-9a-f]{32}$")
@@ -48,100 +48,51 @@ def check_upn(value: str) -> None:
         raise ValidationError(f"“{value}” is not a valid user name (name@domain).") from None
 
 
-@dataclass(frozen=True)
-class TemplateRules:
-    """What a template definition says about the form (tolerant of missing sections)."""
-
-    definition: dict[str, Any]
-
-    def _section(self, key: str) -> dict[str, Any]:
-        value = self.definition.get(key)
-        return value if isinstance(value, dict) else {}
-
-    @property
-    def url_editable(self) -> bool:
-        url = self._section("urlSettings")
-        return bool(url) and bool(url.get("allowEdit")) and not url.get("hideWorkspaceName")
-
-    @property
-    def privacy(self) -> str:
-        return str(self.definition.get("privacy") or "")
-
-    @property
-    def requester_decides_privacy(self) -> bool:
-        return self.privacy.lower() == "requesterdecides"
-
-    @property
-    def predefined_owners(self) -> list[str]:
-        return [str(o) for o in self._section("owners").get("predefined") or []]
-
-    @property
-    def owners_min(self) -> int:
-        return int(self._section("owners").get("min") or 0)
-
-    @property
-    def owners_max(self) -> int | None:
-        value = self._section("owners").get("max")
-        return int(value) if value else None
-
-    @property
-    def guests_as_members(self) -> bool:
-        return bool(self._section("guests").get("allowAsMembers", True))
-
-    @property
-    def comments_enabled(self) -> bool:
-        return bool(self.definition.get("commentsEnabled", True))
-
-    @property
-    def metadata(self) -> list[dict[str, Any]]:
-        fields = self.definition.get("customMetadata") or []
-        return [f for f in fields if isinstance(f, dict) and f.get("name")]
-
-
-def _metadata_field(spec: dict[str, Any]) -> forms.Field:
-    kind = str(spec.get("type") or "Text")
-    required = bool(spec.get("required"))
-    label = str(spec["name"])
-    if kind == "People":
+def _metadata_field(spec: MetadataField) -> forms.Field:
+    label = spec.name
+    if spec.kind == "people":
         return forms.CharField(
             label=label,
-            required=required,
+            required=spec.required,
             max_length=256,
             validators=[check_upn],
             widget=forms.TextInput(attrs={"inputmode": "email", "autocomplete": "off"}),
             help_text="A user name, e.g. name@contoso.com.",
         )
-    if kind == "Date":
+    if spec.kind == "date":
         return forms.DateField(
-            label=label, required=required, widget=forms.DateInput(attrs={"type": "date"})
+            label=label, required=spec.required, widget=forms.DateInput(attrs={"type": "date"})
         )
-    if kind == "Dropdown":
-        options = [str(o) for o in spec.get("options") or []]
+    if spec.kind == "dropdown":
         return forms.ChoiceField(
-            label=label, required=required, choices=[("", "—"), *[(o, o) for o in options]]
+            label=label,
+            required=spec.required,
+            choices=[("", "—"), *[(o, o) for o in spec.options]],
         )
-    if kind == "YesNo":
-        return forms.ChoiceField(label=label, required=required, choices=YES_NO)
-    if kind == "Number":
-        return forms.DecimalField(label=label, required=required, max_digits=20, decimal_places=6)
-    return forms.CharField(label=label, required=required, max_length=1000)
+    if spec.kind == "yesno":
+        return forms.ChoiceField(label=label, required=spec.required, choices=YES_NO)
+    if spec.kind == "number":
+        return forms.DecimalField(
+            label=label, required=spec.required, max_digits=20, decimal_places=6
+        )
+    return forms.CharField(label=label, required=spec.required, max_length=1000)
 
 
 def _metadata_json(kind: str, value: Any) -> Any:
     """A cleaned metadata value as JSON (None when left empty)."""
     if value in (None, ""):
         return None
-    if kind == "YesNo":
+    if kind == "yesno":
         return value == "yes"
-    if kind == "Date" and isinstance(value, date):
+    if kind == "date" and isinstance(value, date):
         return value.isoformat()
-    if kind == "Number" and isinstance(value, Decimal):
+    if kind == "number" and isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
     return value
 
 
 def _metadata_initial(kind: str, value: Any) -> Any:
-    if kind == "YesNo" and isinstance(value, bool):
+    if kind == "yesno" and isinstance(value, bool):
         return "yes" if value else "no"
     return value
 
@@ -200,25 +151,25 @@ class RequestForm(forms.Form):
     ) -> None:
         super().__init__(*args, **kwargs)
         self.template = template
-        self.rules = TemplateRules(template.definition or {})
+        self.rules = template.template_rules
         self.upstream_errors = upstream_errors or {}
-        if not self.rules.url_editable:
+        if self.rules.url is None or not self.rules.url.editable:
             del self.fields["desired_url"]
-        if not self.rules.requester_decides_privacy:
+        if self.rules.privacy != Privacy.REQUESTER:
             del self.fields["is_private"]
-        if not self.rules.comments_enabled:
+        if not self.rules.comments:
             del self.fields["comment"]
         elif template.approval == Template.Approval.AUTOMATIC:
             # Nobody approves these: the comment is only kept with the request.
             self.fields["comment"].label = "Comment"
-        self.metadata_fields: dict[str, dict[str, Any]] = {}
+        self.metadata_fields: dict[str, MetadataField] = {}
         for spec in self.rules.metadata:
-            name = metadata_form_field(str(spec["name"]))
+            name = metadata_form_field(spec.name)
             self.fields[name] = _metadata_field(spec)
             self.metadata_fields[name] = spec
         owners = self.fields["owners"]
         # Required (and marked so) when the template's own owners do not reach its minimum.
-        owners.required = self.rules.owners_min > len(self.rules.predefined_owners)
+        owners.required = self.rules.owners_min > len(self.rules.owners_predefined)
         bounds = self._owner_bounds_text()
         if bounds:
             owners.help_text = f"{owners.help_text} {bounds}"
@@ -230,7 +181,7 @@ class RequestForm(forms.Form):
 
     def _owner_bounds_text(self) -> str:
         parts = []
-        predefined = self.rules.predefined_owners
+        predefined = self.rules.owners_predefined
         if predefined:
             parts.append(f"Already owners by the template: {', '.join(predefined)}.")
         low, high = self.rules.owners_min, self.rules.owners_max
@@ -246,7 +197,7 @@ class RequestForm(forms.Form):
     @property
     def fixed_privacy(self) -> str:
         """The privacy the template sets (shown read-only), or "" when the requester decides."""
-        return "" if self.rules.requester_decides_privacy else self.rules.privacy
+        return {Privacy.PRIVATE: "Private", Privacy.PUBLIC: "Public"}.get(self.rules.privacy, "")
 
     def rows(self, names: list[str]) -> list[tuple[forms.BoundField, list[str]]]:
         """Bound fields with the upstream's errors of a failed request ("Fix and resubmit")."""
@@ -311,7 +262,7 @@ class RequestForm(forms.Form):
         guests = [o for o in owners if is_guest(o)]
         if guests:
             raise ValidationError(f"Guests cannot be owners: {', '.join(guests)}.")
-        predefined = {p.lower() for p in self.rules.predefined_owners}
+        predefined = {p.lower() for p in self.rules.owners_predefined}
         total = len(predefined) + len([o for o in owners if o.lower() not in predefined])
         low, high = self.rules.owners_min, self.rules.owners_max
         counted = " (counting the template's own owners)" if predefined else ""
@@ -340,7 +291,7 @@ class RequestForm(forms.Form):
         name = data.get("display_name")
         if name and "desired_url" not in self.errors:
             names = naming.final_names(
-                self.template.definition or {}, name, data.get("desired_url", "")
+                self.template.template_rules, name, data.get("desired_url", "")
             )
             if names.url_too_long:
                 field = "desired_url" if "desired_url" in self.fields else "display_name"
@@ -361,7 +312,7 @@ class RequestForm(forms.Form):
             owners=list(data["owners"]),
             members=list(data["members"]),
             metadata={
-                str(spec["name"]): _metadata_json(str(spec.get("type") or "Text"), data.get(name))
+                spec.name: _metadata_json(spec.kind, data.get(name))
                 for name, spec in self.metadata_fields.items()
                 if data.get(name) not in (None, "")
             },
@@ -376,7 +327,7 @@ def initial_for(
     and a new submission key (each form shown is one request at most)."""
     key = uuid.uuid4().hex
     if data is None:
-        predefined = {p.lower() for p in TemplateRules(template.definition or {}).predefined_owners}
+        predefined = {p.lower() for p in template.template_rules.owners_predefined}
         return {
             "owners": "" if requester_upn.lower() in predefined else requester_upn,
             "submission_key": key,
@@ -392,12 +343,10 @@ def initial_for(
     }
     if data.is_private is not None:
         initial["is_private"] = "private" if data.is_private else "public"
-    for spec in TemplateRules(template.definition or {}).metadata:
-        value = data.metadata.get(str(spec["name"]))
+    for spec in template.template_rules.metadata:
+        value = data.metadata.get(spec.name)
         if value is not None:
-            initial[metadata_form_field(str(spec["name"]))] = _metadata_initial(
-                str(spec.get("type")), value
-            )
+            initial[metadata_form_field(spec.name)] = _metadata_initial(spec.kind, value)
     return initial
 
 
@@ -408,7 +357,9 @@ class RequestFilterForm(DateRangeForm):
         label="Search",
         required=False,
         max_length=200,
-        widget=forms.TextInput(attrs={"type": "search", "placeholder": "Name, person or Point id"}),
+        widget=forms.TextInput(
+            attrs={"type": "search", "placeholder": "Name, person or upstream id"}
+        ),
     )
     tenant = forms.ModelChoiceField(
         queryset=Tenant.objects.none(), required=False, empty_label="Any tenant"

@@ -8,35 +8,16 @@ from django.conf import settings
 from django.db import models
 
 from provisioning.states import FINAL_STATES, IN_FLIGHT_STATES, State
+from upstreams.contract import TemplateRules
 
 
 class Workload(models.TextChoices):
+    """The kinds of workspace; values are upstreams.contract.Workload's."""
+
     TEAM = "team", "Team"
     GROUP = "group", "Microsoft 365 group"
     SITE = "site", "SharePoint site"
     COMMUNITY = "community", "Viva Engage community"
-
-
-# Point's workspaceType and provisioning endpoint per workload (syskit-point-api.md 2.2, 3.3).
-POINT_WORKSPACE_TYPE = {
-    Workload.TEAM: "MicrosoftTeams",
-    Workload.GROUP: "M365Group",
-    Workload.SITE: "SharePointSiteCollection",
-    Workload.COMMUNITY: "YammerCommunity",
-}
-POINT_ENDPOINT = {
-    Workload.TEAM: "teams",
-    Workload.GROUP: "groups",
-    Workload.SITE: "sites",
-    Workload.COMMUNITY: "yammer",
-}
-
-
-def workload_from_point(workspace_type: str) -> Workload | None:
-    for workload, point_type in POINT_WORKSPACE_TYPE.items():
-        if point_type.lower() == workspace_type.lower():
-            return workload
-    return None
 
 
 class Template(models.Model):
@@ -53,6 +34,9 @@ class Template(models.Model):
     description = models.TextField(blank=True)
     approval = models.CharField(max_length=20, choices=Approval, default=Approval.AUTOMATIC)
     definition = models.JSONField(default=dict, help_text="The template as the upstream sent it.")
+    # What the template says about the form and the final names, in the upstream contract's
+    # neutral terms (upstreams.contract.TemplateRules); read through `template_rules`.
+    rules = models.JSONField(default=dict, blank=True)
     content_hash = models.CharField(max_length=64, help_text="SHA-256 of the definition.")
     # Admin-owned: kept across syncs.
     hidden = models.BooleanField(default=False, help_text="Hidden templates are not offered.")
@@ -77,6 +61,10 @@ class Template(models.Model):
     def offered(self) -> bool:
         return not self.hidden and not self.removed_upstream
 
+    @property
+    def template_rules(self) -> TemplateRules:
+        return TemplateRules.from_json(self.rules)
+
 
 class ProvisioningRequest(models.Model):
     """One person's request for one workspace, followed until it exists or fails."""
@@ -89,8 +77,9 @@ class ProvisioningRequest(models.Model):
     workload = models.CharField(max_length=20, choices=Workload)
     display_name = models.CharField(max_length=256, help_text="As the requester typed it.")
     final_name = models.CharField(max_length=300, help_text="With the template's naming rule.")
-    form_data = models.JSONField(default=dict, help_text="The form as submitted (for clone).")
-    payload = models.JSONField(default=dict, help_text="The body sent upstream.")
+    # The form as submitted, in neutral terms (payload.RequestData): the upstream adapter renders
+    # its own wire body from it when sending, and clone and retry start from it.
+    form_data = models.JSONField(default=dict, help_text="The form as submitted.")
     # The upstream has no idempotency key: this one names our attempt, so a repeated send can
     # look for what an earlier, unanswered attempt created before it posts again.
     idempotency_key = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)

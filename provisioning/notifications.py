@@ -31,9 +31,9 @@ TEMPLATES: dict[str, str] = {
 }
 
 
-def request_url(request: ProvisioningRequest) -> str:
+def request_url(item: ProvisioningRequest) -> str:
     """The absolute address of the request's page (PORTAL_BASE_URL + its path)."""
-    path = reverse("provisioning:request_detail", args=[request.pk])
+    path = reverse("provisioning:request_detail", args=[item.pk])
     return f"{settings.PORTAL_BASE_URL.rstrip('/')}{path}"
 
 
@@ -43,29 +43,29 @@ def send_outcome(*, request_id: int, state: str) -> bool:
     Sends nothing when the request has since moved on (a failed request already retried),
     when the state is not one people are told about, or when the requester has no address.
     """
-    request = (
+    item = (
         ProvisioningRequest.objects.select_related("requested_by", "template", "tenant")
         .filter(pk=request_id)
         .first()
     )
-    if request is None or state not in TEMPLATES or request.state != state:
+    if item is None or state not in TEMPLATES or item.state != state:
         return False
-    person = request.requested_by
+    person = item.requested_by
     if not person.email:
-        logger.info("Request %s: requester has no e-mail address; not notified", request.pk)
+        logger.info("Request %s: requester has no e-mail address; not notified", item.pk)
         return False
-    event = request.events.filter(to_state=state).order_by("-at", "-id").first()
+    event = item.events.filter(to_state=state).order_by("-at", "-id").first()
     context = {
-        "request": request,
+        "item": item,
         "person_name": person.get_full_name() or person.email,
-        "request_url": request_url(request),
+        "request_url": request_url(item),
         "detail": event.detail if event is not None else "",
         "approver_comment": _approver_comment(event.detail if event is not None else ""),
     }
-    if event is None or not _claim(request, event.pk):
+    if event is None or not _claim(item, event.pk):
         return False  # already told (a redelivered task), or nothing to tell
     name = TEMPLATES[state]
-    subject = SUBJECTS[state].format(name=request.final_name or request.display_name)
+    subject = SUBJECTS[state].format(name=item.final_name or item.display_name)
     message = EmailMultiAlternatives(
         subject=" ".join(subject.split())[:200],
         body=render_to_string(f"provisioning/email/{name}.txt", context),
@@ -78,18 +78,18 @@ def send_outcome(*, request_id: int, state: str) -> bool:
         message.send()
     except Exception:
         # Give the claim back so the task's retry can send it.
-        ProvisioningRequest.objects.filter(pk=request.pk, notified_event_id=event.pk).update(
-            notified_event_id=request.notified_event_id
+        ProvisioningRequest.objects.filter(pk=item.pk, notified_event_id=event.pk).update(
+            notified_event_id=item.notified_event_id
         )
         raise
-    logger.info("Request %s: requester told it is %s", request.pk, state)
+    logger.info("Request %s: requester told it is %s", item.pk, state)
     return True
 
 
-def _claim(request: ProvisioningRequest, event_id: int) -> bool:
+def _claim(item: ProvisioningRequest, event_id: int) -> bool:
     """Win the right to mail about this event (one conditional update; False if taken)."""
     return bool(
-        ProvisioningRequest.objects.filter(pk=request.pk)
+        ProvisioningRequest.objects.filter(pk=item.pk)
         .exclude(notified_event_id=event_id)
         .update(notified_event_id=event_id)
     )

@@ -1,4 +1,5 @@
-"""What a requester asked for, and the body Point's POST /v1.0/provision/* expects for it."""
+"""What a requester asked for (RequestData), the neutral WorkspaceSpec it becomes for an
+upstream, and where an upstream's field errors land on the form."""
 
 from __future__ import annotations
 
@@ -6,21 +7,11 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-# Point's request field (syskit-point-api.md 3.1) to the portal form's field, so an upstream
-# validation error lands next to the field the person typed into.
-POINT_FIELD_TO_FORM = {
-    "displayName": "display_name",
-    "description": "description",
-    "desiredUrl": "desired_url",
-    "desiredEmail": "desired_url",
-    "owners": "owners",
-    "members": "members",
-    "isPrivate": "is_private",
-    "comment": "comment",
-    "templateId": "__all__",
-    "$": "__all__",
-}
+from upstreams import contract
+
 METADATA_FORM_PREFIX = "meta__"
+# The neutral fields of upstreams.contract that are not the form's own names.
+NEUTRAL_TO_FORM = {contract.FIELD_TEMPLATE: "__all__", "": "__all__"}
 
 
 def metadata_form_field(name: str) -> str:
@@ -32,11 +23,35 @@ def metadata_form_field(name: str) -> str:
     return f"{METADATA_FORM_PREFIX}{slug or 'field'}"
 
 
-def form_field_for(point_field: str, metadata_fields: dict[str, str]) -> str:
-    """The form field an upstream error key belongs to ("metadata.Cost Center" -> "meta__...")."""
-    if point_field.startswith("metadata."):
-        return metadata_fields.get(point_field.removeprefix("metadata."), "__all__")
-    return POINT_FIELD_TO_FORM.get(point_field, "__all__")
+FORM_FIELDS = frozenset(
+    {
+        contract.FIELD_DISPLAY_NAME,
+        contract.FIELD_DESCRIPTION,
+        contract.FIELD_DESIRED_URL,
+        contract.FIELD_PRIVACY,
+        contract.FIELD_OWNERS,
+        contract.FIELD_MEMBERS,
+        contract.FIELD_COMMENT,
+    }
+)
+
+
+def form_field_for(neutral: str) -> str:
+    """The form field a neutral field error belongs to ("metadata.Cost Center" -> "meta__...");
+    "__all__" for the request as a whole or a field the form does not have."""
+    if neutral.startswith(contract.METADATA_PREFIX):
+        return metadata_form_field(neutral.removeprefix(contract.METADATA_PREFIX))
+    if neutral in FORM_FIELDS:
+        return neutral
+    return NEUTRAL_TO_FORM.get(neutral, "__all__")
+
+
+def form_errors(field_errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """An upstream's neutral field errors keyed by the form's field names."""
+    mapped: dict[str, list[str]] = {}
+    for neutral, messages in field_errors.items():
+        mapped.setdefault(form_field_for(neutral), []).extend(messages)
+    return mapped
 
 
 @dataclass
@@ -60,21 +75,17 @@ class RequestData:
         known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
         return cls(**known)
 
-    def point_body(self, template_upstream_id: str) -> dict[str, Any]:
-        """The JSON body of POST /v1.0/provision/{teams|groups|sites|yammer}."""
-        body: dict[str, Any] = {
-            "templateId": int(template_upstream_id)
-            if template_upstream_id.isdigit()
-            else template_upstream_id,
-            "displayName": self.display_name,
-            "description": self.description,
-            "owners": list(self.owners),
-            "members": list(self.members),
-            "comment": self.comment,
-            "metadata": dict(self.metadata),
-        }
-        if self.desired_url:
-            body["desiredUrl"] = self.desired_url
-        if self.is_private is not None:
-            body["isPrivate"] = self.is_private
-        return body
+    def to_spec(self, *, template_id: str, workload: str) -> contract.WorkspaceSpec:
+        """What to ask the upstream for; its adapter renders the wire body."""
+        return contract.WorkspaceSpec(
+            template_id=template_id,
+            workload=contract.Workload(workload),
+            display_name=self.display_name,
+            description=self.description,
+            desired_url=self.desired_url,
+            is_private=self.is_private,
+            owners=tuple(self.owners),
+            members=tuple(self.members),
+            metadata=dict(self.metadata),
+            comment=self.comment,
+        )

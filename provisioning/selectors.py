@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import TruncDate
@@ -13,11 +13,13 @@ from django.utils import timezone
 
 from core.forms import within_dates
 from core.roles import is_staff
-from portal.models import User
 from provisioning.models import ProvisioningRequest, RequestPerson, Template, Workload
 from provisioning.states import FINAL_STATES, State
 from tenants.models import Tenant
 from tenants.selectors import get_object_for_user, scope_to_user
+
+if TYPE_CHECKING:
+    from portal.models import User
 
 
 def template_list_offered(*, tenant: Tenant) -> QuerySet[Template]:
@@ -108,10 +110,7 @@ def request_get_for_user(*, user: User, pk: int) -> ProvisioningRequest:
     found = get_object_for_user(user, _requests(), pk=pk)
     if is_staff(user) or found.requested_by_id == getattr(user, "pk", None):
         return found
-    if (
-        isinstance(user, User)
-        and ProvisioningRequest.objects.filter(_naming(user), pk=found.pk).exists()
-    ):
+    if ProvisioningRequest.objects.filter(_naming(user), pk=found.pk).exists():
         return found
     raise Http404("No such request.")
 

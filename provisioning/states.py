@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from django.db import models
 
+from upstreams.contract import Status
+
 
 class State(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"
@@ -60,16 +62,16 @@ FINAL_STATES = frozenset({State.REJECTED, State.COMPLETED, State.FAILED, State.C
 # Sent and not final: the poller (and webhooks) follow these upstream.
 IN_FLIGHT_STATES = frozenset({State.WAITING_APPROVAL, State.APPROVED, State.IN_PROGRESS})
 
-# Point's request status (syskit-point-api.md 3.4, proposed) to ours.
+# An upstream request's neutral status (upstreams.contract.Status) to ours; each adapter
+# maps its own words to the neutral ones.
 UPSTREAM_STATUS = {
-    "pending": State.WAITING_APPROVAL,
-    "approved": State.APPROVED,
-    "rejected": State.REJECTED,
-    "inprogress": State.IN_PROGRESS,
-    "completed": State.COMPLETED,
-    "failed": State.FAILED,
-    "canceled": State.CANCELLED,
-    "cancelled": State.CANCELLED,
+    Status.PENDING_APPROVAL: State.WAITING_APPROVAL,
+    Status.APPROVED: State.APPROVED,
+    Status.REJECTED: State.REJECTED,
+    Status.IN_PROGRESS: State.IN_PROGRESS,
+    Status.COMPLETED: State.COMPLETED,
+    Status.FAILED: State.FAILED,
+    Status.CANCELLED: State.CANCELLED,
 }
 
 
@@ -88,6 +90,6 @@ def check_transition(current: str, target: str) -> None:
         )
 
 
-def state_from_upstream(status: str) -> State | None:
-    """Our state for an upstream status string (case-insensitive); None if unknown."""
-    return UPSTREAM_STATUS.get(status.replace(" ", "").lower())
+def state_from_upstream(status: Status) -> State | None:
+    """Our state for an upstream request's status; None when the upstream gave none we know."""
+    return UPSTREAM_STATUS.get(status)

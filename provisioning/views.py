@@ -19,12 +19,13 @@ from core.converters import parse_pk
 from core.decorators import role_required, staff_required
 from core.htmx import is_htmx_partial, page_or_fragment, query_without_page
 from core.http import PortalRequest
-from provisioning import availability, charts, exports, naming, point, selectors, services
+from provisioning import availability, charts, exports, naming, selectors, services
 from provisioning.forms import RequestFilterForm, RequestForm, initial_for
 from provisioning.models import ProvisioningRequest
 from provisioning.payload import RequestData
 from provisioning.states import State, TransitionRefused
 from tenants.selectors import tenants_for_user
+from upstreams.contract import UpstreamError
 
 PAGE_SIZE = 25
 POLL_SECONDS = 3
@@ -63,7 +64,7 @@ def catalogue_refresh(request: PortalRequest) -> HttpResponse:
     else:
         try:
             async_task("provisioning.tasks.sync_catalogue", tenant.pk)
-        except point.PointError as error:  # only when tasks run inline (tests, sync mode)
+        except UpstreamError as error:  # only when tasks run inline (tests, sync mode)
             messages.error(request, f"The catalogue could not be refreshed: {error.message}")
         else:
             messages.success(
@@ -132,7 +133,7 @@ def request_new(request: PortalRequest, template_pk: int) -> HttpResponse:
             "form": form,
             "source": source,
             "names": naming.final_names(
-                template.definition or {},
+                template.template_rules,
                 str(form["display_name"].value() or ""),
                 str(form["desired_url"].value() or "") if "desired_url" in form.fields else "",
             ),
@@ -162,7 +163,7 @@ def request_preview(request: PortalRequest, template_pk: int) -> HttpResponseBas
     if not is_htmx_partial(request):
         return redirect("provisioning:request_new", template_pk=template.pk)
     display_name, desired_url = _typed(request)
-    names = naming.final_names(template.definition or {}, display_name, desired_url)
+    names = naming.final_names(template.template_rules, display_name, desired_url)
     return render(
         request, "provisioning/request_form.html#preview", {"template": template, "names": names}
     )
@@ -298,7 +299,7 @@ def request_status(request: PortalRequest, pk: int) -> HttpResponseBase:
     item = selectors.request_get_for_user(user=request.user, pk=pk)
     if not is_htmx_partial(request):
         return redirect("provisioning:request_detail", pk=item.pk)
-    if services.request_watched(request=item):
+    if services.request_watched(item=item):
         item.refresh_from_db()  # tasks run inline in tests; a worker answers the next poll
     response = render(
         request, "provisioning/request_detail.html#live", _detail_context(request, item)
@@ -322,7 +323,7 @@ def _request_action(
     if not selectors.may_act_on(request.user, item):
         raise PermissionDenied  # named on it as owner or member: they follow it, read-only
     try:
-        action(request=item, actor=request.user)
+        action(item=item, actor=request.user)
     except TransitionRefused as error:
         messages.error(request, str(error))
     else:

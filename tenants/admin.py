@@ -29,7 +29,7 @@ ADMIN_FIELDS = ["name", "secret_expires_on"]
 
 
 @admin.register(Tenant)
-class TenantAdmin(TenantScopedAdmin, admin.ModelAdmin):
+class TenantAdmin(TenantScopedAdmin):
     tenant_field = "pk"
     admins_may_change = True
     form = TenantAdminForm

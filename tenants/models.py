@@ -7,6 +7,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 from tenants import crypto
+from upstreams import registry
 
 
 def validate_point_url(value: str) -> None:
@@ -74,6 +75,11 @@ class Tenant(models.Model):
         return crypto.decrypt(self.client_secret_encrypted)
 
     @property
+    def upstream_label(self) -> str:
+        """What people call this tenant's upstream in messages and pages ("Point")."""
+        return registry.label(self.provider)
+
+    @property
     def point_scope(self) -> str:
         return f"{self.point_app_id}/.default"
 
@@ -129,6 +135,9 @@ class ConnectionCheck(models.Model):
         if self.status == self.Status.PENDING:
             return "Running"
         if self.ok:
+            optional = [p["permission"] for p in self.probes if p.get("outcome") == "missing"]
+            if optional:
+                return "Connected; optional permission missing: " + ", ".join(optional)
             return "Connected: every permission granted"
         if not self.token_ok:
             return "No token"

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import TYPE_CHECKING
 
 from django.db import transaction
 from django_q.tasks import async_task
 
 from audit.models import AuditAction
 from audit.services import audit_record
-from portal.models import User
 from tenants import tokens
 from tenants.models import ConnectionCheck, Tenant, TenantToken
+
+if TYPE_CHECKING:
+    from portal.models import User
 
 logger = logging.getLogger(__name__)
 

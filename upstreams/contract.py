@@ -9,6 +9,7 @@ the neutral fields below (``FIELD_*``), never the upstream's keys.
 from __future__ import annotations
 
 import enum
+import json
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
@@ -225,7 +226,9 @@ class TemplateRules:
     metadata: tuple[MetadataField, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        """The rules as JSON values (lists, not tuples), as a JSON column stores them."""
+        stored: dict[str, Any] = json.loads(json.dumps(asdict(self)))
+        return stored
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any] | None) -> TemplateRules:

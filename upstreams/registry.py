@@ -11,9 +11,10 @@ from importlib import import_module
 
 from upstreams.contract import Connection, Upstream
 
-# kind -> "module:factory"; the factory takes a Connection and returns an Upstream.
-PROVIDERS: dict[str, str] = {
-    "point": "upstreams.point.provider:PointProvider",
+# kind -> (what people call it, "module:factory"); the factory takes a Connection and returns
+# an Upstream.
+PROVIDERS: dict[str, tuple[str, str]] = {
+    "point": ("Point", "upstreams.point.provider:PointProvider"),
 }
 
 
@@ -23,9 +24,13 @@ class UnknownUpstream(ValueError):
 
 def create(kind: str, connection: Connection) -> Upstream:
     """The provider of ``kind`` bound to ``connection``."""
-    target = PROVIDERS.get(kind)
-    if target is None:
+    if kind not in PROVIDERS:
         raise UnknownUpstream(f"The portal has no upstream of kind {kind!r}.")
-    module, factory = target.split(":")
+    module, factory = PROVIDERS[kind][1].split(":")
     provider: Upstream = getattr(import_module(module), factory)(connection)
     return provider
+
+
+def label(kind: str) -> str:
+    """What people call an upstream of ``kind`` in messages ("Point"); the kind if unknown."""
+    return PROVIDERS[kind][0] if kind in PROVIDERS else kind

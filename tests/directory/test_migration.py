@@ -29,7 +29,7 @@ def migrate(targets: list[tuple[str, str]]) -> Any:
 
 def latest() -> list[tuple[str, str]]:
     executor = MigrationExecutor(connection)
-    return [key for key in executor.loader.graph.leaf_nodes()]
+    return list(executor.loader.graph.leaf_nodes())
 
 
 @pytest.mark.django_db(transaction=True)
@@ -40,21 +40,35 @@ def test_reports_and_audit_entries_keep_every_row_through_the_move() -> None:
     ReportRow = old.get_model("provisioning", "ReportRow")
     AuditEvent = old.get_model("portal", "AuditEvent")
     tenant = Tenant.objects.create(
-        name="Contoso", slug="contoso", entra_tenant_id="133d5974-f66e-426c-b6f1-7d0710433bc7",
-        client_id="11111111-1111-1111-1111-111111111111", point_base_url="https://point.example",
+        name="Contoso",
+        slug="contoso",
+        entra_tenant_id="133d5974-f66e-426c-b6f1-7d0710433bc7",
+        client_id="11111111-1111-1111-1111-111111111111",
+        point_base_url="https://point.example",
         point_app_id="22222222-2222-2222-2222-222222222222",
     )
     run = ReportRun.objects.create(
-        tenant=tenant, kind="group_memberships", subject="g1", subject_label="Finance",
-        state="succeeded", row_count=3, finished_at=timezone.now(),
+        tenant=tenant,
+        kind="group_memberships",
+        subject="g1",
+        subject_label="Finance",
+        state="succeeded",
+        row_count=3,
+        finished_at=timezone.now(),
     )
     running = ReportRun.objects.create(tenant=tenant, kind="user_access", subject="a@contoso.com")
     for position in range(3):
         ReportRow.objects.create(
-            run=run, position=position, name=f"Person {position}", kind="user", role="member",
+            run=run,
+            position=position,
+            name=f"Person {position}",
+            kind="user",
+            role="member",
             data={"displayName": f"Person {position}"},
         )
-    AuditEvent.objects.create(action="sign_in", created_at=timezone.now(), tenant=tenant, person="Ada")
+    AuditEvent.objects.create(
+        action="sign_in", created_at=timezone.now(), tenant=tenant, person="Ada"
+    )
 
     migrate(latest())
 
@@ -65,7 +79,9 @@ def test_reports_and_audit_entries_keep_every_row_through_the_move() -> None:
     moved = NewReportRun.objects.get(pk=run.pk)
     assert (moved.tenant.slug, moved.subject_label, moved.row_count) == ("contoso", "Finance", 3)
     assert [r.name for r in NewReportRow.objects.filter(run=moved).order_by("position")] == [
-        "Person 0", "Person 1", "Person 2",
+        "Person 0",
+        "Person 1",
+        "Person 2",
     ]
     assert NewReportRun.objects.get(pk=running.pk).state == "running"
     assert NewAuditEvent.objects.get().person == "Ada"
@@ -73,4 +89,6 @@ def test_reports_and_audit_entries_keep_every_row_through_the_move() -> None:
     from django.db import IntegrityError, transaction
 
     with pytest.raises(IntegrityError), transaction.atomic():
-        NewReportRun.objects.create(tenant=moved.tenant, kind="user_access", subject="a@contoso.com")
+        NewReportRun.objects.create(
+            tenant=moved.tenant, kind="user_access", subject="a@contoso.com"
+        )

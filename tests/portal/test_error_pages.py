@@ -29,11 +29,11 @@ from pytest_django.fixtures import Settings
 
 from portal import errors
 from portal.models import User
-from provisioning import point
-from tenants import crypto, tokens
+from tenants import crypto, tokens, upstream
 from tenants.models import Tenant
 from tenants.msal_http import EntraSession
 from tests.conftest import client_for
+from upstreams.point import transport
 
 if TYPE_CHECKING:
     from emulator.server import RunningEmulator
@@ -224,15 +224,15 @@ def test_a_bearer_token_held_in_requests_frames_is_never_shown(
     def send(request: requests.PreparedRequest, **kwargs: Any) -> Any:
         raise UnexpectedFailure("the socket broke")
 
-    monkeypatch.setattr(point._session, "send", send)
+    monkeypatch.setattr(transport._session, "send", send)
     try:
-        point.list_templates(live_tenant_a)
+        upstream.provider_for(live_tenant_a).list_templates()
     except UnexpectedFailure:
         exc_info = sys.exc_info()
     html, text = render(None, exc_info)
     for page in (html, text):
         assert_hidden(page, bearer)
-        assert "in _call" in page and "the socket broke" in page
+        assert "in _send" in page and "the socket broke" in page
     # requests' frames still show the call, with the header's value masked.
     assert "/provision/templates" in html
     assert "&#x27;Authorization&#x27;: &#x27;********************&#x27;" in html

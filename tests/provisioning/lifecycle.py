@@ -1,4 +1,4 @@
-"""Helpers for the provisioning life-cycle tests (send, poll, end to end): a fast Point client,
+"""Helpers for the provisioning life-cycle tests (send, poll, end to end): a fast upstream client,
 short emulator phases, valid requests for the emulator's templates, and a driver that makes
 polls due by editing fields instead of sleeping."""
 
@@ -16,11 +16,11 @@ from django_q.models import Failure
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 
 from portal.models import User
-from provisioning import point, services
+from provisioning import services
 from provisioning.models import ProvisioningRequest, Template
 from provisioning.payload import RequestData
 from provisioning.states import FINAL_STATES
-from tenants import tokens
+from tenants import tokens, upstream
 from tenants.models import Tenant
 
 if TYPE_CHECKING:
@@ -51,20 +51,20 @@ VALID: dict[str, dict[str, Any]] = {
 def quick_point_client(
     settings: Settings, monkeypatch: pytest.MonkeyPatch, *, max_retries: int, backoff_ms: int
 ) -> list[float]:
-    """Small timeouts in the Point client, and its back-off waits recorded (not slept)."""
+    """Small timeouts in the upstream client, and its back-off waits recorded (not slept)."""
     settings.POINT_CONNECT_TIMEOUT = 2
     settings.POINT_READ_TIMEOUT = 5
     settings.POINT_MAX_RETRIES = max_retries
     settings.POINT_BACKOFF_MS = backoff_ms
     settings.POINT_RETRY_BUDGET = 30
     waits: list[float] = []
-    monkeypatch.setattr(point, "_sleep", waits.append)
+    monkeypatch.setattr(upstream, "_sleep", waits.append)
     return waits
 
 
 @pytest.fixture
 def fast_point(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[float]]:
-    """Small timeouts and recorded (not slept) back-off waits in the Point client."""
+    """Small timeouts and recorded (not slept) back-off waits in the upstream client."""
     tokens.forget()
     yield quick_point_client(settings, monkeypatch, max_retries=2, backoff_ms=10)
     tokens.forget()

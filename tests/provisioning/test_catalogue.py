@@ -10,12 +10,15 @@ from django.utils import timezone
 from django_q.models import Schedule
 
 from core.scheduling import all_specs, install_schedules
-from provisioning import point, services, tasks
+from provisioning import services, tasks
 from provisioning.models import Template, Workload
+from tenants import upstream as tenant_upstream
 from tenants.models import Tenant
+from upstreams.contract import CatalogueItem
+from upstreams.point import wire
 
 
-def upstream(id: str, name: str = "Public team", **extra: Any) -> point.Template:
+def upstream(id: str, name: str = "Public team", **extra: Any) -> CatalogueItem:
     raw = {
         "id": int(id),
         "name": name,
@@ -24,17 +27,17 @@ def upstream(id: str, name: str = "Public team", **extra: Any) -> point.Template
         "approvalProcess": {"isAutomatic": True},
         **extra,
     }
-    return point.Template.from_json(raw)
+    return wire.catalogue_item(raw)
 
 
 def sync(
-    tenant: Tenant, items: list[point.Template], monkeypatch: pytest.MonkeyPatch
+    tenant: Tenant, items: list[CatalogueItem], monkeypatch: pytest.MonkeyPatch
 ) -> services.SyncReport:
     class Fake:
-        def list_templates(self, tenant: Tenant) -> list[point.Template]:
+        def list_templates(self) -> list[CatalogueItem]:
             return items
 
-    monkeypatch.setattr(services, "provider_for", lambda tenant: Fake())
+    monkeypatch.setattr(tenant_upstream, "provider_for", lambda tenant: Fake())
     return services.catalogue_sync(tenant=tenant)
 
 

@@ -147,7 +147,7 @@ def test_an_upstream_failure_is_shown_with_its_correlation_id_and_can_be_retried
     first_upstream = request.upstream_id
 
     with django_capture_on_commit_callbacks(execute=True):
-        services.request_retry(request=request, actor=requester_a)
+        services.request_retry(item=request, actor=requester_a)
     request = drive(django_capture_on_commit_callbacks, request)
     assert request.state == State.COMPLETED
     assert request.upstream_id != first_upstream
@@ -177,7 +177,7 @@ def test_a_lost_answer_on_a_retried_request_adopts_the_new_upstream_request(
         "faults", method="POST", path="/point/contoso/v1.0/provision/groups", kind="reset_after"
     )
     with django_capture_on_commit_callbacks(execute=True):
-        services.request_retry(request=request, actor=requester_a)
+        services.request_retry(item=request, actor=requester_a)
     request.refresh_from_db()
     assert request.state == State.SENDING
     request = drive(django_capture_on_commit_callbacks, request)

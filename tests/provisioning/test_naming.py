@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 from provisioning.naming import final_names, slugify
-from provisioning.payload import RequestData, form_field_for
+from provisioning.payload import RequestData, form_errors, form_field_for
+from upstreams.contract import AddressRules, Affixes, TemplateRules, Workload, WorkspaceSpec
 
-PROJECT = {
-    "namingRule": {"prefix": "PRJ - ", "suffix": ""},
-    "urlSettings": {"prefix": "prj-", "suffix": "", "hideWorkspaceName": False, "maxLength": 20},
-    "emailSettings": {"prefix": "prj-", "suffix": "", "hideWorkspaceName": False},
-}
+PROJECT = TemplateRules(
+    naming=Affixes("PRJ - ", ""),
+    url=AddressRules(prefix="prj-", max_length=20),
+    alias=AddressRules(prefix="prj-"),
+)
 
 
 def test_the_naming_rule_wraps_the_typed_name() -> None:
@@ -27,7 +28,7 @@ def test_it_flags_a_url_over_the_template_limit() -> None:
 
 
 def test_workloads_without_url_or_mail_get_none() -> None:
-    names = final_names({"namingRule": {"prefix": "", "suffix": " (Community)"}}, "Runners")
+    names = final_names(TemplateRules(naming=Affixes("", " (Community)")), "Runners")
     assert (names.display_name, names.url_slug, names.email_alias) == (
         "Runners (Community)",
         None,
@@ -39,7 +40,7 @@ def test_slugify_drops_what_a_url_cannot_hold() -> None:
     assert slugify("Café & Co  Team!") == "caf--co-team"  # as Point does it
 
 
-def test_the_point_body_carries_the_documented_fields() -> None:
+def test_a_request_becomes_the_neutral_spec_the_upstream_renders() -> None:
     data = RequestData(
         display_name="Falcon",
         owners=["a@x"],
@@ -49,23 +50,27 @@ def test_the_point_body_carries_the_documented_fields() -> None:
         desired_url="falcon",
         comment="why",
     )
-    assert data.point_body("7") == {
-        "templateId": 7,
-        "displayName": "Falcon",
-        "description": "",
-        "owners": ["a@x"],
-        "members": ["b@x"],
-        "comment": "why",
-        "metadata": {"Cost Center": "CC-1"},
-        "desiredUrl": "falcon",
-        "isPrivate": True,
-    }
+    assert data.to_spec(template_id="7", workload="team") == WorkspaceSpec(
+        template_id="7",
+        workload=Workload.TEAM,
+        display_name="Falcon",
+        owners=("a@x",),
+        members=("b@x",),
+        is_private=True,
+        metadata={"Cost Center": "CC-1"},
+        desired_url="falcon",
+        comment="why",
+    )
     assert RequestData.from_dict(data.as_dict()) == data
 
 
-def test_upstream_error_keys_map_to_form_fields() -> None:
-    metadata = {"Cost Center": "meta__cost_center"}
-    assert form_field_for("desiredUrl", metadata) == "desired_url"
-    assert form_field_for("metadata.Cost Center", metadata) == "meta__cost_center"
-    assert form_field_for("metadata.Unknown", metadata) == "__all__"
-    assert form_field_for("templateId", metadata) == "__all__"
+def test_neutral_field_errors_land_on_the_form_fields() -> None:
+    assert form_field_for("desired_url") == "desired_url"
+    assert form_field_for("metadata.Cost Center") == "meta__cost_center"
+    assert form_field_for("template") == "__all__"
+    assert form_field_for("") == "__all__"
+    assert form_field_for("something.else") == "__all__"
+    assert form_errors({"owners": ["too few"], "": ["no"], "template": ["gone"]}) == {
+        "owners": ["too few"],
+        "__all__": ["no", "gone"],
+    }

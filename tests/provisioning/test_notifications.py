@@ -9,11 +9,14 @@ from django.core import mail
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 
 from portal.models import User
-from provisioning import notifications, point, services, tasks
+from provisioning import notifications, services, tasks
 from provisioning.models import ProvisioningRequest, RequestEvent, Template
 from provisioning.states import State
+from tenants import upstream as tenant_upstream
 from tenants.models import Tenant
 from tests.provisioning.ui_fixtures import make_template
+from upstreams.contract import RequestStatus
+from upstreams.point import wire
 
 Capture = DjangoCaptureOnCommitCallbacks
 
@@ -37,19 +40,20 @@ def request_in(template: Template, user: User, state: State, **extra: Any) -> Pr
     )
 
 
-def answer(status: str, **extra: Any) -> point.ProvisionRequest:
-    return point.ProvisionRequest.from_json({"id": "u-1", "status": status, **extra})
+def answer(status: str, **extra: Any) -> RequestStatus:
+    """What Point would answer, read by Point's own reader."""
+    return wire.request_status({"id": "u-1", "status": status, **extra})
 
 
 @pytest.fixture
-def upstream(monkeypatch: pytest.MonkeyPatch) -> dict[str, point.ProvisionRequest]:
-    answers: dict[str, point.ProvisionRequest] = {}
+def upstream(monkeypatch: pytest.MonkeyPatch) -> dict[str, RequestStatus]:
+    answers: dict[str, RequestStatus] = {}
 
     class Fake:
-        def get_request(self, tenant: Tenant, request_id: str) -> point.ProvisionRequest:
+        def get_request(self, request_id: str) -> RequestStatus:
             return answers["now"]
 
-    monkeypatch.setattr(services, "provider_for", lambda tenant: Fake())
+    monkeypatch.setattr(tenant_upstream, "provider_for", lambda tenant: Fake())
     return answers
 
 
@@ -61,7 +65,7 @@ def refresh(capture: Capture, request: ProvisioningRequest) -> None:
 def test_completed_mail_links_the_workspace_and_the_request(
     template: Template,
     requester_a: User,
-    upstream: dict[str, point.ProvisionRequest],
+    upstream: dict[str, RequestStatus],
     django_capture_on_commit_callbacks: Capture,
     settings: Settings,
 ) -> None:
@@ -85,7 +89,7 @@ def test_completed_mail_links_the_workspace_and_the_request(
 def test_failed_mail_gives_the_error_and_the_correlation_id(
     template: Template,
     requester_a: User,
-    upstream: dict[str, point.ProvisionRequest],
+    upstream: dict[str, RequestStatus],
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     request = request_in(template, requester_a, State.IN_PROGRESS)
@@ -102,7 +106,7 @@ def test_failed_mail_gives_the_error_and_the_correlation_id(
 def test_rejected_mail_quotes_the_approver(
     template: Template,
     requester_a: User,
-    upstream: dict[str, point.ProvisionRequest],
+    upstream: dict[str, RequestStatus],
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     request = request_in(template, requester_a, State.WAITING_APPROVAL)
@@ -128,7 +132,7 @@ def test_rejected_mail_quotes_the_approver(
 def test_a_request_moving_on_without_an_outcome_sends_nothing(
     template: Template,
     requester_a: User,
-    upstream: dict[str, point.ProvisionRequest],
+    upstream: dict[str, RequestStatus],
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     request = request_in(template, requester_a, State.WAITING_APPROVAL)
@@ -142,7 +146,7 @@ def test_a_request_moving_on_without_an_outcome_sends_nothing(
 def test_the_outcome_is_mailed_once_however_often_it_is_seen(
     template: Template,
     requester_a: User,
-    upstream: dict[str, point.ProvisionRequest],
+    upstream: dict[str, RequestStatus],
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     request = request_in(template, requester_a, State.IN_PROGRESS)
@@ -152,7 +156,7 @@ def test_the_outcome_is_mailed_once_however_often_it_is_seen(
     refresh(django_capture_on_commit_callbacks, request)  # final: not polled again
     with django_capture_on_commit_callbacks(execute=True):
         applied = services.record_transition(
-            request=stale_copy, to_state=State.COMPLETED, source=RequestEvent.Source.WEBHOOK
+            item=stale_copy, to_state=State.COMPLETED, source=RequestEvent.Source.WEBHOOK
         )
     assert applied is False
     assert len(mail.outbox) == 1
@@ -173,7 +177,7 @@ def test_no_mail_for_a_cancelled_request(template: Template, requester_a: User) 
 def test_a_redelivered_mail_task_does_not_mail_twice(
     template: Template,
     requester_a: User,
-    upstream: dict[str, point.ProvisionRequest],
+    upstream: dict[str, RequestStatus],
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
     request = request_in(template, requester_a, State.IN_PROGRESS)

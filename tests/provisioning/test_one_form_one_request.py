@@ -32,7 +32,7 @@ def test_a_double_click_makes_one_request_and_lands_on_it(
 ) -> None:
     client = client_for(requester_a)
     data = {**VALID, "submission_key": form_key(client, project_template)}
-    with patch("provisioning.services._enqueue_send") as send:
+    with patch("provisioning.services.requests.enqueue_send") as send:
         first = client.post(url(project_template), data)
         second = client.post(url(project_template), data, follow=True)
     created = ProvisioningRequest.objects.get()
@@ -49,7 +49,7 @@ def test_a_resubmit_after_back_lands_on_the_request_the_form_made(
 ) -> None:
     client = client_for(requester_a)
     key = form_key(client, project_template)
-    with patch("provisioning.services._enqueue_send"):
+    with patch("provisioning.services.requests.enqueue_send"):
         client.post(url(project_template), {**VALID, "submission_key": key})
         again = client.post(
             url(project_template), {**VALID, "display_name": "Edited", "submission_key": key}
@@ -62,7 +62,7 @@ def test_a_resubmit_after_back_lands_on_the_request_the_form_made(
 @pytest.mark.django_db
 def test_a_new_form_makes_a_new_request(project_template: Template, requester_a: User) -> None:
     client = client_for(requester_a)
-    with patch("provisioning.services._enqueue_send"):
+    with patch("provisioning.services.requests.enqueue_send"):
         for name in ("Apollo", "Gemini"):
             client.post(
                 url(project_template),
@@ -92,7 +92,7 @@ def test_another_persons_key_is_no_key_to_their_request(
     project_template: Template, requester_a: User, requester_b: User
 ) -> None:
     key = uuid.uuid4().hex
-    with patch("provisioning.services._enqueue_send"):
+    with patch("provisioning.services.requests.enqueue_send"):
         client_for(requester_a).post(url(project_template), {**VALID, "submission_key": key})
         response = client_for(requester_b).post(
             url(project_template), {**VALID, "submission_key": key}
@@ -122,7 +122,7 @@ def test_twenty_concurrent_posts_of_one_form_make_one_request(
         finally:
             connection.close()
 
-    with patch("provisioning.services._enqueue_send") as send:
+    with patch("provisioning.services.requests.enqueue_send") as send:
         threads = [threading.Thread(target=post) for _ in range(20)]
         for thread in threads:
             thread.start()

@@ -11,9 +11,10 @@ from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 
 from core.scheduling import all_specs
 from portal.models import User
-from provisioning import point, services, tasks
+from provisioning import services, tasks
 from provisioning.models import ProvisioningRequest, RequestEvent, Template
 from provisioning.states import State
+from tenants import upstream as tenant_upstream
 from tenants.models import Tenant
 from tests.provisioning.lifecycle import (
     make_due,
@@ -22,6 +23,8 @@ from tests.provisioning.lifecycle import (
     submit,
 )
 from tests.provisioning.ui_fixtures import make_template
+from upstreams.contract import RequestStatus, Status, Throttled, WorkspaceSpec
+from upstreams.point import wire
 
 if TYPE_CHECKING:
     from emulator.server import RunningEmulator
@@ -29,8 +32,9 @@ if TYPE_CHECKING:
 Capture = DjangoCaptureOnCommitCallbacks
 
 
-def status(status: str, **extra: Any) -> point.ProvisionRequest:
-    return point.ProvisionRequest.from_json({"id": "u-1", "status": status, **extra})
+def status(status: str, **extra: Any) -> RequestStatus:
+    """What Point would answer, read by Point's own reader."""
+    return wire.request_status({"id": "u-1", "status": status, **extra})
 
 
 class FakeUpstream:
@@ -41,26 +45,22 @@ class FakeUpstream:
         self.asked: list[str] = []
         self.posted: list[str] = []
 
-    def get_request(self, tenant: Tenant, request_id: str) -> point.ProvisionRequest:
+    def get_request(self, request_id: str) -> RequestStatus:
         self.asked.append(request_id)
         answer = self.answers.get(request_id, status("Pending"))
         if isinstance(answer, Exception):
             raise answer
         return answer
 
-    def provision(
-        self, tenant: Tenant, workload: str, request: point.NewWorkspace
-    ) -> point.ProvisionRequest:
-        self.posted.append(request.display_name)
-        return point.ProvisionRequest.from_json(
-            {"id": f"new-{len(self.posted)}", "status": "Approved"}
-        )
+    def submit(self, spec: WorkspaceSpec) -> RequestStatus:
+        self.posted.append(spec.display_name)
+        return RequestStatus(id=f"new-{len(self.posted)}", status=Status.APPROVED)
 
 
 @pytest.fixture
 def upstream(monkeypatch: pytest.MonkeyPatch) -> FakeUpstream:
     fake = FakeUpstream()
-    monkeypatch.setattr(services, "provider_for", lambda tenant: fake)
+    monkeypatch.setattr(tenant_upstream, "provider_for", lambda tenant: fake)
     return fake
 
 
@@ -174,7 +174,7 @@ def test_an_upstream_error_keeps_the_state_and_backs_off(
 ) -> None:
     template = make_template(tenant_a, 32)
     request = in_flight(template, requester_a, "u-1", poll_interval=40)
-    upstream.answers["u-1"] = point.Throttled("slow down", retry_after=200)
+    upstream.answers["u-1"] = Throttled("slow down", retry_after=200)
     assert services.request_refresh(request_id=request.pk) is False
     request.refresh_from_db()
     assert request.state == State.WAITING_APPROVAL
@@ -234,7 +234,7 @@ def test_the_poller_resumes_a_send_whose_retry_time_came(
         requester_a,
         "",
         state=State.SUBMITTED,
-        payload={"templateId": 3, "displayName": "Kite"},
+        form_data={"display_name": "Kite"},
     )
     report = services.poll_due()
     assert report.sends_resumed == 1
@@ -253,7 +253,7 @@ def test_the_poller_resumes_a_send_whose_task_was_lost(
         "",
         state=State.SUBMITTED,
         next_poll_at=None,
-        payload={"templateId": 3, "displayName": "Kite"},
+        form_data={"display_name": "Kite"},
     )
     services.poll_due()
     assert upstream.posted == [], "a just-submitted request is left to its own task"
@@ -276,9 +276,9 @@ def test_a_watched_page_checks_a_due_request_once_however_many_watch(
     template = make_template(tenant_a, 32)
     due = in_flight(template, requester_a, "due")
     upstream.answers["due"] = status("Approved")
-    assert services.request_watched(request=due) is True
+    assert services.request_watched(item=due) is True
     # A second viewer holding the same (stale) copy: the claim is gone, no second check.
-    assert services.request_watched(request=due) is False
+    assert services.request_watched(item=due) is False
     assert upstream.asked == ["due"]
     due.refresh_from_db()
     assert due.state == State.APPROVED
@@ -289,7 +289,7 @@ def test_a_watched_page_leaves_a_request_that_is_not_due_alone(
 ) -> None:
     template = make_template(tenant_a, 32)
     later = in_flight(template, requester_a, "later", due_ago=-60)
-    assert services.request_watched(request=later) is False
+    assert services.request_watched(item=later) is False
     assert upstream.asked == []
 
 
@@ -299,7 +299,7 @@ def test_watching_brings_a_backed_off_check_near(
     settings.PROVISIONING_POLL_MIN_INTERVAL = 10
     template = make_template(tenant_a, 32)
     waiting = in_flight(template, requester_a, "waiting", due_ago=-280, poll_interval=300)
-    assert services.request_watched(request=waiting) is False  # not due: no check now
+    assert services.request_watched(item=waiting) is False  # not due: no check now
     waiting.refresh_from_db()
     assert waiting.next_poll_at is not None
     assert waiting.next_poll_at <= timezone.now() + timedelta(seconds=10)

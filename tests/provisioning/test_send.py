@@ -10,7 +10,7 @@ from django.utils import timezone
 from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 
 from portal.models import User
-from provisioning import point, services
+from provisioning import services
 from provisioning.models import ProvisioningRequest, Template
 from provisioning.states import State
 from tenants import tokens
@@ -25,6 +25,8 @@ from tests.provisioning.lifecycle import (
     request_data,
     submit,
 )
+from upstreams.contract import RequestStatus
+from upstreams.point.provider import PointProvider
 
 if TYPE_CHECKING:
     from emulator.server import RunningEmulator
@@ -73,15 +75,15 @@ def test_two_workers_claiming_the_same_request_send_once(
             requested_by=requester_a,
             data=request_data("3"),
         )
-    real_provision = point.provision
+    real_submit = PointProvider.submit
     second_worker: list[str] = []
 
-    def provision_while_another_worker_arrives(*args: Any, **kwargs: Any) -> point.ProvisionRequest:
+    def submit_while_another_worker_arrives(self: PointProvider, spec: Any) -> RequestStatus:
         # The second worker gets the same task while the first is still posting.
         second_worker.append(services.request_send(request_id=request.pk).outcome)
-        return real_provision(*args, **kwargs)
+        return real_submit(self, spec)
 
-    monkeypatch.setattr(point, "provision", provision_while_another_worker_arrives)
+    monkeypatch.setattr(PointProvider, "submit", submit_while_another_worker_arrives)
     assert services.request_send(request_id=request.pk).outcome == "sent"
     assert second_worker == ["skipped"]
     request = drive(django_capture_on_commit_callbacks, request)

@@ -40,7 +40,7 @@ def submit(template: Template, user: User, data: RequestData | None = None) -> P
     )
 
 
-def test_submit_stores_the_request_with_its_final_name_and_payload(
+def test_submit_stores_the_request_with_its_final_name_and_what_to_send(
     team_template: Template,
     requester_a: User,
     django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
@@ -52,9 +52,9 @@ def test_submit_stores_the_request_with_its_final_name_and_payload(
     assert request.final_name == "PRJ - Falcon"
     assert request.workload == team_template.workload
     assert request.form_data["display_name"] == "Falcon"
-    assert request.payload["templateId"] == 1
-    assert request.payload["desiredUrl"] == "falcon"
-    assert request.payload["metadata"]["Department"] == "Finance"
+    spec = services.workspace_spec(request)
+    assert (spec.template_id, spec.desired_url) == ("1", "falcon")
+    assert spec.metadata["Department"] == "Finance"
     assert request.idempotency_key is not None
     event = request.events.get()
     assert (event.from_state, event.to_state, event.source, event.actor) == (
@@ -102,7 +102,7 @@ def test_cancel_before_sending_is_recorded_and_audited(
     team_template: Template, requester_a: User
 ) -> None:
     request = submit(team_template, requester_a)
-    services.request_cancel(request=request, actor=requester_a)
+    services.request_cancel(item=request, actor=requester_a)
     request.refresh_from_db()
     assert request.state == State.CANCELLED
     assert request.finished_at is not None
@@ -117,7 +117,7 @@ def test_cancel_is_refused_once_the_send_task_claimed_the_request(
     stale = ProvisioningRequest.objects.get(pk=request.pk)  # the page the person looked at
     ProvisioningRequest.objects.filter(pk=request.pk).update(state=State.SENDING)
     with pytest.raises(TransitionRefused, match="already being sent"):
-        services.request_cancel(request=stale, actor=requester_a)
+        services.request_cancel(item=stale, actor=requester_a)
     request.refresh_from_db()
     assert request.state == State.SENDING
     assert not AuditEvent.objects.filter(action=AuditAction.REQUEST_CANCELLED).exists()
@@ -131,7 +131,7 @@ def test_cancel_is_refused_after_submitted(
     request.state = state
     request.save()
     with pytest.raises(TransitionRefused):
-        services.request_cancel(request=request, actor=requester_a)
+        services.request_cancel(item=request, actor=requester_a)
 
 
 def test_retry_of_a_failed_request_sends_it_again_with_a_new_key(
@@ -151,7 +151,7 @@ def test_retry_of_a_failed_request_sends_it_again_with_a_new_key(
     )
     request.refresh_from_db()
     with django_capture_on_commit_callbacks() as callbacks:
-        services.request_retry(request=request, actor=requester_a)
+        services.request_retry(item=request, actor=requester_a)
     request.refresh_from_db()
     assert request.state == State.SUBMITTED
     assert request.idempotency_key != old_key
@@ -172,7 +172,7 @@ def test_retry_is_refused_unless_failed(
     request.state = state
     request.save()
     with pytest.raises(TransitionRefused, match="Only a failed request"):
-        services.request_retry(request=request, actor=requester_a)
+        services.request_retry(item=request, actor=requester_a)
 
 
 def test_retry_is_refused_when_the_template_was_removed(
@@ -183,7 +183,7 @@ def test_retry_is_refused_when_the_template_was_removed(
     Template.objects.filter(pk=team_template.pk).update(removed_upstream=True)
     request = ProvisioningRequest.objects.get(pk=request.pk)
     with pytest.raises(TransitionRefused, match="clone"):
-        services.request_retry(request=request, actor=requester_a)
+        services.request_retry(item=request, actor=requester_a)
 
 
 def test_a_transition_two_workers_race_for_is_applied_once(
@@ -197,13 +197,13 @@ def test_a_transition_two_workers_race_for_is_applied_once(
     worker_two = ProvisioningRequest.objects.get(pk=request.pk)
     with django_capture_on_commit_callbacks(execute=True):
         first = services.record_transition(
-            request=worker_one,
+            item=worker_one,
             to_state=State.COMPLETED,
             source=RequestEvent.Source.POLL,
             workspace_url="https://contoso.sharepoint.com/sites/prj-falcon",
         )
         second = services.record_transition(
-            request=worker_two, to_state=State.COMPLETED, source=RequestEvent.Source.WEBHOOK
+            item=worker_two, to_state=State.COMPLETED, source=RequestEvent.Source.WEBHOOK
         )
     assert (first, second) == (True, False)
     assert request.events.filter(to_state=State.COMPLETED).count() == 1
@@ -216,7 +216,7 @@ def test_a_transition_the_life_cycle_forbids_is_refused(
     request = submit(team_template, requester_a)
     with pytest.raises(TransitionRefused):
         services.record_transition(
-            request=request, to_state=State.COMPLETED, source=RequestEvent.Source.POLL
+            item=request, to_state=State.COMPLETED, source=RequestEvent.Source.POLL
         )
     request.refresh_from_db()
     assert request.state == State.SUBMITTED
@@ -232,7 +232,7 @@ def test_a_final_state_stamps_finished_at_and_stops_polling(
     request.next_poll_at = request.created_at
     request.save()
     assert services.record_transition(
-        request=request, to_state=State.FAILED, source=RequestEvent.Source.POLL, detail="boom"
+        item=request, to_state=State.FAILED, source=RequestEvent.Source.POLL, detail="boom"
     )
     request.refresh_from_db()
     assert request.finished_at is not None

@@ -15,6 +15,7 @@ from provisioning.states import (
     check_transition,
     state_from_upstream,
 )
+from upstreams.contract import Status
 
 S = State
 # The life cycle as the product promises it, written out pair by pair.
@@ -78,16 +79,15 @@ def test_only_sent_unfinished_requests_are_polled() -> None:
 @pytest.mark.parametrize(
     ("upstream", "ours"),
     [
-        ("Pending", S.WAITING_APPROVAL),
-        ("Approved", S.APPROVED),
-        ("Rejected", S.REJECTED),
-        ("InProgress", S.IN_PROGRESS),
-        ("In Progress", S.IN_PROGRESS),
-        ("Completed", S.COMPLETED),
-        ("Failed", S.FAILED),
-        ("Canceled", S.CANCELLED),
-        ("Mystery", None),
+        (Status.PENDING_APPROVAL, S.WAITING_APPROVAL),
+        (Status.APPROVED, S.APPROVED),
+        (Status.REJECTED, S.REJECTED),
+        (Status.IN_PROGRESS, S.IN_PROGRESS),
+        (Status.COMPLETED, S.COMPLETED),
+        (Status.FAILED, S.FAILED),
+        (Status.CANCELLED, S.CANCELLED),
+        (Status.UNKNOWN, None),
     ],
 )
-def test_upstream_statuses_map_to_our_states(upstream: str, ours: State | None) -> None:
+def test_upstream_statuses_map_to_our_states(upstream: Status, ours: State | None) -> None:
     assert state_from_upstream(upstream) == ours

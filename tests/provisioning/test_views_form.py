@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from typing import Any
-from unittest.mock import patch
+from unittest.mock import MagicMock, patch
 
 import pytest
 
 from portal.models import User
-from provisioning import point
 from provisioning.models import ProvisioningRequest, Template
 from provisioning.states import State, TransitionRefused
+from tenants import upstream
 from tenants.models import Tenant
 from tests.conftest import client_for
 from tests.provisioning.ui_fixtures import make_request, make_template
+from upstreams.contract import Group, NotFound, Site, Unavailable
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -45,7 +46,7 @@ def test_the_form_prefills_the_requester_as_owner(
 def test_submit_creates_the_request_and_goes_to_its_page(
     project_template: Template, requester_a: User
 ) -> None:
-    with patch("provisioning.services._enqueue_send"):
+    with patch("provisioning.services.requests.enqueue_send"):
         response = client_for(requester_a).post(url(project_template), VALID)
     created = ProvisioningRequest.objects.get()
     assert response.status_code == 302
@@ -81,7 +82,7 @@ def test_a_refused_submit_is_shown_on_the_form(
     project_template: Template, requester_a: User
 ) -> None:
     with patch(
-        "provisioning.views.services.request_submit",
+        "provisioning.services.requests.request_submit",
         side_effect=TransitionRefused("Template gone."),
     ):
         page = client_for(requester_a).post(url(project_template), VALID).content.decode()
@@ -134,10 +135,12 @@ def test_the_preview_without_htmx_goes_to_the_form(
 # --- Availability -----------------------------------------------------------------------------
 
 
-def group(name: str) -> point.Group:
-    return point.Group(
-        id="g1", name=name, email=None, group_type="Unified", is_team=True, members_count=3, raw={}
-    )
+def provider(**methods: Any) -> Any:
+    """The tenant's upstream replaced by a mock with these methods' answers."""
+    fake = MagicMock()
+    for name, value in methods.items():
+        setattr(fake, name, value)
+    return patch("provisioning.availability.upstream.provider_for", return_value=fake)
 
 
 def check(client: Any, template: Template, **params: str) -> str:
@@ -147,18 +150,15 @@ def check(client: Any, template: Template, **params: str) -> str:
 
 
 def test_a_taken_team_name_is_reported(project_template: Template, requester_a: User) -> None:
-    with patch(
-        "provisioning.availability.point.get_group", return_value=group("PRJ - Apollo")
-    ) as lookup:
+    lookup = MagicMock(return_value=Group(id="g1", name="PRJ - Apollo"))
+    with provider(get_group=lookup):
         page = check(client_for(requester_a), project_template, display_name="Apollo")
-    lookup.assert_called_once_with(project_template.tenant, "PRJ - Apollo")
+    lookup.assert_called_once_with("PRJ - Apollo")
     assert "already taken" in page and "<html" not in page
 
 
 def test_a_free_name_is_reported(project_template: Template, requester_a: User) -> None:
-    with patch(
-        "provisioning.availability.point.get_group", side_effect=point.NotFound("no", status=404)
-    ):
+    with provider(get_group=MagicMock(side_effect=NotFound("no", status=404))):
         page = check(client_for(requester_a), project_template, display_name="Apollo")
     assert "is available" in page
 
@@ -166,28 +166,24 @@ def test_a_free_name_is_reported(project_template: Template, requester_a: User) 
 def test_an_upstream_failure_says_it_could_not_check(
     project_template: Template, requester_a: User
 ) -> None:
-    with patch(
-        "provisioning.availability.point.get_group",
-        side_effect=point.Unavailable("down", status=503),
-    ):
+    with provider(get_group=MagicMock(side_effect=Unavailable("down", status=503))):
         page = check(client_for(requester_a), project_template, display_name="Apollo")
     assert "Could not check" in page and "available" not in page
 
 
 def test_a_site_is_checked_by_its_url(tenant_a: Tenant, requester_a: User) -> None:
     site_template = make_template(tenant_a, 21)
-    site = point.Site(
-        id="s", url="https://contoso.sharepoint.com/sites/comm-news", title="News", raw={}
-    )
-    with patch("provisioning.availability.point.iter_sites", return_value=iter([site])) as search:
+    site = Site(id="s", url="https://contoso.sharepoint.com/sites/comm-news", title="News")
+    search = MagicMock(return_value=[site])
+    with provider(find_sites=search):
         page = check(client_for(requester_a), site_template, display_name="News")
-    assert search.call_args.kwargs["search"] == "comm-news"
+    assert search.call_args.args[0] == "comm-news"
     assert "comm-news" in page and "already taken" in page
 
 
 def test_availability_against_the_emulator(live_tenant_a: Tenant, requester_a: User) -> None:
     template = make_template(live_tenant_a, 3)  # Public team: no prefix or suffix
-    taken = next(g.name for g in point.iter_groups(live_tenant_a, page_size=5))
+    taken = upstream.provider_for(live_tenant_a).groups_page(top=5).items[0].name
     client = client_for(requester_a)
     assert "already taken" in check(client, template, display_name=taken)
     assert "is available" in check(
@@ -234,7 +230,7 @@ def test_a_resubmit_remembers_what_it_was_cloned_from(
     project_template: Template, requester_a: User
 ) -> None:
     source = make_request(project_template, requester_a, state=State.FAILED)
-    with patch("provisioning.services._enqueue_send"):
+    with patch("provisioning.services.requests.enqueue_send"):
         client_for(requester_a).post(url(project_template), {**VALID, "cloned_from": source.pk})
     assert ProvisioningRequest.objects.exclude(pk=source.pk).get().cloned_from == source
 

@@ -237,7 +237,7 @@ def test_an_htmx_action_answers_with_a_client_redirect(
 
 def test_it_staff_retry_a_failed_request(request_a: ProvisioningRequest, it_staff: User) -> None:
     ProvisioningRequest.objects.filter(pk=request_a.pk).update(state=State.FAILED)
-    with patch("provisioning.services._enqueue_send") as enqueue:
+    with patch("provisioning.services.requests.enqueue_send") as enqueue:
         client_for(it_staff).post(f"/requests/{request_a.pk}/retry")
     request_a.refresh_from_db()
     assert request_a.state == State.SUBMITTED

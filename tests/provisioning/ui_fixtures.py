@@ -13,16 +13,11 @@ from django.utils import timezone
 
 from emulator.point import catalogue, shapes
 from portal.models import User
-from provisioning.models import (
-    ProvisioningRequest,
-    RequestEvent,
-    RequestPerson,
-    Template,
-    workload_from_point,
-)
+from provisioning.models import ProvisioningRequest, RequestEvent, RequestPerson, Template
 from provisioning.states import State
 from tenants.models import Tenant
 from tests.conftest import demo_tenant
+from upstreams.point import wire
 
 
 def point_definition(slug: str, template_id: int) -> dict[str, Any]:
@@ -33,12 +28,14 @@ def point_definition(slug: str, template_id: int) -> dict[str, Any]:
 
 
 def make_template(tenant: Tenant, template_id: int, **extra: Any) -> Template:
+    """A template as the catalogue sync stores it from the emulator's Point definition."""
     definition = point_definition(tenant.slug, template_id)
-    workload = workload_from_point(definition["workspaceType"])
-    assert workload is not None
+    item = wire.catalogue_item(definition)
+    assert item.workload is not None
     now = timezone.now()
     values: dict[str, Any] = {
-        "workload": workload,
+        "workload": item.workload,
+        "rules": item.rules.to_json(),
         "name": definition["name"],
         "description": definition["description"],
         "approval": Template.Approval.AUTOMATIC

@@ -22,12 +22,12 @@ READER_SECRET = "Fbrk8Q~demo-reader-secret-fabrikam-0002"
 
 @pytest.fixture(autouse=True)
 def _fast(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    from provisioning import point
+    from tenants import upstream
 
     settings.POINT_MAX_RETRIES = 1
     settings.POINT_CONNECT_TIMEOUT = 1
     settings.POINT_READ_TIMEOUT = 2
-    monkeypatch.setattr(point, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(upstream, "_sleep", lambda seconds: None)
 
 
 def run_check(

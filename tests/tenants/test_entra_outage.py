@@ -21,10 +21,9 @@ from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 from directory import services as directory
 from directory.models import ReportKind, ReportRun
 from portal.models import User
-from provisioning import point
 from provisioning.models import Template
 from provisioning.states import State
-from tenants import checks, msal_http, services, tokens
+from tenants import checks, msal_http, services, tokens, upstream
 from tenants.models import ConnectionCheck, Tenant, TenantToken
 from tests.conftest import client_for
 from tests.provisioning.lifecycle import (
@@ -36,6 +35,7 @@ from tests.provisioning.lifecycle import (
     request_data,
     submit,
 )
+from upstreams.point.provider import PointProvider
 
 if TYPE_CHECKING:
     from emulator.server import RunningEmulator
@@ -52,7 +52,7 @@ HTMX = {"HX-Request": "true"}
 def _quick(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """A one-second Entra timeout (so a hang is quick to outlast) and no real Point waits."""
     monkeypatch.setattr(msal_http, "ENTRA_TIMEOUT", (1, 1))
-    monkeypatch.setattr(point, "_sleep", lambda seconds: None)
+    monkeypatch.setattr(upstream, "_sleep", lambda seconds: None)
     monkeypatch.setattr(directory, "_sleep", lambda seconds: None)
     settings.POINT_MAX_RETRIES = 1
     settings.DIRECTORY_POLL_INTERVAL_MS = 50
@@ -344,10 +344,10 @@ def test_a_probe_that_crashes_is_an_error_row_and_the_check_ends_done(
     monkeypatch: pytest.MonkeyPatch,
     django_capture_on_commit_callbacks: Capture,
 ) -> None:
-    def crash(tenant: Tenant, permission: str) -> str:
+    def crash(self: PointProvider, permission: str) -> str:
         raise RuntimeError("probe bug")
 
-    monkeypatch.setattr(point, "probe", crash)
+    monkeypatch.setattr(PointProvider, "probe", crash)
     with django_capture_on_commit_callbacks(execute=True):
         check = services.connection_check_start(tenant=live_tenant_a)
     check.refresh_from_db()
@@ -369,7 +369,7 @@ def test_a_report_that_crashes_ends_failed_with_a_visible_message(
     def crash(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("report bug")
 
-    monkeypatch.setattr(point, "start_user_access" if stage == "start" else "get_job", crash)
+    monkeypatch.setattr(PointProvider, "start_report" if stage == "start" else "get_report", crash)
     with django_capture_on_commit_callbacks(execute=True):
         refresh = directory.report_refresh(
             tenant=live_tenant_a, kind=ReportKind.USER_ACCESS, subject=MEGAN

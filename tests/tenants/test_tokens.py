@@ -136,10 +136,10 @@ WORKER = """
 import django, sys
 django.setup()
 from tenants.models import Tenant
-from provisioning import point
+from tenants import upstream
 tenant = Tenant.objects.get(slug="contoso")
 for _ in range(25):
-    point.list_templates(tenant)
+    upstream.provider_for(tenant).list_templates()
 print("done")
 """
 

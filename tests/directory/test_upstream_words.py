@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioning.templatetags.point_labels import point_label
+from directory.templatetags.upstream_words import upstream_word
 
 
 @pytest.mark.parametrize(
@@ -20,4 +20,4 @@ from provisioning.templatetags.point_labels import point_label
     ],
 )
 def test_point_identifiers_read_as_words(raw: str, shown: str) -> None:
-    assert point_label(raw) == shown
+    assert upstream_word(raw) == shown

@@ -1,4 +1,5 @@
-"""Readable words for Point's identifiers (MicrosoftTeam, M365GroupOwner, SharePointGroup)."""
+"""Readable words for an upstream's own identifiers (MicrosoftTeam, M365GroupOwner,
+SharePointGroup), as report rows carry them (contract.ReportRow.kind_text)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ PRODUCT_WORDS = ("Microsoft 365", "Microsoft Teams", "SharePoint", "OneDrive", "
 
 
 @register.filter
-def point_label(value: object) -> str:
+def upstream_word(value: object) -> str:
     """ "M365GroupOwner" -> "Microsoft 365 group owner"; unknown words are split at capitals."""
     text = str(value or "")
     for code, words in sorted(KNOWN.items(), key=lambda item: -len(item[0])):

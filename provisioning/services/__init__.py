@@ -1,0 +1,71 @@
+"""Writes of the provisioning app, one module per reason to change:
+
+- `transitions`: the only code that changes a request's state (`record_transition`) or writes
+  its timeline (`add_event`);
+- `catalogue`: the template catalogue synced from the upstream;
+- `requests`: a person's submit (once per form), retry and cancel;
+- `sending`: exactly-once sending to the upstream;
+- `following`: fetching an upstream status and applying it (`apply_status`, shared with pushed
+  statuses), polling and its back-off.
+
+Callers import the package: `from provisioning import services` then `services.request_send(...)`.
+The life cycle is in provisioning/states.py and docs/provisioning.md.
+"""
+
+from __future__ import annotations
+
+from provisioning.services.catalogue import SyncReport, catalogue_sync, content_hash
+from provisioning.services.following import (
+    PollReport,
+    apply_status,
+    capped_retry_after,
+    next_poll_interval,
+    poll_due,
+    request_refresh,
+    request_watched,
+)
+from provisioning.services.requests import (
+    SubmitRefused,
+    request_cancel,
+    request_retry,
+    request_submit,
+    request_submit_once,
+    submitted_with,
+)
+from provisioning.services.sending import SendResult, request_send, workspace_spec
+from provisioning.services.transitions import (
+    NOTIFY_TASK,
+    REFRESH_TASK,
+    SEND_TASK,
+    add_event,
+    enqueue_send,
+    record_transition,
+)
+
+__all__ = [
+    "NOTIFY_TASK",
+    "REFRESH_TASK",
+    "SEND_TASK",
+    "PollReport",
+    "SendResult",
+    "SubmitRefused",
+    "SyncReport",
+    "add_event",
+    "apply_status",
+    "capped_retry_after",
+    "catalogue_sync",
+    "content_hash",
+    "enqueue_send",
+    "next_poll_interval",
+    "poll_due",
+    "record_transition",
+    "request_cancel",
+    "request_refresh",
+    "request_retry",
+    "request_send",
+    "request_submit",
+    "request_submit_once",
+    "request_watched",
+    "submitted_with",
+    "workspace_spec",
+]

@@ -1,0 +1,254 @@
+"""Following a sent request upstream: fetch its status, apply it, schedule the next check.
+
+Fetching (`request_refresh`, the poller, a watched page) is separate from applying
+(`apply_status`), so that a pushed status (webhooks) goes through the same function.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+from django_q.tasks import async_task
+
+from provisioning.models import ProvisioningRequest, RequestEvent
+from provisioning.services.transitions import REFRESH_TASK, SEND_TASK, record_transition
+from provisioning.states import (
+    FINAL_STATES,
+    IN_FLIGHT_STATES,
+    State,
+    can_transition,
+    state_from_upstream,
+)
+from tenants import upstream
+from upstreams.contract import RequestStatus, Status, UpstreamError
+
+logger = logging.getLogger(__name__)
+
+# Poll back-off: the interval grows by this factor while nothing changes upstream.
+POLL_BACKOFF_FACTOR = 2
+
+
+def next_poll_interval(current: int, *, changed: bool) -> int:
+    """Seconds to the next poll: the minimum after a change, else growing to the maximum."""
+    low = settings.PROVISIONING_POLL_MIN_INTERVAL
+    high = max(low, settings.PROVISIONING_POLL_MAX_INTERVAL)
+    if changed or current <= 0:
+        return low
+    return min(high, max(low, current * POLL_BACKOFF_FACTOR))
+
+
+def capped_retry_after(seconds: float) -> float:
+    """An upstream's Retry-After, within 0..RETRY_AFTER_MAX: a huge or broken value must
+    neither park a request for hours nor overflow a date."""
+    if seconds != seconds:  # NaN
+        return 0.0
+    return min(max(0.0, seconds), float(settings.RETRY_AFTER_MAX))
+
+
+def status_fields(found: RequestStatus) -> dict[str, Any]:
+    """The columns a status answer sets (clipped to what the columns hold)."""
+    return {
+        "upstream_status": (found.status_text or found.status.value)[:50],
+        "progress": found.progress if found.progress is None else min(max(found.progress, 0), 100),
+        "workspace_url": found.workspace_url[:500],
+        "workspace_id": found.workspace_id[:100],
+        "correlation_id": found.correlation_id[:100],
+        "error_message": found.error,
+    }
+
+
+def _stage_note(found: RequestStatus, status: Status) -> str:
+    """Who decided (and what they said) at the last stage with ``status``."""
+    for stage in reversed(found.stages):
+        if stage.status == status:
+            parts = [f"by {stage.resolved_by}" if stage.resolved_by else ""]
+            parts.append(f"Comment: {stage.comment}" if stage.comment else "")
+            return " ".join(p for p in parts if p)
+    return ""
+
+
+def status_detail(prefix: str, target: str, found: RequestStatus, label: str) -> str:
+    """The timeline's words for a status answer: what the upstream said, and why."""
+    parts = [prefix] if prefix else []
+    parts.append(f"{label}: {found.status_text or State(target).label}.")
+    if target == State.REJECTED:
+        said = _stage_note(found, Status.REJECTED)
+        if said:
+            parts.append(f"Rejected {said}")
+    elif target == State.APPROVED:
+        said = _stage_note(found, Status.APPROVED)
+        if said:
+            parts.append(f"Approved {said}")
+    elif target == State.FAILED:
+        if found.error:
+            parts.append(found.error)
+        if found.correlation_id:
+            parts.append(f"Correlation ID: {found.correlation_id}")
+    elif target == State.COMPLETED and found.workspace_url:
+        parts.append(found.workspace_url)
+    return " ".join(parts)
+
+
+def apply_status(*, item: ProvisioningRequest, found: RequestStatus, source: str) -> bool:
+    """Apply an upstream status (polled, or pushed) to an in-flight request and schedule its
+    next check; True if anything changed. A status the life cycle does not allow after the
+    current state is logged and ignored; racing appliers change the request once."""
+    now = timezone.now()
+    fields = status_fields(found)
+    target = state_from_upstream(found.status)
+    if target is not None and target != item.state:
+        if can_transition(item.state, target):
+            interval = next_poll_interval(item.poll_interval, changed=True)
+            # False: someone else applied a change first and scheduled the next poll.
+            return record_transition(
+                item=item,
+                to_state=target,
+                source=source,
+                detail=status_detail("", target, found, item.tenant.upstream_label),
+                last_polled_at=now,
+                poll_interval=interval,
+                next_poll_at=None if target in FINAL_STATES else now + timedelta(seconds=interval),
+                **fields,
+            )
+        logger.warning(
+            "Request %s: upstream says %s, which cannot follow %s; ignored",
+            item.pk,
+            found.status_text or found.status,
+            item.state,
+        )
+    changed = any(getattr(item, name) != value for name, value in fields.items())
+    interval = next_poll_interval(item.poll_interval, changed=changed)
+    ProvisioningRequest.objects.filter(pk=item.pk, state=item.state).update(
+        **fields,
+        poll_interval=interval,
+        next_poll_at=now + timedelta(seconds=interval),
+        last_polled_at=now,
+        updated_at=now,
+    )
+    return changed
+
+
+def request_refresh(*, request_id: int, source: str = RequestEvent.Source.POLL) -> bool:
+    """Read the upstream status of an in-flight request and apply it; True if anything changed.
+
+    Schedules the next poll: PROVISIONING_POLL_MIN_INTERVAL after a change, growing by
+    POLL_BACKOFF_FACTOR to PROVISIONING_POLL_MAX_INTERVAL while nothing changes. Final states
+    clear next_poll_at. Upstream errors keep the state and back off.
+    """
+    item = (
+        ProvisioningRequest.objects.select_related("tenant", "template")
+        .filter(pk=request_id)
+        .first()
+    )
+    if item is None or item.state not in IN_FLIGHT_STATES or not item.upstream_id:
+        return False
+    try:
+        found = upstream.provider_for(item.tenant).get_request(item.upstream_id)
+    except UpstreamError as error:
+        logger.warning("Request %s: status check failed: %s", item.pk, error.message)
+        now = timezone.now()
+        interval = next_poll_interval(item.poll_interval, changed=False)
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after:
+            interval = max(interval, int(capped_retry_after(retry_after)))
+        ProvisioningRequest.objects.filter(pk=item.pk, state=item.state).update(
+            poll_interval=interval,
+            next_poll_at=now + timedelta(seconds=interval),
+            last_polled_at=now,
+            updated_at=now,
+        )
+        return False
+    return apply_status(item=item, found=found, source=source)
+
+
+def request_watched(*, item: ProvisioningRequest) -> bool:
+    """Someone is watching the request's page: check upstream now if its next poll is due.
+
+    The scheduled poller runs once a minute; while a page is open its request is checked about
+    every PROVISIONING_POLL_MIN_INTERVAL seconds. The conditional claim makes many viewers
+    cause one check.
+    """
+    now = timezone.now()
+    if item.state not in IN_FLIGHT_STATES:
+        return False
+    hold = now + timedelta(seconds=settings.PROVISIONING_POLL_MIN_INTERVAL)
+    if item.next_poll_at is not None and item.next_poll_at > now:
+        # Not due. While someone watches, the back-off grown during a long approval must not
+        # leave the page minutes behind: bring the next check to the shortest interval.
+        if item.next_poll_at > hold:
+            ProvisioningRequest.objects.filter(
+                pk=item.pk, state=item.state, next_poll_at=item.next_poll_at
+            ).update(next_poll_at=hold, poll_interval=settings.PROVISIONING_POLL_MIN_INTERVAL)
+        return False
+    claimed = ProvisioningRequest.objects.filter(
+        pk=item.pk, state=item.state, next_poll_at=item.next_poll_at
+    ).update(next_poll_at=hold)
+    if claimed:
+        async_task(REFRESH_TASK, item.pk)
+    return bool(claimed)
+
+
+@dataclass(frozen=True)
+class PollReport:
+    refreshed: int = 0
+    changed: int = 0
+    errors: int = 0
+    sends_resumed: int = 0
+
+
+def poll_due() -> PollReport:
+    """One poller pass: refresh due in-flight requests, resume sends that are due.
+
+    Bounded by PROVISIONING_POLL_BATCH. Each due request's next_poll_at is first pushed forward
+    with a conditional UPDATE (a claim), so a second poller running at the same time skips it
+    and a request whose check crashes the task is not first in line again next minute.
+    """
+    now = timezone.now()
+    batch = settings.PROVISIONING_POLL_BATCH
+    due = list(
+        ProvisioningRequest.objects.filter(state__in=IN_FLIGHT_STATES)
+        .filter(Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True))
+        .order_by(F("next_poll_at").asc(nulls_first=True), "id")
+        .values_list("pk", "next_poll_at")[:batch]
+    )
+    refreshed = changed = errors = 0
+    hold = now + timedelta(seconds=max(settings.PROVISIONING_POLL_MAX_INTERVAL, 60))
+    for pk, next_poll_at in due:
+        claimed = ProvisioningRequest.objects.filter(pk=pk, next_poll_at=next_poll_at).update(
+            next_poll_at=hold
+        )
+        if not claimed:
+            continue
+        try:
+            refreshed += 1
+            if request_refresh(request_id=pk, source=RequestEvent.Source.POLL):
+                changed += 1
+        except Exception:
+            errors += 1
+            logger.exception("Request %s: status check crashed", pk)
+    resumed = 0
+    for pk in _sends_due(now, batch):
+        # Each send in its own task (own timeout); the claim in request_send makes extra
+        # deliveries harmless.
+        async_task(SEND_TASK, pk)
+        resumed += 1
+    return PollReport(refreshed, changed, errors, resumed)
+
+
+def _sends_due(now: datetime, limit: int) -> list[int]:
+    stale = now - timedelta(seconds=settings.PROVISIONING_SEND_LEASE)
+    due = ProvisioningRequest.objects.filter(
+        # Retry time reached (a retryable error, or an unknown outcome handed back).
+        Q(state__in=(State.SUBMITTED, State.SENDING), next_poll_at__lte=now)
+        # The send task was lost (crash between commit and enqueue).
+        | Q(state=State.SUBMITTED, next_poll_at__isnull=True, updated_at__lt=stale)
+        # The attempt died with its lease (worker killed between POST and saving).
+        | Q(state=State.SENDING, next_poll_at__isnull=True, send_started_at__lt=stale)
+    )
+    return list(due.order_by("updated_at", "id").values_list("pk", flat=True)[:limit])
