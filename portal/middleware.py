@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import cast
 
 from django.conf import settings
 from django.contrib import messages
@@ -14,6 +15,7 @@ from django.utils.cache import add_never_cache_headers
 from audit.models import AuditAction
 from audit.services import audit_record
 from core.decorators import sign_in_required
+from core.http import PortalRequest
 from portal.selectors import current_tenant
 
 SIGNED_IN_AT = "portal_signed_in_at"
@@ -67,7 +69,7 @@ class CurrentTenantMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        request.tenant = current_tenant(request)  # type: ignore[attr-defined]
+        cast(PortalRequest, request).tenant = current_tenant(request)
         return self.get_response(request)
 
 

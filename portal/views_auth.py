@@ -19,6 +19,7 @@ from audit.models import AuditAction
 from audit.services import audit_record
 from core.converters import parse_pk
 from core.decorators import staff_required
+from core.http import PortalRequest
 from core.roles import Role
 from portal import auth
 from portal.backends import EntraBackend
@@ -198,22 +199,22 @@ def sign_out(request: HttpRequest) -> HttpResponse:
     audit_record(action=AuditAction.SIGN_OUT, request=request, tenant=tenant)
     logout(request)
     end_session = auth.end_session_url(tenant) if tenant is not None else None
-    if not end_session:
+    if tenant is None or not end_session:
         return redirect(f"{reverse('sign_in')}?signed_out=1")
     back = request.build_absolute_uri(f"{reverse('sign_in')}?signed_out=1")
-    query = urlencode({"post_logout_redirect_uri": back, "client_id": str(tenant.client_id)})  # type: ignore[union-attr]
+    query = urlencode({"post_logout_redirect_uri": back, "client_id": str(tenant.client_id)})
     return redirect(f"{end_session}?{query}")
 
 
 @require_POST
 @staff_required
-def select_tenant(request: HttpRequest) -> HttpResponse:
+def select_tenant(request: PortalRequest) -> HttpResponse:
     """The header's tenant selector: remembered in the session and on the user."""
     pk = parse_pk(request.POST.get("tenant"))
     if pk is None:
         raise Http404("No such tenant.")
     tenant = get_object_or_404(selectable_tenants(request.user), pk=pk)
-    user: User = request.user  # type: ignore[assignment]
+    user = request.user
     request.session[SESSION_TENANT_KEY] = tenant.pk
     if user.selected_tenant_id != tenant.pk:
         user.selected_tenant = tenant

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import datetime
 
 from django.db.models import QuerySet
 from django.http import StreamingHttpResponse
@@ -31,8 +32,8 @@ HEADER = [
 CHUNK = 500
 
 
-def _when(value: object) -> str:
-    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""  # type: ignore[arg-type]
+def _when(value: datetime | None) -> str:
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S") if value else ""
 
 
 def rows(requests: QuerySet[ProvisioningRequest]) -> Iterator[list[str]]:

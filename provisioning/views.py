@@ -6,7 +6,8 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.paginator import Paginator
+from django.core.paginator import Page, Paginator
+from django.db.models import QuerySet
 from django.http import HttpResponse, HttpResponseBase
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -190,8 +191,10 @@ def request_availability(request: PortalRequest, template_pk: int) -> HttpRespon
 # --- Lists ----------------------------------------------------------------------------------------
 
 
-def _page(request: PortalRequest, requests: object) -> object:
-    return Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))  # type: ignore[arg-type]
+def _page(
+    request: PortalRequest, requests: QuerySet[ProvisioningRequest]
+) -> Page[ProvisioningRequest]:
+    return Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 @never_cache
@@ -203,7 +206,9 @@ def request_list_mine(request: PortalRequest) -> HttpResponse:
     return render(request, page_or_fragment(request, "provisioning/request_list.html"), context)
 
 
-def _filtered(request: PortalRequest) -> tuple[RequestFilterForm, object]:
+def _filtered(
+    request: PortalRequest,
+) -> tuple[RequestFilterForm, QuerySet[ProvisioningRequest]]:
     user = request.user
     form = RequestFilterForm(request.GET or {}, tenants=tenants_for_user(user).order_by("name"))
     requests = selectors.request_list_for_staff(user=user)
@@ -234,7 +239,7 @@ def request_list_all(request: PortalRequest) -> HttpResponse:
 @staff_required
 def request_export(request: PortalRequest) -> HttpResponseBase:
     _form, requests = _filtered(request)
-    return exports.request_csv_response(requests)  # type: ignore[arg-type]
+    return exports.request_csv_response(requests)
 
 
 # --- One request ----------------------------------------------------------------------------------
