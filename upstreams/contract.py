@@ -106,6 +106,18 @@ class Conflict(UpstreamError):
     """409: e.g. a report result that is not ready, or an object that already exists."""
 
 
+class AlreadyExists(Conflict):
+    """A submit was refused because a workspace or request with its name (or URL, or alias)
+    already exists upstream. ``existing_id``: the upstream request id, when the answer names it.
+
+    After an attempt that may have arrived, this is our own request: the caller adopts it.
+    """
+
+    def __init__(self, message: str, *, existing_id: str = "", status: int | None = 409) -> None:
+        super().__init__(message, status=status)
+        self.existing_id = existing_id
+
+
 class NotSupported(UpstreamError):
     """The upstream (or this tenant's configuration of it) cannot do this."""
 
@@ -356,6 +368,18 @@ class RequestStatus:
     stages: tuple[ApprovalStage, ...] = ()
 
 
+@dataclass(frozen=True)
+class Workspace:
+    """A workspace that exists upstream (a group, team, site or community), found by its name
+    or URL. ``created_at`` when the upstream says when it was made."""
+
+    id: str
+    name: str = ""
+    url: str = ""
+    email: str = ""
+    created_at: datetime | None = None
+
+
 # --- Directory ---------------------------------------------------------------------------------
 
 
@@ -485,7 +509,17 @@ class Upstream(Protocol):
 
     def get_request(self, request_id: str) -> RequestStatus: ...
 
-    def find_requests(self, *, display_name: str, desired_url: str = "") -> list[RequestStatus]: ...
+    def find_requests(self, *, display_name: str, desired_url: str = "") -> list[RequestStatus]:
+        """Requests by final name (and URL): an optional fast path after an unknown outcome.
+        Raises NotSupported when the upstream cannot list requests (that proves nothing)."""
+        ...
+
+    def find_workspace(
+        self, *, workload: Workload, name: str, url_slug: str = ""
+    ) -> Workspace | None:
+        """The workspace a request made, if it exists: by exact final name (teams, groups,
+        communities) or by site URL slug (sites), through documented reads only."""
+        ...
 
     # Directory
     def groups_page(
