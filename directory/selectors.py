@@ -24,7 +24,7 @@ from upstreams.contract import Group, NotFound, Page, Site, UpstreamError
 logger = logging.getLogger(__name__)
 
 # Group types people can filter on, and what they are called. The values are the ones the
-# upstream contract passes through (Point's groupType, syskit-point-api.md 5.2).
+# upstream contract passes through (Point's groupType words, docs/point-contract.md §5.1).
 GROUP_TYPES = [
     ("DistributionList", "Distribution list"),
     ("UnifiedGroup", "Microsoft 365 group"),

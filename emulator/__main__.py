@@ -9,8 +9,9 @@ import sys
 import threading
 from types import FrameType
 
+from emulator.point.dialects import NAMES
 from emulator.server import start_background
-from emulator.state import DEFAULT_FIXTURE, DEFAULT_ISSUER_HOST
+from emulator.state import DEFAULT_DIALECT, DEFAULT_FIXTURE, DEFAULT_ISSUER_HOST
 
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
@@ -31,6 +32,12 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
         default=env("EMULATOR_ISSUER_HOST", DEFAULT_ISSUER_HOST),
         help="host used in token issuers and the token endpoint (the portal rewrites it to this emulator)",
     )
+    parser.add_argument(
+        "--dialect",
+        default=env("EMULATOR_DIALECT", DEFAULT_DIALECT),
+        choices=NAMES,
+        help="the shape every Point instance answers in (docs/emulator.md, 'Dialects')",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log one line per request")
     return parser.parse_args(argv)
 
@@ -44,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
         port=args.port,
         issuer_host=args.issuer_host,
         log_requests=not args.quiet,
+        dialect=args.dialect,
     )
     stop = threading.Event()
 
@@ -54,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     where = f"state in {args.state_file}" if args.state_file else "state in memory only"
     print(
-        f"emulator: serving on {running.url} ({where}); Ctrl+C stops it",
+        f"emulator: serving on {running.url} ({where}, Point dialect {args.dialect}); "
+        "Ctrl+C stops it",
         file=sys.stderr,
         flush=True,
     )

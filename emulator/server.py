@@ -26,7 +26,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import requests
 
-from emulator.state import DEFAULT_ISSUER_HOST, EmulatorState, load_fixture
+from emulator.state import DEFAULT_DIALECT, DEFAULT_ISSUER_HOST, EmulatorState, load_fixture
 
 
 class BadRequest(Exception):
@@ -92,6 +92,20 @@ class _Route:
 
 ROUTES: list[_Route] = []
 TICKERS: list[Callable[[EmulatorState], None]] = []
+# Hooks that re-shape an error the server answers itself (an injected fault, a throttle, a
+# handler crash) in the shape of the API the request was aimed at (a Point dialect's problem
+# details); each returns the response unchanged when the request is none of its business.
+ERROR_SHAPERS: list[Callable[[Request, Response], Response]] = []
+
+
+def _shaped(request: Request, response: Response) -> Response:
+    for shaper in ERROR_SHAPERS:
+        try:
+            response = shaper(request, response)
+        except Exception:
+            # A broken hook must not hide the error it was asked to dress.
+            traceback.print_exc(file=sys.stderr)
+    return response
 
 
 def _compile(pattern: str) -> re.Pattern[str]:
@@ -270,19 +284,22 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 self.server.stopping.wait(max(int(r["ms"]) for r in latency) / 1000)
             if throttle:
                 seconds = int(throttle["retry_after"])
-                return json_response(
-                    {
-                        "message": "Too many requests.",
-                        "exceptionMessage": f"Rate limit exceeded. Retry after {seconds} seconds.",
-                        "exceptionType": "Emulator.Throttled",
-                    },
-                    status=429,
-                    headers={"Retry-After": str(seconds)},
+                return _shaped(
+                    request,
+                    json_response(
+                        {
+                            "message": "Too many requests.",
+                            "exceptionMessage": f"Rate limit exceeded. Retry after {seconds} seconds.",
+                            "exceptionType": "Emulator.Throttled",
+                        },
+                        status=429,
+                        headers={"Retry-After": str(seconds)},
+                    ),
                 )
             if fault:
                 kind = fault["kind"]
                 if kind in ("500", "502", "503"):
-                    return _fault_response(kind)
+                    return _shaped(request, _fault_response(kind))
                 if kind == "hang":
                     self._hang(float(fault.get("seconds") or 30))
                 if kind == "reset":
@@ -335,13 +352,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 file=sys.stderr,
             )
             traceback.print_exc(file=sys.stderr)
-            return json_response(
-                {
-                    "error": "internal_error",
-                    "message": "The emulator failed to handle this request.",
-                    "traceId": trace_id,
-                },
-                status=500,
+            return _shaped(
+                request,
+                json_response(
+                    {
+                        "error": "internal_error",
+                        "message": "The emulator failed to handle this request.",
+                        "traceId": trace_id,
+                    },
+                    status=500,
+                ),
             )
 
     def _hang(self, seconds: float) -> None:
@@ -448,11 +468,21 @@ def start_background(
     port: int = 0,
     issuer_host: str = DEFAULT_ISSUER_HOST,
     log_requests: bool = True,
+    dialect: str = DEFAULT_DIALECT,
 ) -> RunningEmulator:
-    """Start an emulator in background threads; port 0 picks a free port (see ``.url``)."""
+    """Start an emulator in background threads; port 0 picks a free port (see ``.url``).
+
+    ``dialect``: the shape every Point instance answers in until the control API says
+    otherwise (``emulator.point.dialects``); an unknown name raises ValueError.
+    """
     load_routes()
+    from emulator.point.dialects import check  # the Point routes import this module
+
     state = EmulatorState(
-        load_fixture(fixture_path), state_file=state_file, issuer_host=issuer_host
+        load_fixture(fixture_path),
+        state_file=state_file,
+        issuer_host=issuer_host,
+        dialect=check(dialect),
     )
     server = _Server((host, port), state, log_requests)
     return RunningEmulator(server, state)

@@ -21,6 +21,7 @@ from typing import Any
 
 DEFAULT_FIXTURE = str(Path(__file__).parent / "fixtures" / "demo.json")
 DEFAULT_ISSUER_HOST = "https://login.microsoftonline.com"
+DEFAULT_DIALECT = "today"
 
 # RSA key generation costs ~50 ms per tenant; tests start a fresh emulator per test, so keys
 # are reused within one process. A key still lands in ``data`` (and the state file) so
@@ -47,11 +48,15 @@ class EmulatorState:
         fixture: dict[str, Any],
         state_file: str | None = None,
         issuer_host: str = DEFAULT_ISSUER_HOST,
+        dialect: str = DEFAULT_DIALECT,
     ) -> None:
         self.lock = threading.RLock()
         self.fixture = fixture
         self.state_file = state_file
         self.issuer_host = issuer_host.rstrip("/")
+        # The Point dialect given on the command line: the default of every tenant, and what
+        # /_control/reset returns to (emulator.point.dialects keeps the choices in ``data``).
+        self.dialect = dialect
         # Control-plane rules (latency, faults, throttles) are deliberately not persisted:
         # a fault left armed across a demo restart would only confuse.
         self.runtime: dict[str, list[dict[str, Any]]] = {

@@ -308,6 +308,12 @@ PROVISIONING_SEND_MAX_ATTEMPTS = env_int("PROVISIONING_SEND_MAX_ATTEMPTS", 5, mi
 PROVISIONING_SEND_RETRY_DELAY = env_int("PROVISIONING_SEND_RETRY_DELAY", 30, minimum=1)
 PROVISIONING_SEND_RETRY_MAX = env_int("PROVISIONING_SEND_RETRY_MAX", 600, minimum=1)
 PROVISIONING_SEND_LEASE = env_int("PROVISIONING_SEND_LEASE", Q_CLUSTER_TIMEOUT + 60, minimum=1)
+# A request the upstream accepted without naming it, or whose answer was lost, is looked for
+# upstream until found; after this many seconds IT staff are asked to check (and may send it
+# again when they find nothing). It is never failed, nor sent again, on a guess.
+PROVISIONING_CONFIRM_ESCALATE_AFTER = env_int(
+    "PROVISIONING_CONFIRM_ESCALATE_AFTER", 3600, minimum=60
+)
 if PROVISIONING_SEND_LEASE <= Q_CLUSTER_TIMEOUT:
     raise ImproperlyConfigured(
         f"PROVISIONING_SEND_LEASE={PROVISIONING_SEND_LEASE} must exceed Q_TIMEOUT="

@@ -8,29 +8,22 @@ from dataclasses import dataclass
 from provisioning import naming
 from provisioning.models import Template, Workload
 from tenants import upstream
-from upstreams.contract import AuthenticationFailed, NotFound, Upstream, UpstreamError
+from upstreams.contract import AuthenticationFailed, Upstream, UpstreamError
+from upstreams.contract import Workload as ContractWorkload
 
 logger = logging.getLogger(__name__)
 
 FREE = "free"
 TAKEN = "taken"
+MAYBE = "maybe"  # the naming rule is not published: a workspace holds the typed name
 UNKNOWN = "unknown"
 
 
 @dataclass(frozen=True)
 class Availability:
-    outcome: str  # FREE, TAKEN or UNKNOWN (the upstream could not be asked)
+    outcome: str  # FREE, TAKEN, MAYBE or UNKNOWN (the upstream could not be asked)
     checked: str  # what was looked up: the final name or the site URL
     message: str
-
-
-def _site_taken(provider: Upstream, slug: str) -> bool:
-    wanted = f"/sites/{slug}".lower()
-    # One page of a search is enough: an exact URL match sorts among the first hits.
-    return any(
-        site.url.lower().rstrip("/").endswith(wanted)
-        for site in provider.find_sites(slug, limit=10)
-    )
 
 
 def _unknown_message(error: UpstreamError, label: str) -> str:
@@ -45,20 +38,22 @@ def _unknown_message(error: UpstreamError, label: str) -> str:
 
 
 def check(template: Template, display_name: str, desired_url: str = "") -> Availability:
-    """Look the final name (groups, teams, communities) or the site URL (sites) up upstream."""
-    names = naming.final_names(template.template_rules, display_name, desired_url)
+    """Look the final name (groups, teams, communities) or the site URL (sites) up upstream,
+    exactly (the upstream's own search may be fuzzy, or ignored)."""
+    rules = template.template_rules
+    names = naming.final_names(rules, display_name, desired_url)
     provider = upstream.provider_for(template.tenant)
+    if not rules.naming_published:
+        return _check_unpublished(template, provider, display_name.strip())
+    site = template.workload == Workload.SITE and bool(names.url_slug)
+    checked = (names.url_slug or "") if site else names.display_name
     try:
-        if template.workload == Workload.SITE and names.url_slug:
-            checked = names.url_slug
-            taken = _site_taken(provider, names.url_slug)
-        else:
-            checked = names.display_name
-            try:
-                provider.get_group(names.display_name)
-                taken = True
-            except NotFound:
-                taken = False
+        found = provider.find_workspace(
+            workload=ContractWorkload(template.workload),
+            name=names.display_name,
+            url_slug=(names.url_slug or "") if site else "",
+        )
+        taken = found is not None
     except UpstreamError as error:
         logger.info("Availability check for template %s: %s", template.pk, type(error).__name__)
         return Availability(
@@ -67,3 +62,32 @@ def check(template: Template, display_name: str, desired_url: str = "") -> Avail
     if taken:
         return Availability(TAKEN, checked, f"“{checked}” is already taken. Choose another name.")
     return Availability(FREE, checked, f"“{checked}” is available.")
+
+
+def _check_unpublished(template: Template, provider: Upstream, typed: str) -> Availability:
+    """The template does not publish its naming rule: the final name is unknown, so no exact
+    lookup can say "available". Workspaces holding the typed name are shown as possibly taken;
+    the upstream checks for sure when the request is sent."""
+    label = template.tenant.upstream_label
+    try:
+        found = provider.find_workspaces(
+            workload=ContractWorkload(template.workload), containing=typed, limit=3
+        )
+    except UpstreamError as error:
+        logger.info("Availability check for template %s: %s", template.pk, type(error).__name__)
+        return Availability(UNKNOWN, typed, _unknown_message(error, label))
+    names = [w.name or w.url or w.id for w in found.items]
+    if not names:
+        return Availability(
+            FREE,
+            typed,
+            f"“{typed}” is available: no workspace in {label} has it in its name. The final name "
+            f"may differ: {label} applies this template's naming rule.",
+        )
+    listed = ", ".join(f"“{n}”" for n in names) + (" and more" if found.has_more else "")
+    return Availability(
+        MAYBE,
+        typed,
+        f"“{typed}” may already be taken: {label} has {listed}. This template's naming rule is "
+        f"not published, so the portal cannot tell for sure; {label} checks when it is sent.",
+    )

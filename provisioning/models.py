@@ -20,12 +20,23 @@ class Workload(models.TextChoices):
     COMMUNITY = "community", "Viva Engage community"
 
 
+class FailureKind(models.TextChoices):
+    """Why a request failed; only INVALID offers "Fix and resubmit" instead of a retry."""
+
+    INVALID = "invalid", "The upstream refused what was asked"
+    REFUSED = "refused", "The portal may not do this (permissions, credentials, template)"
+    UPSTREAM = "upstream", "The upstream failed to create it"
+    NOT_RECEIVED = "not_received", "It never reached the upstream"
+
+
 class Template(models.Model):
     """A provisioning template of a tenant, as last synced from the upstream."""
 
     class Approval(models.TextChoices):
         AUTOMATIC = "automatic", "Approved automatically"
         MANUAL = "manual", "Needs approval"
+        # The upstream's catalogue does not say (the field is not documented).
+        UNKNOWN = "unknown", "Approval as the upstream decides"
 
     tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="templates")
     upstream_id = models.CharField(max_length=100)
@@ -93,6 +104,19 @@ class ProvisioningRequest(models.Model):
     workspace_url = models.URLField(max_length=500, blank=True)
     workspace_id = models.CharField(max_length=100, blank=True)
     error_message = models.TextField(blank=True)
+    # Why a failed request failed, which decides what can help: a retry, or fixing the form.
+    failure_kind = models.CharField(max_length=20, choices=FailureKind, blank=True)
+    # An attempt of this send round may have reached the upstream (its answer was lost, or its
+    # worker died): a later "already exists" is then our own request, never a name taken.
+    maybe_sent = models.BooleanField(default=False)
+    # The upstream accepted it (2xx) without naming it: it arrived, so it is never sent again.
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    # A person checked the upstream and found nothing: a confirming request may be sent again.
+    resend_approved = models.BooleanField(default=False)
+    # Where the template's naming rule is not published, the final name is unknown: the ids of
+    # the workspaces whose name held the typed name before this round's first send, so that
+    # a lost answer can be matched to the one workspace that appeared since. None: not read.
+    workspaces_before = models.JSONField(null=True, blank=True)
     # Field-level messages from an upstream validation failure, keyed by the form's field
     # names, so "fix and resubmit" shows each next to its field.
     field_errors = models.JSONField(default=dict, blank=True)

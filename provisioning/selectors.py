@@ -115,6 +115,15 @@ def request_get_for_user(*, user: User, pk: int) -> ProvisioningRequest:
     raise Http404("No such request.")
 
 
+def resubmissions(*, user: User, item: ProvisioningRequest) -> list[ProvisioningRequest]:
+    """The requests made from this one ("Fix and resubmit", "Request another like this") that
+    the person may see, newest first: the failed original links to what replaced it."""
+    later = scope_to_user(ProvisioningRequest.objects.filter(cloned_from=item), user)
+    if not is_staff(user):
+        later = later.filter(requested_by=user)
+    return list(later.order_by("-created_at", "-id")[:5])
+
+
 def may_act_on(user: User, item: ProvisioningRequest) -> bool:
     """Retry, cancel: the requester and IT staff; people only named on it just follow it."""
     return is_staff(user) or item.requested_by_id == user.pk

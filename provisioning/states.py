@@ -1,10 +1,17 @@
 """The life of a provisioning request: states, allowed transitions, upstream status mapping.
 
-submitted -> sending -> waiting_approval -> approved -> in_progress -> completed
-               |              |                |             |
-               |              +-> rejected     +-------------+-> failed -> submitted (retry)
-               +-> submitted (send failed, retried later)
+submitted -> sending -> waiting_approval <-> approved -> in_progress -> completed
+               |   ^          |                 |             |
+               |   |          +-> rejected      +-------------+-> failed -> submitted (retry)
+               |   +----------------+
+               |                    |
+               +-> confirming ------+-> (any state the upstream reports, once found)
+               +-> submitted (send failed, nothing arrived, retried later)
 submitted -> cancelled (by a person, before it is sent)
+
+`confirming`: the upstream accepted the request without naming it, or an attempt's answer was
+lost; the portal looks for it upstream (docs/provisioning.md, "Exactly-once send") and goes back
+to sending only when it proved that nothing arrived, or a person checked and says so.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from upstreams.contract import Status
 class State(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"
     SENDING = "sending", "Sending"
+    CONFIRMING = "confirming", "Confirming"
     WAITING_APPROVAL = "waiting_approval", "Waiting for approval"
     APPROVED = "approved", "Approved"
     REJECTED = "rejected", "Rejected"
@@ -30,7 +38,19 @@ TRANSITIONS: dict[str, frozenset[str]] = {
     State.SUBMITTED: frozenset({State.SENDING, State.CANCELLED}),
     State.SENDING: frozenset(
         {
-            State.SUBMITTED,  # a retryable failure: the send task tries again later
+            State.SUBMITTED,  # nothing arrived: the send task tries again later
+            State.CONFIRMING,  # accepted without an id, or the answer was lost
+            State.WAITING_APPROVAL,
+            State.APPROVED,
+            State.IN_PROGRESS,
+            State.COMPLETED,
+            State.REJECTED,
+            State.FAILED,
+        }
+    ),
+    State.CONFIRMING: frozenset(
+        {
+            State.SENDING,  # proven absent upstream, or a person checked: send again
             State.WAITING_APPROVAL,
             State.APPROVED,
             State.IN_PROGRESS,
@@ -49,7 +69,18 @@ TRANSITIONS: dict[str, frozenset[str]] = {
             State.CANCELLED,
         }
     ),
-    State.APPROVED: frozenset({State.IN_PROGRESS, State.COMPLETED, State.FAILED, State.CANCELLED}),
+    # Approved may have been our reading of an answer without a status (an automatic
+    # template): the upstream saying Pending or Rejected afterwards is believed.
+    State.APPROVED: frozenset(
+        {
+            State.WAITING_APPROVAL,
+            State.REJECTED,
+            State.IN_PROGRESS,
+            State.COMPLETED,
+            State.FAILED,
+            State.CANCELLED,
+        }
+    ),
     State.IN_PROGRESS: frozenset({State.COMPLETED, State.FAILED}),
     State.FAILED: frozenset({State.SUBMITTED}),  # a person retries it
     State.REJECTED: frozenset(),
@@ -59,8 +90,10 @@ TRANSITIONS: dict[str, frozenset[str]] = {
 
 # Nothing more will happen to these without a person (only failed can be retried).
 FINAL_STATES = frozenset({State.REJECTED, State.COMPLETED, State.FAILED, State.CANCELLED})
-# Sent and not final: the poller (and webhooks) follow these upstream.
+# Sent and not final, with an upstream id: the poller (and webhooks) follow these upstream.
 IN_FLIGHT_STATES = frozenset({State.WAITING_APPROVAL, State.APPROVED, State.IN_PROGRESS})
+# Not sent for sure, or sent without an upstream id: the send task works on these.
+SENDING_STATES = frozenset({State.SUBMITTED, State.SENDING, State.CONFIRMING})
 
 # An upstream request's neutral status (upstreams.contract.Status) to ours; each adapter
 # maps its own words to the neutral ones.

@@ -14,6 +14,8 @@ from tenants.models import Tenant
 
 logger = logging.getLogger(__name__)
 
+SYNC_CATALOGUE_TASK = "provisioning.tasks.sync_catalogue"
+
 
 def send_request(request_id: int) -> str:
     """Send a submitted request to its upstream (exactly once; see services.request_send)."""
@@ -44,10 +46,15 @@ def sync_all_catalogues() -> int:
     """Scheduled hourly: one sync task per active tenant (each with its own timeout)."""
     ids = list(Tenant.objects.filter(is_active=True).values_list("pk", flat=True))
     for tenant_id in ids:
-        async_task("provisioning.tasks.sync_catalogue", tenant_id)
+        async_task(SYNC_CATALOGUE_TASK, tenant_id)
     return len(ids)
 
 
 def notify_requester(request_id: int, state: str) -> Any:
     """E-mail the requester that their request reached `state` (queued by record_transition)."""
     return notifications.send_outcome(request_id=request_id, state=state)
+
+
+def resync_after_move(sender: Any, tenant: Tenant, **kwargs: Any) -> None:
+    """A tenant now reaches another upstream: read its catalogue from there (a task)."""
+    async_task(SYNC_CATALOGUE_TASK, tenant.pk)

@@ -23,5 +23,6 @@ urlpatterns = [
     path("<pk:pk>/status", views.request_status, name="request_status"),
     path("<pk:pk>/retry", views.request_retry, name="request_retry"),
     path("<pk:pk>/cancel", views.request_cancel, name="request_cancel"),
+    path("<pk:pk>/send-again", views.request_send_again, name="request_send_again"),
     path("<pk:pk>/clone", views.request_clone, name="request_clone"),
 ]

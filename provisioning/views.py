@@ -20,9 +20,9 @@ from core.converters import parse_pk
 from core.decorators import role_required, staff_required
 from core.htmx import is_htmx_partial, page_or_fragment, query_without_page
 from core.http import PortalRequest
-from provisioning import availability, charts, exports, naming, selectors, services
+from provisioning import availability, charts, exports, naming, selectors, services, tasks
 from provisioning.forms import RequestFilterForm, RequestForm, initial_for
-from provisioning.models import ProvisioningRequest
+from provisioning.models import FailureKind, ProvisioningRequest
 from provisioning.payload import RequestData
 from provisioning.states import State, TransitionRefused
 from tenants.selectors import tenants_for_user
@@ -64,7 +64,7 @@ def catalogue_refresh(request: PortalRequest) -> HttpResponse:
         messages.error(request, "Choose a tenant first.")
     else:
         try:
-            async_task("provisioning.tasks.sync_catalogue", tenant.pk)
+            async_task(tasks.SYNC_CATALOGUE_TASK, tenant.pk)
         except UpstreamError as error:  # only when tasks run inline (tests, sync mode)
             messages.error(request, f"The catalogue could not be refreshed: {error.message}")
         else:
@@ -281,8 +281,16 @@ def _detail_context(request: PortalRequest, item: ProvisioningRequest) -> dict[s
         ],
         "requested": _what_was_requested(item),
         "events": item.events.select_related("actor").order_by("at", "id"),
-        "can_retry": item.state == State.FAILED and may_act,
+        # Retry only where it can help: not when the upstream refused what was asked.
+        "can_retry": item.state == State.FAILED
+        and may_act
+        and item.failure_kind != FailureKind.INVALID,
+        "can_fix": item.state == State.FAILED
+        and may_act
+        and (item.failure_kind == FailureKind.INVALID or bool(field_errors)),
         "can_cancel": item.state == State.SUBMITTED and may_act,
+        "can_send_again": selectors.is_staff(user) and services.may_send_again(item),
+        "resubmitted_as": selectors.resubmissions(user=user, item=item),
         "named_as": [] if item.requested_by_id == user.pk else selectors.named_as(user, item),
         "poll_seconds": POLL_SECONDS,
     }
@@ -348,6 +356,15 @@ def request_retry(request: PortalRequest, pk: int) -> HttpResponseBase:
 @_any_role
 def request_cancel(request: PortalRequest, pk: int) -> HttpResponseBase:
     return _request_action(request, pk, services.request_cancel, "The request is cancelled.")
+
+
+@require_POST
+@staff_required
+def request_send_again(request: PortalRequest, pk: int) -> HttpResponseBase:
+    """IT staff checked the upstream and found nothing: send a confirming request again."""
+    return _request_action(
+        request, pk, services.request_send_again, "Sent again. This page follows it live."
+    )
 
 
 @require_GET

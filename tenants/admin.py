@@ -115,6 +115,14 @@ class TenantAdmin(TenantScopedAdmin):
             changed=list(form.changed_data),
             user=_person(request),
         )
+        if change and {"point_base_url", "point_app_id", "provider"} & set(form.changed_data):
+            self.message_user(
+                request,
+                f"{obj.name} now reaches another {obj.upstream_label}: its template catalogue is "
+                "being read again from there, and requests still in flight are followed there "
+                "from now on.",
+                messages.WARNING,
+            )
         if secret:
             services.tenant_set_secret(
                 tenant=obj,

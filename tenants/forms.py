@@ -40,9 +40,13 @@ class TenantAdminForm(forms.ModelForm):
         value: str = self.cleaned_data["point_base_url"].strip()
         schemes = ["https", "http"] if settings.DEMO_MODE else ["https"]
         URLValidator(
-            schemes=schemes, message="Enter a full URL, e.g. https://contoso.point.example/api."
+            schemes=schemes, message="Enter a full URL, e.g. https://contoso.syskit365demo.com."
         )(value)
-        return value.rstrip("/")
+        value = value.rstrip("/")
+        if value.lower().endswith("/v1.0"):
+            # The client adds the API version itself: /v1.0/v1.0/... would be a 404 everywhere.
+            value = value[: -len("/v1.0")]
+        return value
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}

@@ -44,7 +44,9 @@ class Tenant(models.Model):
         "Point API URL",
         max_length=300,
         validators=[validate_point_url],
-        help_text="Base URL of this tenant's Syskit Point API, e.g. https://contoso.point.example/api.",
+        help_text="The address of this tenant's Syskit Point web app, as in the Point API docs' "
+        "{{pointWebAppUrl}}/v1.0/sites (without /v1.0), e.g. https://contoso.syskit365demo.com. "
+        "Changing it re-reads the template catalogue from the new Point.",
     )
     point_app_id = models.UUIDField(
         "Point API app ID",
@@ -145,3 +147,27 @@ class ConnectionCheck(models.Model):
         if missing:
             return "Missing " + ", ".join(missing)
         return "Errors"
+
+
+class UpstreamNotice(models.Model):
+    """A value an upstream sent that the portal does not know (a status word, say): shown raw on
+    the request and listed for IT staff on the tenant page, so that nothing stalls silently."""
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="notices")
+    what = models.CharField(max_length=50, help_text="What the value is, e.g. request status.")
+    value = models.CharField(max_length=200)
+    example = models.CharField(
+        max_length=200, blank=True, help_text="Where it was last seen, e.g. a request."
+    )
+    count = models.PositiveIntegerField(default=1)
+    first_seen = models.DateTimeField(auto_now_add=True)
+    last_seen = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-last_seen"]
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "what", "value"], name="notice_unique_value")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.tenant}: {self.what} {self.value!r} ({self.count}x)"

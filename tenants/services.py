@@ -6,13 +6,15 @@ import logging
 from datetime import date
 from typing import TYPE_CHECKING
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
 from django_q.tasks import async_task
 
 from audit.models import AuditAction
 from audit.services import audit_record
-from tenants import tokens
-from tenants.models import ConnectionCheck, Tenant, TenantToken
+from tenants import signals, tokens
+from tenants.models import ConnectionCheck, Tenant, TenantToken, UpstreamNotice
 
 if TYPE_CHECKING:
     from portal.models import User
@@ -88,6 +90,8 @@ def tenant_settings_changed(
         )
     if TOKEN_FIELDS & set(changed):
         credentials_changed(tenant=tenant, user=user)
+    if {"point_base_url", "point_app_id", "provider"} & set(changed):
+        transaction.on_commit(lambda: signals.upstream_moved.send(sender=Tenant, tenant=tenant))
 
 
 @transaction.atomic
@@ -119,3 +123,20 @@ def connection_check_run(*, check_id: int) -> ConnectionCheck | None:
         detail=check.summary,
     )
     return check
+
+
+def note_unknown_value(*, tenant: Tenant, what: str, value: str, example: str = "") -> None:
+    """Remember that the tenant's upstream sent a value the portal does not know (logged once
+    per value; counted every time), for IT staff on the tenant page."""
+    value = value[:200]
+    updated = UpstreamNotice.objects.filter(tenant=tenant, what=what, value=value).update(
+        count=F("count") + 1, example=example[:200], last_seen=timezone.now()
+    )
+    if updated:
+        return
+    try:
+        with transaction.atomic():
+            UpstreamNotice.objects.create(tenant=tenant, what=what, value=value, example=example)
+    except IntegrityError:
+        return  # another process noted it first
+    logger.warning("Tenant %s: the upstream sent an unknown %s %r", tenant.slug, what, value)

@@ -32,6 +32,7 @@ def tenant_detail(request: PortalRequest, slug: str) -> HttpResponse:
             "tenant": tenant,
             "check": selectors.latest_check(tenant),
             "expiry_text": selectors.secret_expiry_text(tenant),
+            "notices": list(tenant.notices.all()[:20]),
         },
     )
 

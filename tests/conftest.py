@@ -110,6 +110,17 @@ def operator(tenant_a: Tenant, settings: Settings) -> User:
     return make_user(tenant_a, "Olga", Role.OPERATOR, is_staff=True, is_superuser=True)
 
 
+@pytest.fixture(autouse=True)
+def _point_forgets_what_it_learnt() -> Iterator[None]:
+    """The Point client remembers per URL whether Point honours `search` and `$skip`; a test
+    that switches the emulator's dialect must not leave that to the next one."""
+    from upstreams.point.provider import forget_learned
+
+    forget_learned()
+    yield
+    forget_learned()
+
+
 def client_for(user: User) -> Client:
     client = Client()
     client.force_login(user)

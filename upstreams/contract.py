@@ -227,6 +227,9 @@ class TemplateRules:
     extra: absent upstream, the default here invents no constraint."""
 
     naming: Affixes = Affixes()
+    # False: the upstream did not publish its naming rule, so the final name is not known here
+    # (the upstream may still add affixes); workspaces are then found by the name typed.
+    naming_published: bool = True
     url: AddressRules | None = None  # None: no URL the requester shapes (Viva Engage, hidden)
     alias: AddressRules | None = None  # the e-mail alias, likewise
     privacy: Privacy = Privacy.UNSET
@@ -236,6 +239,7 @@ class TemplateRules:
     guests_as_members: bool = True
     comments: bool = True
     metadata: tuple[MetadataField, ...] = ()
+    terms: str = ""  # terms the requester accepts, shown on the form
 
     def to_json(self) -> dict[str, Any]:
         """The rules as JSON values (lists, not tuples), as a JSON column stores them."""
@@ -276,6 +280,7 @@ class TemplateRules:
         owners_max = data.get("owners_max")
         return cls(
             naming=Affixes(str(naming.get("prefix") or ""), str(naming.get("suffix") or "")),
+            naming_published=data.get("naming_published") is not False,
             url=address(data.get("url")),
             alias=address(data.get("alias")),
             privacy=privacy,
@@ -285,6 +290,7 @@ class TemplateRules:
             guests_as_members=bool(data.get("guests_as_members", True)),
             comments=bool(data.get("comments", True)),
             metadata=tuple(metadata),
+            terms=str(data.get("terms") or ""),
         )
 
 
@@ -519,6 +525,14 @@ class Upstream(Protocol):
     ) -> Workspace | None:
         """The workspace a request made, if it exists: by exact final name (teams, groups,
         communities) or by site URL slug (sites), through documented reads only."""
+        ...
+
+    def find_workspaces(
+        self, *, workload: Workload, containing: str, limit: int = 50
+    ) -> Page[Workspace]:
+        """Workspaces whose name (or a site's URL) contains ``containing``, at most ``limit``;
+        ``has_more`` when more may exist (the read was cut short). For a template whose naming
+        rule is not published: the final name is unknown, the name typed is not."""
         ...
 
     # Directory

@@ -9,6 +9,7 @@ One Point instance per tenant, reached at ``/point/{tenant slug}/v1.0/...``. The
 - ``provisioning``: request validation and the request lifecycle;
 - ``jobs``: the async "generate" requests and their reports;
 - ``webhooks``: endpoint registration, the options key and signed delivery;
+- ``dialects``: other plausible shapes of the same answers, per tenant (issue 13);
 - ``routes``: the HTTP handlers, the control endpoints and the ticker.
 """
 

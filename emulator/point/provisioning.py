@@ -16,6 +16,7 @@ from __future__ import annotations
 import math
 import re
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
@@ -84,10 +85,44 @@ def find_request(state: EmulatorState, request_id: str) -> tuple[str, dict[str, 
 # --- Validation --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Conflict:
+    """A final name, URL or e-mail alias already held by a workspace or an in-flight request.
+
+    Today it is one more 400 field error (``field``, ``message``); dialects that answer 409
+    name the holder instead (``duplicate_message``), so both come from the same check.
+    """
+
+    field: str  # the 400 key: displayName | desiredUrl | desiredEmail
+    message: str  # today's field error
+    holder: str  # the name of the workspace or in-flight request that holds it
+    request_id: str | None  # the in-flight request holding it; None for a workspace
+
+    @property
+    def duplicate_message(self) -> str:
+        if self.request_id:
+            return (
+                f"A workspace named '{self.holder}' is already requested "
+                f"(request {self.request_id})."
+            )
+        return f"A workspace named '{self.holder}' already exists."
+
+
 class Invalid(Exception):
-    def __init__(self, errors: dict[str, list[str]]) -> None:
+    """``errors``: every field error, duplicates included (today's 400); ``conflicts``: the
+    duplicates among them, for dialects that refuse those with a 409 instead."""
+
+    def __init__(self, errors: dict[str, list[str]], conflicts: tuple[Conflict, ...] = ()) -> None:
         super().__init__(errors)
         self.errors = errors
+        self.conflicts = conflicts
+
+    @property
+    def validation_errors(self) -> dict[str, list[str]]:
+        """The field errors that are not duplicates (a duplicate is only checked on a field
+        that has no other error, so the keys never overlap)."""
+        taken = {c.field for c in self.conflicts}
+        return {k: v for k, v in self.errors.items() if k not in taken}
 
 
 def _add(errors: dict[str, list[str]], key: str, message: str) -> None:
@@ -180,25 +215,33 @@ def _metadata_problem(tenant: dict[str, Any], f: dict[str, Any], value: Any) -> 
 
 def _taken(
     state: EmulatorState, tenant: dict[str, Any], slug: str
-) -> tuple[set[str], set[str], set[str], dict[str, str]]:
-    """Names, URLs and e-mail aliases already used by workspaces, and those of in-flight requests."""
+) -> tuple[set[str], dict[str, str], dict[str, str], dict[str, tuple[str, str]]]:
+    """Names, URLs and e-mail aliases already used by workspaces, and those of in-flight requests.
+
+    URLs and aliases map to the name of the workspace holding them; in-flight keys map to
+    (request id, request name): a 409 names the holder.
+    """
     entries = ledger(state)
     names = {g["name"].lower() for g in directory.groups(tenant, entries)}
     names |= {s["title"].lower() for s in directory.sites(tenant, entries)}
     urls = {
-        s["url"].rstrip("/").rsplit("/", 1)[-1].lower() for s in directory.sites(tenant, entries)
+        s["url"].rstrip("/").rsplit("/", 1)[-1].lower(): s["title"]
+        for s in directory.sites(tenant, entries)
     }
     emails = {
-        g["email"].split("@")[0].lower() for g in directory.groups(tenant, entries) if g["email"]
+        g["email"].split("@")[0].lower(): g["name"]
+        for g in directory.groups(tenant, entries)
+        if g["email"]
     }
-    pending: dict[str, str] = {}
+    pending: dict[str, tuple[str, str]] = {}
     for r in tenant_data(state, slug)["requests"].values():
         if r["status"] in IN_FLIGHT:
-            pending["name:" + r["display_name"].lower()] = r["id"]
+            held = (r["id"], r["display_name"])
+            pending["name:" + r["display_name"].lower()] = held
             if r["url_slug"]:
-                pending["url:" + r["url_slug"].lower()] = r["id"]
+                pending["url:" + r["url_slug"].lower()] = held
             if r["email_alias"]:
-                pending["email:" + r["email_alias"].lower()] = r["id"]
+                pending["email:" + r["email_alias"].lower()] = held
     return names, urls, emails, pending
 
 
@@ -360,41 +403,57 @@ def create(
 
     metadata = _check_metadata(tenant, template, body.get("metadata"), errors)
 
+    conflicts: list[Conflict] = []
+
+    def conflict(field: str, message: str, holder: str, request_id: str | None = None) -> None:
+        _add(errors, field, message)
+        conflicts.append(Conflict(field, message, holder, request_id))
+
     if display and "displayName" not in errors:
         names, urls, emails, pending = _taken(state, tenant, slug)
         if final_name.lower() in names:
-            _add(errors, "displayName", f"A workspace named '{final_name}' already exists.")
+            conflict("displayName", f"A workspace named '{final_name}' already exists.", final_name)
         elif "name:" + final_name.lower() in pending:
-            _add(
-                errors,
+            held_by, _ = pending["name:" + final_name.lower()]
+            conflict(
                 "displayName",
-                f"A workspace named '{final_name}' is already requested (request {pending['name:' + final_name.lower()]}).",
+                f"A workspace named '{final_name}' is already requested (request {held_by}).",
+                final_name,
+                held_by,
             )
         if url_slug and "desiredUrl" not in errors:
             if url_slug in urls:
-                _add(
-                    errors,
+                conflict(
                     "desiredUrl",
                     f"The URL '{url_slug}' is already taken by an existing site.",
+                    urls[url_slug],
                 )
             elif "url:" + url_slug in pending:
-                _add(
-                    errors,
+                held_by, holder = pending["url:" + url_slug]
+                conflict(
                     "desiredUrl",
-                    f"The URL '{url_slug}' is already requested (request {pending['url:' + url_slug]}).",
+                    f"The URL '{url_slug}' is already requested (request {held_by}).",
+                    holder,
+                    held_by,
                 )
         if email_alias and "desiredEmail" not in errors:
             if email_alias in emails:
-                _add(errors, "desiredEmail", f"The e-mail alias '{email_alias}' is already taken.")
-            elif "email:" + email_alias in pending:
-                _add(
-                    errors,
+                conflict(
                     "desiredEmail",
-                    f"The e-mail alias '{email_alias}' is already requested (request {pending['email:' + email_alias]}).",
+                    f"The e-mail alias '{email_alias}' is already taken.",
+                    emails[email_alias],
+                )
+            elif "email:" + email_alias in pending:
+                held_by, holder = pending["email:" + email_alias]
+                conflict(
+                    "desiredEmail",
+                    f"The e-mail alias '{email_alias}' is already requested (request {held_by}).",
+                    holder,
+                    held_by,
                 )
 
     if errors:
-        raise Invalid(errors)
+        raise Invalid(errors, tuple(conflicts))
 
     privacy = template["privacy"]
     is_private = (

@@ -1,43 +1,71 @@
 """HTTP routes of the emulated Point API (``/point/{tenant}/v1.0/...``) and Point's control API.
 
-Every Point route resolves the tenant, checks the bearer token against the permission matrix
-(``auth``), then works on ``state.data`` under ``state.lock``. Lifecycle transitions happen
-lazily on read and in a ticker, so webhooks fire even when nobody polls.
+Every Point route resolves the tenant and its dialect (``dialects.for_tenant``), checks the
+bearer token against the permission matrix (``auth``), then works on ``state.data`` under
+``state.lock`` and answers through the dialect, which shapes bodies, lists and errors.
+Lifecycle transitions happen lazily on read and in a ticker, so webhooks fire even when nobody
+polls.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlencode
 
-from emulator.point import auth, catalogue, directory, jobs, provisioning, shapes, webhooks
-from emulator.server import TICKERS, BadRequest, Request, Response, json_response, route
+from emulator.point import (
+    auth,
+    catalogue,
+    dialects,
+    directory,
+    jobs,
+    provisioning,
+    shapes,
+    webhooks,
+)
+from emulator.point.dialects import Dialect
+from emulator.server import (
+    ERROR_SHAPERS,
+    TICKERS,
+    BadRequest,
+    Request,
+    Response,
+    json_response,
+    route,
+)
 from emulator.state import EmulatorState
 
-PointHandler = Callable[[Request, dict[str, Any], dict[str, Any]], Response]
+PointHandler = Callable[[Request, dict[str, Any], dict[str, Any], Dialect], Response]
 PREFIX = "/point/{tenant}/v1.0"
 JSON_TYPES = ("application/json", "application/json-patch+json", "text/json", "application/*+json")
 
 
 def point_route(
-    method: str, suffix: str, roles: tuple[str, ...]
+    method: str,
+    suffix: str,
+    roles: tuple[str, ...],
+    available: Callable[[Dialect], bool] | None = None,
 ) -> Callable[[PointHandler], PointHandler]:
-    """Register a Point handler: tenant lookup and authorization happen before it runs."""
+    """Register a Point handler: dialect, tenant lookup and authorization happen before it runs.
+
+    ``available``: whether the dialect has this route at all; where it has not, the route
+    answers 404 before any authorization, as an unmatched route does in ASP.NET Core.
+    """
 
     def register(handler: PointHandler) -> PointHandler:
         def wrapped(req: Request) -> Response:
+            dialect = dialects.for_tenant(req.state, req.params["tenant"])
             tenant = req.state.tenant(req.params["tenant"])
             if tenant is None:
-                return json_response(
-                    shapes.not_found("PointInstance", req.params["tenant"]), status=404
-                )
+                return dialect.not_found(req, "PointInstance", req.params["tenant"])
+            if available is not None and not available(dialect):
+                return dialect.no_route(req)
             try:
                 claims = auth.authorize(req, tenant, roles)
             except auth.Denied as denied:
                 return denied.response
-            return handler(req, tenant, claims)
+            return handler(req, tenant, claims, dialect)
 
         route(method, PREFIX + suffix)(wrapped)
         return handler
@@ -45,74 +73,27 @@ def point_route(
     return register
 
 
-def invalid(errors: dict[str, list[str]]) -> Response:
-    return json_response(
-        shapes.validation_problem(errors),
-        status=400,
-        headers={"Content-Type": "application/problem+json; charset=utf-8"},
-    )
-
-
-def read_json(req: Request, required: bool = True) -> Any:
+def read_json(req: Request, dialect: Dialect, required: bool = True) -> Any:
     """The JSON body (application/json or application/json-patch+json); None if empty and allowed."""
     if not req.body.strip():
         if required:
-            raise _Problem(invalid({"$": ["A non-empty request body is required."]}))
+            raise _Problem(dialect.invalid(req, {"$": ["A non-empty request body is required."]}))
         return None
     content_type = req.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type and not (content_type in JSON_TYPES or content_type.endswith("+json")):
-        # ASP.NET Core answers 415 to a body it has no input formatter for.
-        raise _Problem(
-            json_response(
-                {
-                    "type": "https://tools.ietf.org/html/rfc9110#section-15.5.16",
-                    "title": "Unsupported Media Type",
-                    "status": 415,
-                    "traceId": shapes.trace_id(),
-                },
-                status=415,
-            )
-        )
+        raise _Problem(dialect.unsupported_media_type(req))
     try:
         return json.loads(req.body)
     except ValueError as exc:
-        raise _Problem(invalid({"$": [f"The JSON value could not be parsed: {exc}"]})) from exc
+        raise _Problem(
+            dialect.invalid(req, {"$": [f"The JSON value could not be parsed: {exc}"]})
+        ) from exc
 
 
 class _Problem(Exception):
     def __init__(self, response: Response) -> None:
         super().__init__(response.status)
         self.response = response
-
-
-def paged(req: Request, items: list[dict[str, Any]]) -> Response:
-    """proposed paging: ``$top`` (default 100, max 1000) and ``$skip``; OData-style envelope."""
-    errors: dict[str, list[str]] = {}
-    values = {}
-    for name, default in (
-        (shapes.PAGE_TOP_PARAM, shapes.PAGE_DEFAULT),
-        (shapes.PAGE_SKIP_PARAM, 0),
-    ):
-        raw = req.query.get(name)
-        try:
-            values[name] = default if raw in (None, "") else int(str(raw))
-        except ValueError:
-            errors[name] = [f"The value '{raw}' is not valid for {name}."]
-            continue
-        if values[name] < (1 if name == shapes.PAGE_TOP_PARAM else 0):
-            errors[name] = [f"{name} must be at least {1 if name == shapes.PAGE_TOP_PARAM else 0}."]
-    if errors:
-        return invalid(errors)
-    top = min(values[shapes.PAGE_TOP_PARAM], shapes.PAGE_MAX)
-    skip = values[shapes.PAGE_SKIP_PARAM]
-    chunk = items[skip : skip + top]
-    next_link = None
-    if skip + top < len(items):
-        query = dict(req.query)
-        query[shapes.PAGE_TOP_PARAM] = str(top)
-        query[shapes.PAGE_SKIP_PARAM] = str(skip + top)
-        next_link = f"{req.base_url}{req.path}?{urlencode(query, safe='$')}"
-    return json_response(shapes.page(chunk, len(items), next_link))
 
 
 def _slug(tenant: dict[str, Any]) -> str:
@@ -123,20 +104,23 @@ def _slug(tenant: dict[str, Any]) -> str:
 
 
 @point_route("GET", "/provision/templates", auth.PROVISION)
-def list_templates(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
-    # proposed [3.3]: a bare array (the catalogue is small; no paging).
-    return json_response([shapes.template(t) for t in catalogue.templates(tenant)])
+def list_templates(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
+    return dialect.templates(req, catalogue.templates(tenant))
 
 
 @point_route("POST", "/provision/{kind}", auth.PROVISION)
-def provision(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+def provision(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
     kind = req.params["kind"].lower()
     if kind not in shapes.PROVISION_ENDPOINTS:
         return json_response(
             {"error": "not_found", "message": f"No route for {req.path}."}, status=404
         )
     try:
-        body = read_json(req)
+        body = read_json(req, dialect)
     except _Problem as problem:
         return problem.response
     state = req.state
@@ -144,11 +128,10 @@ def provision(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> R
         try:
             record = provisioning.create(state, tenant, kind, body, claims)
         except provisioning.Invalid as exc:
-            return invalid(exc.errors)
+            return dialect.refused(req, exc)
         state.save()
-        answer = shapes.provisioning_request(record, state.now())
-    location = f"/point/{_slug(tenant)}/v1.0/provision/requests/{record['id']}"
-    return json_response(answer, status=201, headers={"Location": location})
+        location = f"/point/{_slug(tenant)}/v1.0/provision/requests/{record['id']}"
+        return dialect.created(req, record, state.now(), location)
 
 
 def _advance_tenant(state: EmulatorState) -> None:
@@ -160,7 +143,9 @@ def _advance_tenant(state: EmulatorState) -> None:
 
 
 @point_route("GET", "/provision/requests/{id}", auth.PROVISION)
-def get_request(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+def get_request(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
     state = req.state
     _advance_tenant(state)
     with state.lock:
@@ -168,14 +153,14 @@ def get_request(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) ->
             req.params["id"].lower()
         )
         if record is None:
-            return json_response(
-                shapes.not_found("ProvisioningRequest", req.params["id"]), status=404
-            )
-        return json_response(shapes.provisioning_request(record, state.now()))
+            return dialect.not_found(req, "ProvisioningRequest", req.params["id"])
+        return json_response(dialect.request(record, state.now()))
 
 
-@point_route("GET", "/provision/requests", auth.PROVISION)
-def find_requests(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+@point_route("GET", "/provision/requests", auth.PROVISION, available=lambda d: d.request_lookup)
+def find_requests(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
     """proposed (not in Point's docs): this app's requests, by desiredUrl and/or displayName.
 
     A client whose POST outcome was unknown (timeout, reset) uses it to find the request it
@@ -188,32 +173,37 @@ def find_requests(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) 
         found = provisioning.find_mine(
             state, _slug(tenant), app_id, req.query.get("desiredUrl"), req.query.get("displayName")
         )
-        items = [shapes.provisioning_request(r, state.now()) for r in found]
-    return paged(req, items)
+        now = state.now()
+        return dialect.page(req, found, lambda r: dialect.request(r, now))
 
 
 # --- Inventory ---------------------------------------------------------------------------------
 
 
-def _search(items: list[dict[str, Any]], term: str | None, *keys: str) -> list[dict[str, Any]]:
-    if not term:
+def _search(
+    dialect: Dialect, items: list[dict[str, Any]], term: str | None, *keys: str
+) -> list[dict[str, Any]]:
+    if not term or not dialect.search:
         return items
     needle = term.lower()
     return [i for i in items if any(needle in str(i.get(k) or "").lower() for k in keys)]
 
 
 @point_route("GET", "/groups", auth.GROUPS)
-def list_groups(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+def list_groups(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
     group_type = req.query.get("groupType")
     if group_type:
         match = next((t for t in shapes.GROUP_TYPES if t.lower() == group_type.lower()), None)
         if match is None:
-            return invalid(
+            return dialect.invalid(
+                req,
                 {
                     "groupType": [
                         f"The value '{group_type}' is not valid. Use one of: {', '.join(shapes.GROUP_TYPES)}."
                     ]
-                }
+                },
             )
         group_type = match
     with req.state.lock:
@@ -221,12 +211,14 @@ def list_groups(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) ->
     items = directory.groups(tenant, entries)
     if group_type:
         items = [g for g in items if g["group_type"] == group_type]
-    items = _search(items, req.query.get("search"), "name", "email")
-    return paged(req, [shapes.group(g) for g in items])
+    items = _search(dialect, items, req.query.get("search"), "name", "email")
+    return dialect.page(req, items, dialect.group)
 
 
 @point_route("GET", "/groups/{name}", auth.GROUPS)
-def get_group(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+def get_group(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
     name = req.params["name"]
     with req.state.lock:
         entries = list(provisioning.ledger(req.state))
@@ -235,24 +227,28 @@ def get_group(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> R
         (g for g in directory.groups(tenant, entries) if g["name"].lower() == name.lower()), None
     )
     if found is None:
-        return json_response(shapes.not_found("Group", name), status=404)
-    return json_response(shapes.group(found))
+        return dialect.not_found(req, "Group", name)
+    return json_response(dialect.group(found))
 
 
 @point_route("GET", "/sites", auth.SITES)
-def list_sites(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+def list_sites(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
     with req.state.lock:
         entries = list(provisioning.ledger(req.state))
-    items = _search(directory.sites(tenant, entries), req.query.get("search"), "title", "url")
-    return paged(req, [shapes.site(s) for s in items])
+    items = _search(
+        dialect, directory.sites(tenant, entries), req.query.get("search"), "title", "url"
+    )
+    return dialect.page(req, items, dialect.site)
 
 
 # --- Async jobs --------------------------------------------------------------------------------
 
 
-def _start_job(req: Request, tenant: dict[str, Any], kind: str) -> Response:
+def _start_job(req: Request, tenant: dict[str, Any], dialect: Dialect, kind: str) -> Response:
     try:
-        body = read_json(req, required=False)
+        body = read_json(req, dialect, required=False)
     except _Problem as problem:
         return problem.response
     state = req.state
@@ -260,26 +256,31 @@ def _start_job(req: Request, tenant: dict[str, Any], kind: str) -> Response:
         try:
             job = jobs.create(state, tenant, kind, body)
         except jobs.Invalid as exc:
-            return invalid(exc.errors)
+            return dialect.invalid(req, exc.errors)
         state.save()
-        answer = shapes.request_status(job, state.now())
-    location = f"/point/{_slug(tenant)}/v1.0/requests/{job['id']}/status"
-    return json_response(answer, status=202, headers={"Location": location, "Retry-After": "1"})
+        location = f"/point/{_slug(tenant)}/v1.0/requests/{job['id']}/status"
+        return dialect.job_started(req, job, state.now(), location)
 
 
 @point_route("POST", "/groups/memberships", auth.GROUPS)
-def group_memberships(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
-    return _start_job(req, tenant, shapes.JOB_TYPE_GROUP_MEMBERSHIPS)
+def group_memberships(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
+    return _start_job(req, tenant, dialect, shapes.JOB_TYPE_GROUP_MEMBERSHIPS)
 
 
 @point_route("POST", "/sites/permissions/generate", auth.SITES)
-def site_permissions(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
-    return _start_job(req, tenant, shapes.JOB_TYPE_SITE_PERMISSIONS)
+def site_permissions(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
+    return _start_job(req, tenant, dialect, shapes.JOB_TYPE_SITE_PERMISSIONS)
 
 
 @point_route("POST", "/users/access/generate", auth.USERS)
-def user_access(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
-    return _start_job(req, tenant, shapes.JOB_TYPE_USER_ACCESS)
+def user_access(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
+    return _start_job(req, tenant, dialect, shapes.JOB_TYPE_USER_ACCESS)
 
 
 def _job(req: Request, tenant: dict[str, Any]) -> dict[str, Any] | None:
@@ -292,88 +293,92 @@ def _job(req: Request, tenant: dict[str, Any]) -> dict[str, Any] | None:
 
 
 @point_route("GET", "/requests/{id}/status", auth.ASYNC_STATUS)
-def job_status(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+def job_status(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
     state = req.state
     with state.lock:
         job = _job(req, tenant)
         if job is None:
-            return json_response(shapes.not_found("Request", req.params["id"]), status=404)
-        answer = shapes.request_status(job, state.now())
-    if job["status"] == shapes.JOB_SUCCEEDED:
+            return dialect.not_found(req, "Request", req.params["id"])
+        answer = dialect.job(job, state.now())
+        status = job["status"]
+    if status == shapes.JOB_SUCCEEDED:
         # documented-draft [4.1]: 302 to the result once it has succeeded.
         location = f"/point/{_slug(tenant)}/v1.0/requests/{job['id']}/result"
         return json_response(answer, status=302, headers={"Location": location})
     return json_response(
-        answer, headers={"Retry-After": "1"} if job["status"] == shapes.JOB_IN_PROGRESS else None
+        answer, headers={"Retry-After": "1"} if status == shapes.JOB_IN_PROGRESS else None
     )
 
 
 @point_route("GET", "/requests/{id}/result", auth.ASYNC_STATUS)
-def job_result(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+def job_result(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
     state = req.state
     with state.lock:
         job = _job(req, tenant)
         if job is None:
-            return json_response(shapes.not_found("Request", req.params["id"]), status=404)
+            return dialect.not_found(req, "Request", req.params["id"])
         job = dict(job)
     if job["status"] == shapes.JOB_FAILED:
-        return json_response(
-            shapes.domain_error(
-                f"Request {job['id']} failed: {job['error']}", shapes.INVALID_OPERATION
-            ),
-            status=409,
+        return dialect.error(
+            req, 409, f"Request {job['id']} failed: {job['error']}", shapes.INVALID_OPERATION
         )
     if job["status"] != shapes.JOB_SUCCEEDED:
-        return json_response(
-            shapes.domain_error(
-                f"Request {job['id']} has not completed yet.", shapes.INVALID_OPERATION
-            ),
-            status=409,
+        return dialect.error(
+            req, 409, f"Request {job['id']} has not completed yet.", shapes.INVALID_OPERATION
         )
     with state.lock:
         rows = jobs.rows(state, tenant, job)
-    return paged(req, rows)
+    return dialect.page(req, rows, lambda row: dialect.row(job["type"], row))
 
 
 # --- Webhooks and options ----------------------------------------------------------------------
+# Documented shapes [6]: the same in every dialect (only a malformed body's 400 follows it).
 
 
-def _register_webhook(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+def _register_webhook(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
     try:
-        body = read_json(req)
+        body = read_json(req, dialect)
     except _Problem as problem:
         return problem.response
     with req.state.lock:
         try:
             webhooks.register(req.state, _slug(tenant), body)
         except webhooks.Invalid as exc:
-            return invalid(exc.errors)
+            return dialect.invalid(req, exc.errors)
         req.state.save()
     # documented [6.1]: 200; the body is shown as "{ Null }" (a docs typo): we send none.
     return Response(200, b"", {})
 
 
-def _list_webhooks(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+def _list_webhooks(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
     with req.state.lock:
         hooks = [shapes.webhook_endpoint(h) for h in webhooks.endpoints(req.state, _slug(tenant))]
     return json_response(hooks)
 
 
-def _delete_webhook(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+def _delete_webhook(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
     try:
-        body = read_json(req)
+        body = read_json(req, dialect)
     except _Problem as problem:
         return problem.response
     with req.state.lock:
         try:
             deleted = webhooks.delete(req.state, _slug(tenant), body)
         except webhooks.Invalid as exc:
-            return invalid(exc.errors)
+            return dialect.invalid(req, exc.errors)
         req.state.save()
     if not deleted:
-        return json_response(
-            shapes.not_found("WebhookEndpoint", str(body.get("endpoint"))), status=404
-        )
+        return dialect.not_found(req, "WebhookEndpoint", str(body.get("endpoint")))
     return Response(204, b"", {})
 
 
@@ -385,10 +390,28 @@ for _path in ("/webhooks/endpoints", "/webhook/endpoints"):
 
 
 @point_route("GET", "/options", auth.OPTIONS)
-def get_options(req: Request, tenant: dict[str, Any], claims: dict[str, Any]) -> Response:
+def get_options(
+    req: Request, tenant: dict[str, Any], claims: dict[str, Any], dialect: Dialect
+) -> Response:
     with req.state.lock:
         key = webhooks.options_key(req.state, _slug(tenant))
     return json_response(shapes.options(key))
+
+
+# --- Errors the server makes itself ------------------------------------------------------------
+
+_POINT_PATH = re.compile(r"^/point/(?P<tenant>[^/]+)/", re.IGNORECASE)
+
+
+def shape_fault(req: Request, response: Response) -> Response:
+    """An injected fault, a throttle or a crash on a Point path, in the tenant's dialect."""
+    match = _POINT_PATH.match(req.path)
+    if match is None:
+        return response
+    return dialects.for_tenant(req.state, match["tenant"]).reshape_fault(req, response)
+
+
+ERROR_SHAPERS.append(shape_fault)
 
 
 # --- Ticker ------------------------------------------------------------------------------------
@@ -558,3 +581,29 @@ def control_webhooks(req: Request) -> Response:
         return json_response(
             {"duplicate_rate": cfg["duplicate_rate"], "retry_delays": cfg["retry_delays"]}
         )
+
+
+@route("GET", "/_control/dialect")
+def control_dialect_view(req: Request) -> Response:
+    return json_response(dialects.view(req.state))
+
+
+@route("POST", "/_control/dialect")
+def control_dialect(req: Request) -> Response:
+    """``{"dialect": name}`` for every tenant (clearing their own choices), or with
+    ``"tenant"`` (slug, id or domain) for one; an unknown name is a 400 listing the known."""
+    body = _control_body(req)
+    state = req.state
+    tenant = None
+    if body.get("tenant") is not None:
+        tenant = state.tenant(str(body["tenant"]))
+        if tenant is None:
+            raise BadRequest(f"Unknown tenant '{body['tenant']}'.")
+    try:
+        name = dialects.check(body.get("dialect"))
+    except dialects.UnknownDialect as exc:
+        raise BadRequest(str(exc)) from exc
+    with state.lock:
+        dialects.choose(state, name, tenant)
+        state.save()
+    return json_response(dialects.view(state))

@@ -1,8 +1,9 @@
 """Every Point wire shape the emulator produces or accepts, in one module.
 
 Most of the Syskit Point API contract is not public: the real one is the Swagger served by each
-Point instance. Each shape below is tagged with its label from
-``shared/reference/syskit-point-api.md`` (the section is in brackets):
+Point instance. Each shape below is tagged with how much is known of it (the number in brackets
+is the section of the research notes the shapes were first drawn from; the repo's own account,
+field by field, is docs/point-contract.md, and the dialects are docs/point-dialects.md):
 
 - documented: read in Syskit's public docs;
 - documented-draft: read on an unmerged docs branch;
@@ -11,7 +12,8 @@ Point instance. Each shape below is tagged with its label from
 
 When a real Swagger is seen, change the proposed shapes here and nowhere else. The rest of the
 emulator works on internal records (plain dicts in ``state.data`` or generated on demand) and
-turns them into wire dicts only through these functions.
+turns them into wire dicts only through these functions. These are the ``today`` dialect's
+shapes; ``dialects`` derives the other dialects' from them.
 """
 
 from __future__ import annotations

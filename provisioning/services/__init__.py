@@ -26,8 +26,10 @@ from provisioning.services.following import (
 )
 from provisioning.services.requests import (
     SubmitRefused,
+    may_send_again,
     request_cancel,
     request_retry,
+    request_send_again,
     request_submit,
     request_submit_once,
     submitted_with,
@@ -56,6 +58,7 @@ __all__ = [
     "catalogue_sync",
     "content_hash",
     "enqueue_send",
+    "may_send_again",
     "next_poll_interval",
     "poll_due",
     "record_transition",
@@ -63,6 +66,7 @@ __all__ = [
     "request_refresh",
     "request_retry",
     "request_send",
+    "request_send_again",
     "request_submit",
     "request_submit_once",
     "request_watched",

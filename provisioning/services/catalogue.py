@@ -50,11 +50,12 @@ def _wanted(item: CatalogueItem) -> dict[str, Any]:
         "workload": item.workload,
         "name": item.name[:200],
         "description": item.description,
-        # No word on approval counts as automatic: the request page follows what the upstream
-        # then says (an approver's stage shows as waiting for approval).
-        "approval": Template.Approval.MANUAL
-        if item.approval == Approval.MANUAL
-        else Template.Approval.AUTOMATIC,
+        # The catalogue may say nothing about approval (it is not documented): then the
+        # request page follows what the upstream says of each request.
+        "approval": {
+            Approval.MANUAL: Template.Approval.MANUAL,
+            Approval.AUTOMATIC: Template.Approval.AUTOMATIC,
+        }.get(item.approval, Template.Approval.UNKNOWN),
         "definition": definition,
         "rules": item.rules.to_json(),
         "content_hash": content_hash(definition),

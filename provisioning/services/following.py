@@ -25,6 +25,7 @@ from provisioning.states import (
     can_transition,
     state_from_upstream,
 )
+from tenants import services as tenant_services
 from tenants import upstream
 from upstreams.contract import RequestStatus, Status, UpstreamError
 
@@ -95,6 +96,17 @@ def status_detail(prefix: str, target: str, found: RequestStatus, label: str) ->
     return " ".join(parts)
 
 
+def note_unknown_status(item: ProvisioningRequest, found: RequestStatus) -> None:
+    """A status word the upstream's adapter does not know: shown raw, flagged for IT staff."""
+    if found.status == Status.UNKNOWN and found.status_text:
+        tenant_services.note_unknown_value(
+            tenant=item.tenant,
+            what="request status",
+            value=found.status_text,
+            example=f"request {item.pk} ({item.final_name})",
+        )
+
+
 def apply_status(*, item: ProvisioningRequest, found: RequestStatus, source: str) -> bool:
     """Apply an upstream status (polled, or pushed) to an in-flight request and schedule its
     next check; True if anything changed. A status the life cycle does not allow after the
@@ -102,6 +114,8 @@ def apply_status(*, item: ProvisioningRequest, found: RequestStatus, source: str
     now = timezone.now()
     fields = status_fields(found)
     target = state_from_upstream(found.status)
+    if target is None:
+        note_unknown_status(item, found)
     if target is not None and target != item.state:
         if can_transition(item.state, target):
             interval = next_poll_interval(item.poll_interval, changed=True)
@@ -175,7 +189,7 @@ def request_watched(*, item: ProvisioningRequest) -> bool:
     cause one check.
     """
     now = timezone.now()
-    if item.state not in IN_FLIGHT_STATES:
+    if item.state not in IN_FLIGHT_STATES and item.state != State.CONFIRMING:
         return False
     hold = now + timedelta(seconds=settings.PROVISIONING_POLL_MIN_INTERVAL)
     if item.next_poll_at is not None and item.next_poll_at > now:
@@ -186,6 +200,10 @@ def request_watched(*, item: ProvisioningRequest) -> bool:
                 pk=item.pk, state=item.state, next_poll_at=item.next_poll_at
             ).update(next_poll_at=hold, poll_interval=settings.PROVISIONING_POLL_MIN_INTERVAL)
         return False
+    if item.state == State.CONFIRMING:
+        # Due: the send task looks for it (it claims the row itself).
+        async_task(SEND_TASK, item.pk)
+        return True
     claimed = ProvisioningRequest.objects.filter(
         pk=item.pk, state=item.state, next_poll_at=item.next_poll_at
     ).update(next_poll_at=hold)
@@ -244,8 +262,8 @@ def poll_due() -> PollReport:
 def _sends_due(now: datetime, limit: int) -> list[int]:
     stale = now - timedelta(seconds=settings.PROVISIONING_SEND_LEASE)
     due = ProvisioningRequest.objects.filter(
-        # Retry time reached (a retryable error, or an unknown outcome handed back).
-        Q(state__in=(State.SUBMITTED, State.SENDING), next_poll_at__lte=now)
+        # Retry time reached, or the next look for a confirming request.
+        Q(state__in=(State.SUBMITTED, State.SENDING, State.CONFIRMING), next_poll_at__lte=now)
         # The send task was lost (crash between commit and enqueue).
         | Q(state=State.SUBMITTED, next_poll_at__isnull=True, updated_at__lt=stale)
         # The attempt died with its lease (worker killed between POST and saving).

@@ -6,12 +6,20 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from audit.models import AuditAction
 from audit.services import audit_record
-from provisioning.models import ProvisioningRequest, RequestEvent, RequestPerson, Template
+from provisioning.models import (
+    FailureKind,
+    ProvisioningRequest,
+    RequestEvent,
+    RequestPerson,
+    Template,
+)
 from provisioning.naming import final_names
 from provisioning.payload import RequestData
+from provisioning.services.sending import waited_long
 from provisioning.services.transitions import add_event, enqueue_send, record_transition
 from provisioning.states import State, TransitionRefused
 from tenants.models import Tenant
@@ -122,9 +130,18 @@ def request_submit_once(*, submission_key: str, **kwargs: Any) -> tuple[Provisio
 
 
 def request_retry(*, item: ProvisioningRequest, actor: User) -> ProvisioningRequest:
-    """Send a failed request again, as a new attempt with a new idempotency key."""
+    """Send a failed request again, as a new attempt with a new idempotency key.
+
+    Not when the upstream refused what was asked: sending the same again cannot help; the
+    person fixes it and resubmits (a new request linked to this one).
+    """
     if item.state != State.FAILED:
         raise TransitionRefused("Only a failed request can be retried.")
+    if item.failure_kind == FailureKind.INVALID:
+        raise TransitionRefused(
+            f"{item.tenant.upstream_label} refused what was asked: sending it again cannot "
+            "help. Use “Fix and resubmit”."
+        )
     template = item.template
     if template.removed_upstream or template.hidden:
         raise TransitionRefused(
@@ -146,6 +163,11 @@ def request_retry(*, item: ProvisioningRequest, actor: User) -> ProvisioningRequ
             error_message="",
             field_errors={},
             correlation_id="",
+            failure_kind="",
+            maybe_sent=False,
+            accepted_at=None,
+            resend_approved=False,
+            workspaces_before=None,
             send_attempts=0,
             send_started_at=None,
             next_poll_at=None,
@@ -190,4 +212,49 @@ def request_cancel(*, item: ProvisioningRequest, actor: User) -> ProvisioningReq
             tenant=item.tenant,
             detail=f"Request {item.pk}: {item.final_name}",
         )
+    return item
+
+
+def may_send_again(item: ProvisioningRequest) -> bool:
+    """Whether IT staff may say "not upstream: send it again" for a confirming request: only
+    when nothing says it arrived (no accepted answer) and the portal has been looking long
+    enough to ask a person (PROVISIONING_CONFIRM_ESCALATE_AFTER)."""
+    if item.state != State.CONFIRMING or item.accepted_at is not None or item.resend_approved:
+        return False
+    return waited_long(item)
+
+
+def request_send_again(*, item: ProvisioningRequest, actor: User) -> ProvisioningRequest:
+    """A person checked the upstream and found nothing: send the confirming request again.
+
+    Safe because an "already exists" answer to it is then adopted as our own request.
+    """
+    label = item.tenant.upstream_label
+    if not may_send_again(item):
+        raise TransitionRefused(
+            f"This request cannot be sent again now: it is not waiting for {label} to confirm, "
+            f"or {label} said it received it."
+        )
+    now = timezone.now()
+    with transaction.atomic():
+        changed = ProvisioningRequest.objects.filter(
+            pk=item.pk, state=State.CONFIRMING, accepted_at__isnull=True, resend_approved=False
+        ).update(resend_approved=True, next_poll_at=now, updated_at=now)
+        if not changed:
+            raise TransitionRefused("The request changed in the meantime; reload the page.")
+        add_event(
+            item,
+            source=RequestEvent.Source.PERSON,
+            from_state=State.CONFIRMING,
+            to_state=State.CONFIRMING,
+            detail=f"Checked {label} and found nothing: send it again.",
+            actor=actor,
+        )
+        audit_record(
+            action=AuditAction.REQUEST_RETRIED,
+            user=actor,
+            tenant=item.tenant,
+            detail=f"Request {item.pk}: {item.final_name}: not found in {label}, sent again.",
+        )
+        enqueue_send(item)
     return item

@@ -1,22 +1,29 @@
-"""Sending a request to its upstream, exactly once.
+"""Sending a request to its upstream, exactly once, on documented reads only.
 
-An upstream may have no idempotency key and a POST's answer can be lost (timeout, reset, crash
-of the worker between the POST and saving its answer). So:
+An upstream may have no idempotency key, and a POST's answer can be lost (timeout, reset, crash
+of the worker between the POST and saving its answer). An answer that is lost, or a 2xx that
+names no request, proves nothing about what the upstream did. So:
 
-1. A send attempt first claims the row with a conditional UPDATE: submitted -> sending, or
-   sending -> sending when the previous attempt's outcome is unknown (it said so by setting
-   next_poll_at, or it died: its lease, send_started_at + PROVISIONING_SEND_LEASE, is over;
-   the lease is longer than the task timeout, so a live attempt is never overtaken). Only the
-   winner of the UPDATE talks to the upstream.
-2. An attempt that took over an unknown outcome looks the request up upstream (by URL and
-   name, created by us since this send round began) and adopts what it finds. Only when the
-   lookup proves absence does it submit again.
+1. A send attempt first claims the row with a conditional UPDATE: submitted -> sending; or a
+   confirming row whose next check is due; or a sending row whose attempt died (its lease,
+   send_started_at + PROVISIONING_SEND_LEASE, is over: longer than the task timeout, so a live
+   attempt is never overtaken). Only the winner of the UPDATE talks to the upstream.
+2. A row that may already be upstream (`maybe_sent`: an answer was lost or an attempt died;
+   `accepted_at`: a 2xx named no request) is looked for before anything is sent again
+   (`_confirm`): through the upstream's request lookup when it has one (an optional fast path:
+   "not supported" proves nothing), then through the workspace itself (the group by its name,
+   the site by its URL: reads the upstream documents). Found, it is adopted. A request the
+   upstream accepted is never sent again; a lost answer is sent again only when the lookup
+   proved that nothing arrived, or when a person checked the upstream and found nothing. Until
+   then the request waits in `confirming`, is looked for again with back-off, and after
+   PROVISIONING_CONFIRM_ESCALATE_AFTER IT staff are asked to check. Never Failed on a guess.
 3. The answer (the upstream id) is saved in the same conditional UPDATE that moves the state
-   on, so there is no moment where the upstream has the request and we believe we never sent.
+   on. An answer without a status follows the template's approval mode. "Already exists" for
+   our own name, after an attempt of this round may have arrived, is adopted, not failed.
 4. Errors that prove the request was not received (connection refused, 429, no token) put the
-   row back to submitted with a retry time; an unknown outcome keeps it in sending. Either way
-   the poller resumes it when due. Invariant: a submitted row has nothing upstream, which is
-   why cancelling it is safe.
+   row back to submitted with a retry time when nothing of this round may be upstream, else
+   back to confirming. Invariant: a submitted row has nothing upstream, which is why
+   cancelling it is safe.
 """
 
 from __future__ import annotations
@@ -30,36 +37,56 @@ from django.conf import settings
 from django.db.models import F
 from django.utils import timezone
 
-from provisioning.models import ProvisioningRequest, RequestEvent
+from provisioning.models import FailureKind, ProvisioningRequest, RequestEvent, Template
 from provisioning.naming import final_names
 from provisioning.payload import RequestData, form_errors
-from provisioning.services.following import capped_retry_after, status_detail, status_fields
+from provisioning.services.following import (
+    capped_retry_after,
+    next_poll_interval,
+    note_unknown_status,
+    status_detail,
+    status_fields,
+)
 from provisioning.services.transitions import add_event, record_transition
 from provisioning.states import State, state_from_upstream
 from tenants import upstream
 from upstreams.contract import (
+    AlreadyExists,
     Invalid,
+    NotSupported,
     OutcomeUnknown,
     RequestStatus,
     Status,
     Throttled,
+    Upstream,
     UpstreamError,
+    Workload,
+    Workspace,
     WorkspaceSpec,
 )
 
 logger = logging.getLogger(__name__)
 
-# Clocks differ: an upstream request created this long before our send round began still
-# counts as ours when we look for what an unanswered POST created.
+# Clocks differ: an upstream request or workspace created this long before our send round
+# began still counts as ours when we look for what an unanswered attempt created.
 LOOKUP_CLOCK_SKEW = timedelta(seconds=60)
-# After an unknown outcome, attempts beyond PROVISIONING_SEND_MAX_ATTEMPTS that may still
-# look the request up (never submit) before the portal gives up and asks a person to check.
-UNKNOWN_EXTRA_ATTEMPTS = 3
+# At most this many workspaces holding a typed name are remembered before a send (naming rule
+# unpublished); with more, a lost answer waits for a person instead of being matched.
+WORKSPACES_BEFORE_LIMIT = 500
+# States of other requests whose typed names may claim a workspace: they may be upstream.
+_MAY_BE_UPSTREAM = (
+    State.SENDING,
+    State.CONFIRMING,
+    State.WAITING_APPROVAL,
+    State.APPROVED,
+    State.IN_PROGRESS,
+    State.COMPLETED,
+)
 
 
 @dataclass(frozen=True)
 class SendResult:
-    outcome: str  # skipped | sent | adopted | unknown | retry | failed
+    outcome: str  # skipped | sent | adopted | confirming | retry | failed
     detail: str = ""
 
 
@@ -67,8 +94,8 @@ def _lease() -> timedelta:
     return timedelta(seconds=settings.PROVISIONING_SEND_LEASE)
 
 
-def _claim(request_id: int) -> tuple[ProvisioningRequest, bool] | None:
-    """Win the right to send. Returns (request, previous outcome unknown) or None."""
+def _claim(request_id: int) -> ProvisioningRequest | None:
+    """Win the right to work on the request's send (see the module docstring, point 1)."""
     item = (
         ProvisioningRequest.objects.select_related("tenant", "template")
         .filter(pk=request_id)
@@ -81,47 +108,46 @@ def _claim(request_id: int) -> tuple[ProvisioningRequest, bool] | None:
     if item.state == State.SUBMITTED:
         if item.next_poll_at is not None and item.next_poll_at > now:
             return None  # a retry time was set; the poller resumes it then
-        attempt = item.send_attempts + 1
         won = record_transition(
             item=item,
             to_state=State.SENDING,
             source=RequestEvent.Source.PORTAL,
-            detail=f"Sending to {label} (attempt {attempt}).",
+            detail=f"Sending to {label} (attempt {item.send_attempts + 1}).",
             send_attempts=F("send_attempts") + 1,
             send_started_at=now,
             next_poll_at=None,
         )
-        return (item, False) if won else None
-    if item.state == State.SENDING:
-        started = item.send_started_at
-        handed_back = item.next_poll_at is not None and item.next_poll_at <= now
-        died = started is None or started < now - _lease()
-        if not (handed_back or died):
-            return None  # another attempt is still within its lease
+        return item if won else None
+    if item.state == State.CONFIRMING:
+        if item.next_poll_at is not None and item.next_poll_at > now:
+            return None
         taken = ProvisioningRequest.objects.filter(
-            pk=item.pk,
-            state=State.SENDING,
-            send_started_at=started,
-            next_poll_at=item.next_poll_at,
-        ).update(
-            send_attempts=F("send_attempts") + 1,
-            send_started_at=now,
-            next_poll_at=None,
-            updated_at=now,
-        )
+            pk=item.pk, state=State.CONFIRMING, next_poll_at=item.next_poll_at
+        ).update(send_started_at=now, next_poll_at=None, updated_at=now)
         if not taken:
             return None
-        item.refresh_from_db(fields=["send_attempts", "send_started_at", "next_poll_at"])
-        why = "got no answer" if handed_back else "stopped without finishing"
+        item.refresh_from_db(fields=["send_started_at", "next_poll_at"])
+        return item
+    if item.state == State.SENDING:
+        started = item.send_started_at
+        if started is not None and started >= now - _lease():
+            return None  # another attempt is still within its lease
+        # The attempt died, maybe after its POST reached the upstream: look before sending.
+        taken = ProvisioningRequest.objects.filter(
+            pk=item.pk, state=State.SENDING, send_started_at=started
+        ).update(send_started_at=now, maybe_sent=True, updated_at=now)
+        if not taken:
+            return None
+        item.refresh_from_db(fields=["send_started_at", "maybe_sent"])
         add_event(
             item,
             source=RequestEvent.Source.PORTAL,
             from_state=State.SENDING,
             to_state=State.SENDING,
-            detail=f"The previous attempt {why}; checking {label} before sending again "
-            f"(attempt {item.send_attempts}).",
+            detail=f"The previous attempt stopped without finishing; checking {label} before "
+            "sending again.",
         )
-        return item, True
+        return item
     return None
 
 
@@ -138,21 +164,35 @@ def _round_started_at(item: ProvisioningRequest) -> datetime:
     """When this send round began: the submit, or the latest retry of a failed request."""
     event = (
         item.events.filter(to_state=State.SUBMITTED)
-        .exclude(from_state=State.SENDING)
+        .exclude(from_state__in=(State.SENDING, State.CONFIRMING))
         .order_by("-at", "-id")
         .first()
     )
     return event.at if event is not None else item.created_at
 
 
-def _find_earlier(item: ProvisioningRequest) -> RequestStatus | None:
-    """The upstream request an earlier, unanswered attempt of this round created, if any."""
+# --- Finding what an earlier attempt did -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Looked:
+    found: RequestStatus | None = None  # our request, by the upstream's request lookup
+    workspace_url: str = ""  # our workspace, which exists
+    workspace_id: str = ""
+    workspace_name: str = ""
+    absent: bool = False  # the request lookup proved that nothing of this round arrived
+
+
+def _lookup_request(item: ProvisioningRequest, provider: Upstream) -> _Looked:
+    """The optional fast path: the upstream's own request lookup, by final name and URL."""
     data = _data(item)
+    try:
+        candidates = provider.find_requests(
+            display_name=item.final_name or data.display_name, desired_url=data.desired_url
+        )
+    except NotSupported:
+        return _Looked()
     names = final_names(item.template.template_rules, data.display_name, data.desired_url)
-    candidates = upstream.provider_for(item.tenant).find_requests(
-        display_name=data.display_name or item.display_name,
-        desired_url=data.desired_url,
-    )
     since = _round_started_at(item) - LOOKUP_CLOCK_SKEW
     retried = item.events.filter(from_state=State.FAILED, to_state=State.SUBMITTED).exists()
     taken = set(
@@ -178,32 +218,173 @@ def _find_earlier(item: ProvisioningRequest) -> RequestStatus | None:
             continue
         matches.append((found.requested_at or since, found))
     if not matches:
-        return None
+        return _Looked(absent=True)
     matches.sort(key=lambda pair: pair[0])
     if len(matches) > 1:
         logger.warning(
-            "Request %s: %d upstream requests match; adopting the earliest",
-            item.pk,
-            len(matches),
+            "Request %s: %d upstream requests match; adopting the earliest", item.pk, len(matches)
         )
-    return matches[0][1]
+    return _Looked(found=matches[0][1])
+
+
+def _lookup_workspace(item: ProvisioningRequest, provider: Upstream) -> _Looked:
+    """The documented path: does the workspace itself exist (made in this round)?"""
+    data = _data(item)
+    names = final_names(item.template.template_rules, data.display_name, data.desired_url)
+    workspace = provider.find_workspace(
+        workload=Workload(item.workload), name=names.display_name, url_slug=names.url_slug or ""
+    )
+    if workspace is None:
+        return _Looked()
+    since = _round_started_at(item) - LOOKUP_CLOCK_SKEW
+    if workspace.created_at is not None and workspace.created_at < since:
+        return _Looked()  # someone's older workspace of that name: not what we made
+    return _Looked(workspace_url=workspace.url, workspace_id=workspace.id)
+
+
+def _workspace_key(workspace: Workspace) -> str:
+    """What tells workspaces apart: the id, else the URL, else the name (an id may be all)."""
+    return workspace.id or workspace.url or workspace.name.casefold()
+
+
+def _remember_workspaces_before(item: ProvisioningRequest, provider: Upstream) -> None:
+    """The naming rule is not published: before the round's first send, note which workspaces
+    already hold the typed name, so that a lost answer is matched only to a new one. When they
+    cannot be read, or are too many, nothing is noted and a lost answer waits for a person."""
+    try:
+        found = provider.find_workspaces(
+            workload=Workload(item.workload),
+            containing=_data(item).display_name,
+            limit=WORKSPACES_BEFORE_LIMIT,
+        )
+    except UpstreamError as error:
+        logger.info("Request %s: workspaces before the send not read: %s", item.pk, error.text)
+        return
+    if found.has_more:
+        return
+    keys = sorted({_workspace_key(w) for w in found.items})
+    ProvisioningRequest.objects.filter(pk=item.pk, send_started_at=item.send_started_at).update(
+        workspaces_before=keys
+    )
+    item.workspaces_before = keys
+
+
+def _rival_names(item: ProvisioningRequest, typed: str) -> list[str]:
+    """Typed names of this tenant's other requests that may be upstream and hold ours."""
+    names = (
+        ProvisioningRequest.objects.filter(
+            tenant=item.tenant,
+            state__in=_MAY_BE_UPSTREAM,
+            form_data__display_name__icontains=typed,
+        )
+        .exclude(pk=item.pk)
+        .values_list("form_data__display_name", flat=True)
+    )
+    return [str(n) for n in names if n]
+
+
+def _lookup_new_workspace(item: ProvisioningRequest, provider: Upstream) -> _Looked:
+    """The naming rule is not published, so the final name is unknown: ours is the one
+    workspace holding the typed name that did not exist before the round's first send, that no
+    other request of the portal claims. Two or more candidates: a person decides."""
+    before = item.workspaces_before
+    if not isinstance(before, list):
+        return _Looked()
+    typed = _data(item).display_name.strip()
+    found = provider.find_workspaces(
+        workload=Workload(item.workload), containing=typed, limit=len(before) + 20
+    )
+    if found.has_more:
+        return _Looked()
+    rivals = _rival_names(item, typed)
+    if any(rival.strip().casefold() == typed.casefold() for rival in rivals):
+        logger.warning("Request %s: another request typed the same name; a person decides", item.pk)
+        return _Looked()
+    claimed = ProvisioningRequest.objects.filter(tenant=item.tenant).exclude(pk=item.pk)
+    since = _round_started_at(item) - LOOKUP_CLOCK_SKEW
+    new = []
+    for workspace in found.items:
+        if _workspace_key(workspace) in before:
+            continue
+        if workspace.created_at is not None and workspace.created_at < since:
+            continue
+        if any(_holds(workspace, rival) for rival in rivals):
+            continue  # "Falcon Ops" is another request's, not the one typed "Falcon"
+        if (workspace.id and claimed.filter(workspace_id=workspace.id).exists()) or (
+            workspace.url and claimed.filter(workspace_url=workspace.url).exists()
+        ):
+            continue
+        new.append(workspace)
+    if len(new) != 1:
+        if new:
+            logger.warning(
+                "Request %s: %d new workspaces hold the typed name; a person decides",
+                item.pk,
+                len(new),
+            )
+        return _Looked()
+    return _Looked(
+        workspace_url=new[0].url,
+        workspace_id=new[0].id,
+        workspace_name=new[0].name,
+    )
+
+
+def _holds(workspace: Workspace, text: str) -> bool:
+    """Does the workspace's name or URL contain ``text`` (case-insensitively)?"""
+    needle = text.strip().casefold()
+    return bool(needle) and any(
+        needle in value.casefold() for value in (workspace.name, workspace.url) if value
+    )
+
+
+def _look(item: ProvisioningRequest, provider: Upstream) -> _Looked:
+    by_request = _lookup_request(item, provider)
+    if by_request.found is not None:
+        return by_request
+    if not item.template.template_rules.naming_published:
+        by_workspace = _lookup_new_workspace(item, provider)
+        return (
+            by_workspace if by_workspace.workspace_id or by_workspace.workspace_url else by_request
+        )
+    by_workspace = _lookup_workspace(item, provider)
+    if by_workspace.workspace_url or by_workspace.workspace_id:
+        return by_workspace
+    return by_request
+
+
+# --- Recording what happened -------------------------------------------------------------------
+
+
+def _target(item: ProvisioningRequest, found: RequestStatus) -> State:
+    """The state an answer means; without a status, the template's approval mode decides."""
+    target = state_from_upstream(found.status)
+    if target is not None:
+        return target
+    note_unknown_status(item, found)
+    if item.template.approval == Template.Approval.AUTOMATIC:
+        return State.APPROVED
+    return State.WAITING_APPROVAL
 
 
 def _record_sent(item: ProvisioningRequest, found: RequestStatus, detail: str) -> bool:
-    """Save the upstream id and move on from sending, in one conditional UPDATE."""
-    target = state_from_upstream(found.status)
-    if target is None:
-        logger.warning("Request %s: unknown upstream status %r", item.pk, found.status_text)
-        target = State.APPROVED
+    """Save the upstream's answer and move on, in one conditional UPDATE."""
     now = timezone.now()
     interval = settings.PROVISIONING_POLL_MIN_INTERVAL
-    fields = {
-        **status_fields(found),
-        "upstream_id": found.id[:100],
-        "poll_interval": interval,
-        "next_poll_at": now + timedelta(seconds=interval),
-        "last_polled_at": now,
-    }
+    if not found.id:
+        # Accepted, but not named: it arrived. Look for it until it is found; never resend.
+        return record_transition(
+            item=item,
+            to_state=State.CONFIRMING,
+            source=RequestEvent.Source.PORTAL,
+            detail=f"{detail} {item.tenant.upstream_label} accepted it without naming it; the "
+            "portal looks it up to follow it.",
+            only_if={"send_started_at": item.send_started_at},
+            accepted_at=now,
+            next_poll_at=now + timedelta(seconds=interval),
+            poll_interval=interval,
+        )
+    target = _target(item, found)
     applied = record_transition(
         item=item,
         to_state=target,
@@ -211,7 +392,11 @@ def _record_sent(item: ProvisioningRequest, found: RequestStatus, detail: str) -
         detail=status_detail(detail, target, found, item.tenant.upstream_label),
         # Still our claim: the same attempt that sent it.
         only_if={"send_started_at": item.send_started_at},
-        **fields,
+        **status_fields(found),
+        upstream_id=found.id[:100],
+        poll_interval=interval,
+        next_poll_at=now + timedelta(seconds=interval),
+        last_polled_at=now,
     )
     if not applied:
         logger.error(
@@ -222,6 +407,24 @@ def _record_sent(item: ProvisioningRequest, found: RequestStatus, detail: str) -
     return applied
 
 
+def _adopt_workspace(item: ProvisioningRequest, looked: _Looked) -> bool:
+    label = item.tenant.upstream_label
+    named: dict[str, Any] = (
+        {"final_name": looked.workspace_name[:300]} if looked.workspace_name else {}
+    )
+    shown = looked.workspace_name or looked.workspace_url or looked.workspace_id
+    return record_transition(
+        item=item,
+        to_state=State.COMPLETED,
+        source=RequestEvent.Source.PORTAL,
+        detail=f"The workspace exists in {label}: an earlier attempt created it ({shown}).",
+        only_if={"send_started_at": item.send_started_at},
+        workspace_url=looked.workspace_url[:500],
+        workspace_id=looked.workspace_id[:100],
+        **named,
+    )
+
+
 def _retry_delay(item: ProvisioningRequest, retry_after: float | None) -> timedelta:
     base = settings.PROVISIONING_SEND_RETRY_DELAY * (2 ** max(0, item.send_attempts - 1))
     seconds = min(base, settings.PROVISIONING_SEND_RETRY_MAX)
@@ -230,23 +433,86 @@ def _retry_delay(item: ProvisioningRequest, retry_after: float | None) -> timede
     return timedelta(seconds=seconds)
 
 
-def _hand_back_unknown(item: ProvisioningRequest, why: str) -> SendResult:
-    """Keep the row in sending; the next attempt (when next_poll_at is due) looks up first."""
-    next_at = timezone.now() + _retry_delay(item, None)
-    ProvisioningRequest.objects.filter(
-        pk=item.pk, state=State.SENDING, send_started_at=item.send_started_at
-    ).update(next_poll_at=next_at, updated_at=timezone.now())
+def _confirming(item: ProvisioningRequest, why: str, *, maybe_sent: bool = False) -> SendResult:
+    """Wait in confirming: look for it again after a back-off; ask a person after a while."""
+    now = timezone.now()
+    interval = next_poll_interval(item.poll_interval, changed=False)
+    fields: dict[str, Any] = {"next_poll_at": now + timedelta(seconds=interval)}
+    fields["poll_interval"] = interval
+    if maybe_sent:
+        fields["maybe_sent"] = True
+    if item.state == State.CONFIRMING:
+        ProvisioningRequest.objects.filter(
+            pk=item.pk, state=State.CONFIRMING, send_started_at=item.send_started_at
+        ).update(updated_at=now, **fields)
+        if why:
+            add_event(
+                item,
+                source=RequestEvent.Source.PORTAL,
+                from_state=State.CONFIRMING,
+                to_state=State.CONFIRMING,
+                detail=why,
+            )
+    else:
+        record_transition(
+            item=item,
+            to_state=State.CONFIRMING,
+            source=RequestEvent.Source.PORTAL,
+            detail=f"{why} The portal looks for it in {item.tenant.upstream_label} before it "
+            "sends anything again.".strip(),
+            only_if={"send_started_at": item.send_started_at},
+            **fields,
+        )
+    _escalate_if_long(item)
+    return SendResult("confirming", why)
+
+
+def confirming_since(item: ProvisioningRequest) -> datetime:
+    """When the request began to wait in confirming (in this send round)."""
+    event = (
+        item.events.filter(to_state=State.CONFIRMING, at__gte=_round_started_at(item))
+        .exclude(from_state=State.CONFIRMING)
+        .order_by("at", "id")
+        .first()
+    )
+    return event.at if event is not None else timezone.now()
+
+
+def waited_long(item: ProvisioningRequest) -> bool:
+    """Confirming for longer than PROVISIONING_CONFIRM_ESCALATE_AFTER: time to ask a person."""
+    waited = timezone.now() - confirming_since(item)
+    return waited >= timedelta(seconds=settings.PROVISIONING_CONFIRM_ESCALATE_AFTER)
+
+
+def _escalate_if_long(item: ProvisioningRequest) -> None:
+    """After PROVISIONING_CONFIRM_ESCALATE_AFTER, say once that a person should look."""
+    if not waited_long(item):
+        return
+    marker = "IT staff: please check"
+    if item.events.filter(detail__startswith=marker).exists():
+        return
+    label = item.tenant.upstream_label
+    if item.accepted_at is not None:
+        detail = (
+            f'{marker} {label} for "{item.final_name}". {label} accepted the request but the '
+            "portal has not found it since; it keeps looking."
+        )
+    else:
+        detail = (
+            f'{marker} {label} for "{item.final_name}". The portal cannot tell whether an '
+            "earlier attempt reached it. If it is not there, use \u201cNot in "
+            f"{label}: send again\u201d on this page; the portal never sends it again on a guess."
+        )
     add_event(
         item,
         source=RequestEvent.Source.PORTAL,
-        from_state=State.SENDING,
-        to_state=State.SENDING,
-        detail=f"{why} The portal will check {item.tenant.upstream_label} before it sends again.",
+        from_state=State.CONFIRMING,
+        to_state=State.CONFIRMING,
+        detail=detail,
     )
-    return SendResult("unknown", why)
 
 
-def _fail(item: ProvisioningRequest, message: str, **fields: Any) -> SendResult:
+def _fail(item: ProvisioningRequest, message: str, kind: FailureKind, **fields: Any) -> SendResult:
     record_transition(
         item=item,
         to_state=State.FAILED,
@@ -254,34 +520,25 @@ def _fail(item: ProvisioningRequest, message: str, **fields: Any) -> SendResult:
         detail=message,
         only_if={"send_started_at": item.send_started_at},
         error_message=message,
+        failure_kind=kind,
         **fields,
     )
     return SendResult("failed", message)
 
 
-def _retry_later(
-    item: ProvisioningRequest, problem: str, retry_after: float | None, *, unknown: bool
-) -> SendResult:
-    """A retryable problem. `unknown`: a submission of this round may have arrived."""
+def _not_received(item: ProvisioningRequest, problem: str, retry_after: float | None) -> SendResult:
+    """This attempt certainly did not arrive (or failed before sending)."""
+    if item.maybe_sent or item.accepted_at is not None:
+        # An earlier attempt of this round may be upstream: look for it, never guess.
+        return _confirming(item, problem)
     attempts = item.send_attempts
     label = item.tenant.upstream_label
-    if unknown:
-        # The row must stay in sending so the next attempt looks the request up first. An
-        # unknown outcome is always followed by one more attempt (the lookup settles it); only
-        # when the lookup itself keeps failing do we give up, and say what to check.
-        if attempts >= settings.PROVISIONING_SEND_MAX_ATTEMPTS + UNKNOWN_EXTRA_ATTEMPTS:
-            return _fail(
-                item,
-                f"{problem} The portal could not confirm with {label} whether the request "
-                f'arrived ({attempts} attempts). Check {label} for "{item.final_name}" before '
-                "you retry.",
-            )
-        return _hand_back_unknown(item, problem)
     if attempts >= settings.PROVISIONING_SEND_MAX_ATTEMPTS:
         return _fail(
             item,
             f"{problem} The portal gave up after {attempts} attempts; nothing was created in "
             f"{label}. Retry the request later.",
+            FailureKind.NOT_RECEIVED,
         )
     next_at = timezone.now() + _retry_delay(item, retry_after)
     record_transition(
@@ -296,51 +553,85 @@ def _retry_later(
     return SendResult("retry", problem)
 
 
+# --- The send task -----------------------------------------------------------------------------
+
+
 def request_send(*, request_id: int) -> SendResult:
     """Send one request to its upstream, exactly once (see the module docstring)."""
-    claimed = _claim(request_id)
-    if claimed is None:
+    item = _claim(request_id)
+    if item is None:
         return SendResult("skipped")
-    item, unknown = claimed
+    provider = upstream.provider_for(item.tenant)
     label = item.tenant.upstream_label
+    may_be_upstream = item.maybe_sent or item.accepted_at is not None
+    if may_be_upstream:
+        try:
+            looked = _look(item, provider)
+        except UpstreamError as error:
+            return _confirming(item, f"Could not look in {label} yet: {error.text}")
+        if looked.found is not None:
+            _record_sent(
+                item,
+                looked.found,
+                f"Found the request an earlier attempt sent ({label} request {looked.found.id}).",
+            )
+            return SendResult("adopted", looked.found.id)
+        if looked.workspace_url or looked.workspace_id:
+            _adopt_workspace(item, looked)
+            return SendResult("adopted", looked.workspace_id)
+        proven_absent = looked.absent and item.accepted_at is None
+        if not (proven_absent or (item.resend_approved and item.accepted_at is None)):
+            return _confirming(item, "")
+        if item.state == State.CONFIRMING:
+            # Nothing arrived (the lookup proved it, or a person checked): send it again.
+            why = "nothing of this request is there" if proven_absent else "a person checked"
+            won = record_transition(
+                item=item,
+                to_state=State.SENDING,
+                source=RequestEvent.Source.PORTAL,
+                detail=f"Sending to {label} again: {why}.",
+                only_if={"send_started_at": item.send_started_at},
+                send_attempts=F("send_attempts") + 1,
+                resend_approved=False,
+            )
+            if not won:
+                return SendResult("skipped")
+    if not item.template.template_rules.naming_published and item.workspaces_before is None:
+        _remember_workspaces_before(item, provider)
     try:
-        if unknown:
-            # Never submit again before knowing what the unanswered attempt did.
-            found = _find_earlier(item)
-            if found is not None:
-                _record_sent(
-                    item,
-                    found,
-                    f"Found the request the earlier attempt sent ({label} request {found.id}).",
-                )
-                return SendResult("adopted", found.id)
-            unknown = False  # the lookup proved that nothing of this round arrived
-            if item.send_attempts > settings.PROVISIONING_SEND_MAX_ATTEMPTS:
-                return _fail(
-                    item,
-                    f"{label} did not receive the request after {item.send_attempts - 1} "
-                    "attempts; nothing was created. Retry the request later.",
-                )
-        answer = upstream.provider_for(item.tenant).submit(workspace_spec(item))
+        answer = provider.submit(workspace_spec(item))
     except OutcomeUnknown as error:
         logger.warning("Request %s: send outcome unknown", item.pk)
-        return _retry_later(item, error.message, None, unknown=True)
+        return _confirming(item, error.message, maybe_sent=True)
+    except AlreadyExists as error:
+        if item.maybe_sent:
+            # Our own earlier attempt of this round: adopt it, by its id when named.
+            adopted = RequestStatus(id=error.existing_id)
+            _record_sent(item, adopted, f"{label} already has this request: {error.message}")
+            return SendResult("adopted", error.existing_id)
+        message = f"{label} refused the request: {error.message}"
+        return _fail(
+            item,
+            message,
+            FailureKind.INVALID,
+            field_errors=form_errors({"display_name": [error.message]}),
+        )
     except Invalid as error:
         summary = f"{label} refused the request: " + "; ".join(
             " ".join(messages) for messages in error.field_errors.values()
         )
-        return _fail(item, summary, field_errors=form_errors(error.field_errors))
+        return _fail(
+            item, summary, FailureKind.INVALID, field_errors=form_errors(error.field_errors)
+        )
     except Throttled as error:
-        return _retry_later(item, error.message, error.retry_after, unknown=unknown)
+        return _not_received(item, error.message, error.retry_after)
     except UpstreamError as error:
-        text = error.text
         if error.retryable:
-            return _retry_later(item, text, None, unknown=unknown)
-        if unknown:
-            text += (
-                f' An earlier attempt may have reached {label}: check for "{item.final_name}" '
-                "there before you retry."
-            )
-        return _fail(item, text)
-    _record_sent(item, answer, f"Sent to {label} (request {answer.id}).")
+            return _not_received(item, error.text, None)
+        if item.maybe_sent:
+            return _confirming(item, error.text)
+        return _fail(item, error.text, FailureKind.REFUSED)
+    _record_sent(
+        item, answer, f"Sent to {label}" + (f" (request {answer.id})." if answer.id else ".")
+    )
     return SendResult("sent", answer.id)

@@ -39,3 +39,23 @@ def test_it_creates_no_demo_tenants_outside_demo_mode(settings: Settings) -> Non
     assert "no demo tenants" in seed()
     assert not Tenant.objects.exists()
     assert not User.objects.exists()
+
+
+def test_it_follows_the_emulator_port_but_never_undoes_a_re_pointed_tenant(
+    settings: Settings,
+) -> None:
+    settings.DEMO_MODE = True
+    settings.EMULATOR_URL = "http://127.0.0.1:8301"
+    seed()
+    settings.EMULATOR_URL = "http://127.0.0.1:8401"
+    seed()
+    assert (
+        Tenant.objects.get(slug="contoso").point_base_url == "http://127.0.0.1:8401/point/contoso"
+    )
+    Tenant.objects.filter(slug="fabrikam").update(
+        point_base_url="https://fabrikam.syskit365demo.com"
+    )
+    seed()
+    assert (
+        Tenant.objects.get(slug="fabrikam").point_base_url == "https://fabrikam.syskit365demo.com"
+    )

@@ -179,7 +179,7 @@ def test_a_lost_answer_on_a_retried_request_adopts_the_new_upstream_request(
     with django_capture_on_commit_callbacks(execute=True):
         services.request_retry(item=request, actor=requester_a)
     request.refresh_from_db()
-    assert request.state == State.SENDING
+    assert request.state == State.CONFIRMING
     request = drive(django_capture_on_commit_callbacks, request)
     assert request.state == State.COMPLETED
     assert request.upstream_id not in ("", failed_upstream)

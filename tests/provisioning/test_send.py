@@ -105,20 +105,20 @@ def test_a_lost_answer_is_looked_up_instead_of_posted_again(
     request = submit(
         django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3")
     )
-    assert request.state == State.SENDING  # never shown as failed or as sent
-    assert request.upstream_id == ""
+    assert request.state == State.CONFIRMING  # never shown as failed or as sent
+    assert request.upstream_id == "" and request.maybe_sent
     assert request.next_poll_at is not None
     # Not due yet: the poller leaves it alone.
     poll(django_capture_on_commit_callbacks)
     request.refresh_from_db()
-    assert request.send_attempts == 1
+    assert request.state == State.CONFIRMING
     make_due(request)
     poll(django_capture_on_commit_callbacks)
     request.refresh_from_db()
     assert request.upstream_id
-    assert request.send_attempts == 2
+    assert request.send_attempts == 1, "found, not sent again"
     assert request.events.filter(
-        detail__contains="Found the request the earlier attempt sent"
+        detail__contains="Found the request an earlier attempt sent"
     ).exists()
     request = drive(django_capture_on_commit_callbacks, request)
     assert request.state == State.COMPLETED
@@ -165,9 +165,10 @@ def test_a_5xx_on_the_post_is_checked_then_sent_again(
     request = submit(
         django_capture_on_commit_callbacks, catalogue["11"], requester_a, request_data("11")
     )
-    assert request.state == State.SENDING
+    assert request.state == State.CONFIRMING  # a 5xx to a POST may still have created it
     request = drive(django_capture_on_commit_callbacks, request)
     assert request.state == State.COMPLETED
+    # The lookup proved that nothing arrived, so it was sent again.
     assert request.send_attempts == 2
     assert len(ledger(instant, request)) == 1
 

@@ -14,7 +14,7 @@ from tenants import upstream
 from tenants.models import Tenant
 from tests.conftest import client_for
 from tests.provisioning.ui_fixtures import make_request, make_template
-from upstreams.contract import Group, NotFound, Site, Unavailable
+from upstreams.contract import Unavailable, Workspace
 
 pytestmark = pytest.mark.django_db
 HTMX = {"HX-Request": "true"}
@@ -150,15 +150,15 @@ def check(client: Any, template: Template, **params: str) -> str:
 
 
 def test_a_taken_team_name_is_reported(project_template: Template, requester_a: User) -> None:
-    lookup = MagicMock(return_value=Group(id="g1", name="PRJ - Apollo"))
-    with provider(get_group=lookup):
+    lookup = MagicMock(return_value=Workspace(id="g1", name="PRJ - Apollo"))
+    with provider(find_workspace=lookup):
         page = check(client_for(requester_a), project_template, display_name="Apollo")
-    lookup.assert_called_once_with("PRJ - Apollo")
+    assert lookup.call_args.kwargs["name"] == "PRJ - Apollo"
     assert "already taken" in page and "<html" not in page
 
 
 def test_a_free_name_is_reported(project_template: Template, requester_a: User) -> None:
-    with provider(get_group=MagicMock(side_effect=NotFound("no", status=404))):
+    with provider(find_workspace=MagicMock(return_value=None)):
         page = check(client_for(requester_a), project_template, display_name="Apollo")
     assert "is available" in page
 
@@ -166,18 +166,18 @@ def test_a_free_name_is_reported(project_template: Template, requester_a: User) 
 def test_an_upstream_failure_says_it_could_not_check(
     project_template: Template, requester_a: User
 ) -> None:
-    with provider(get_group=MagicMock(side_effect=Unavailable("down", status=503))):
+    with provider(find_workspace=MagicMock(side_effect=Unavailable("down", status=503))):
         page = check(client_for(requester_a), project_template, display_name="Apollo")
     assert "Could not check" in page and "available" not in page
 
 
 def test_a_site_is_checked_by_its_url(tenant_a: Tenant, requester_a: User) -> None:
     site_template = make_template(tenant_a, 21)
-    site = Site(id="s", url="https://contoso.sharepoint.com/sites/comm-news", title="News")
-    search = MagicMock(return_value=[site])
-    with provider(find_sites=search):
+    found = Workspace(id="s", url="https://contoso.sharepoint.com/sites/comm-news")
+    lookup = MagicMock(return_value=found)
+    with provider(find_workspace=lookup):
         page = check(client_for(requester_a), site_template, display_name="News")
-    assert search.call_args.args[0] == "comm-news"
+    assert lookup.call_args.kwargs["url_slug"] == "comm-news"
     assert "comm-news" in page and "already taken" in page
 
 

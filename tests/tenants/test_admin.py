@@ -155,3 +155,24 @@ def test_an_operator_moving_a_tenants_point_url_is_audited_and_drops_its_token(
     assert event.detail == f"Point API URL: {old} -> https://point.contoso.example"
     assert event.user == operator and event.actor_role == "operator"
     assert not TenantToken.objects.exists()
+
+
+def test_re_pointing_a_tenant_re_reads_its_catalogue_and_says_so(
+    operator: User, tenant_a: Tenant, django_capture_on_commit_callbacks: Any
+) -> None:
+    from unittest.mock import patch
+
+    with (
+        patch("provisioning.tasks.async_task") as enqueue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = client_for(operator).post(
+            f"/admin/tenants/tenant/{tenant_a.pk}/change/",
+            form_data(tenant_a, point_base_url="https://contoso.syskit365demo.com/v1.0/"),
+            follow=True,
+        )
+    tenant_a.refresh_from_db()
+    # The client adds /v1.0 itself: a URL pasted with it is kept without.
+    assert tenant_a.point_base_url == "https://contoso.syskit365demo.com"
+    enqueue.assert_called_once_with("provisioning.tasks.sync_catalogue", tenant_a.pk)
+    assert "template catalogue is being read again" in response.content.decode()

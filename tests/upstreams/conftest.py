@@ -7,7 +7,7 @@ Nothing here touches the portal's models: a provider only needs a Connection.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from pathlib import Path
@@ -18,7 +18,7 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from upstreams.contract import AuthenticationFailed, Connection
-from upstreams.point import transport
+from upstreams.point import provider, transport
 from upstreams.point.provider import PointProvider
 
 if TYPE_CHECKING:
@@ -39,6 +39,15 @@ def demo_app(slug: str, index: int = 0) -> dict[str, str]:
         "secret": app["secrets"][0]["value"],
         "point_app_id": tenant["point"]["api_app_id"],
     }
+
+
+@pytest.fixture(autouse=True)
+def _nothing_learnt() -> Iterator[None]:
+    """Each test starts with a provider that has learnt nothing about any Point (whether it
+    honours search or $skip is remembered per process)."""
+    provider.forget_learned()
+    yield
+    provider.forget_learned()
 
 
 # --- Token sources -----------------------------------------------------------------------------

@@ -194,7 +194,7 @@ def test_a_bare_array_is_paged_locally(offline: Connection, http: ScriptedSessio
 
 
 def test_a_page_has_more_when_the_count_says_so(offline: Connection, http: ScriptedSession) -> None:
-    http.script = [answer(200, {"value": [{"id": "s1"}], "@odata.count": 5})]
+    http.script = [answer(200, {"value": [{"id": "s1", "title": "Finance"}], "@odata.count": 5})]
     page = PointProvider(offline).sites_page(top=1, skip=0, search="fin")
     assert (page.total, page.has_more) == (5, True)
     assert http.sent[0].kwargs["params"] == {"search": "fin", "$top": 1, "$skip": 0}
@@ -207,7 +207,7 @@ def test_find_sites_reads_no_more_than_its_limit(
         answer(
             200,
             {
-                "value": [{"id": str(i)} for i in range(5)],
+                "value": [{"id": str(i), "title": f"Area {i}"} for i in range(5)],
                 "@odata.nextLink": f"{BASE}/v1.0/sites?$skip=5",
             },
         )

@@ -127,7 +127,28 @@ def test_a_minimal_template_invents_no_rule() -> None:
         None,
         Approval.UNKNOWN,
     )
-    assert item.rules == TemplateRules()
+    assert item.rules == TemplateRules(naming_published=False)
+
+
+@pytest.mark.parametrize(
+    ("template", "published"),
+    [
+        ({}, False),
+        ({"namingRule": None}, True),  # said, and empty: Point adds nothing
+        ({"NamingRule": {"Prefix": ""}}, True),
+        ({"namePrefix": "GRP-"}, True),
+        ({"description": "naming is done by Point"}, False),
+    ],
+)
+def test_a_naming_rule_is_known_only_when_the_template_says_it(
+    template: dict[str, Any], published: bool
+) -> None:
+    assert wire.template_rules(template).naming_published is published
+
+
+def test_template_terms_are_read_under_any_of_their_names() -> None:
+    assert wire.template_rules({"TermsAndConditions": "Be kind."}).terms == "Be kind."
+    assert wire.template_rules({"termsOfUse": "Be kind."}).terms == "Be kind."
 
 
 def test_a_template_in_pascal_case_reads_the_same() -> None:
@@ -420,7 +441,12 @@ def test_progress_is_an_integer_or_nothing(progress: Any, expected: int | None) 
     [
         ("/point/contoso/v1.0/provision/requests/abc-123", "abc-123"),
         ("https://p.example/v1.0/provision/requests/42?x=1", "42"),
-        ("/v1.0/requests/abc/status", ""),
+        ("/v1.0/requests/abc/status", "abc"),
+        ("/v1.0/provision/requests/77/", "77"),
+        ("/v1.0/provision/requests", ""),
+        ("/v1.0/provision/teams", ""),
+        ("https://p.example/v1.0", ""),
+        ("", ""),
         (None, ""),
     ],
 )
@@ -695,7 +721,9 @@ def test_an_odata_page_gives_its_items_count_and_next_link() -> None:
     )
 
 
-@pytest.mark.parametrize("data", [None, {"items": []}, "text", 3])
+@pytest.mark.parametrize(
+    "data", [None, {"id": "g1", "name": "One group"}, "text", 3, {"a": [], "b": []}]
+)
 def test_a_list_in_another_shape_is_an_error(data: Any) -> None:
     with pytest.raises(UpstreamError, match="unexpected shape"):
         wire.list_shape(data)

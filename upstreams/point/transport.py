@@ -3,17 +3,19 @@
 One call is a loop of three small steps:
 
 1. ``_send``: one attempt, with ``timeout=(connect, read)`` and redirects off (a status poll
-   must see the 302 that means "done" [4.1, documented-draft], and the token must never follow
-   a redirect to another host);
+   must see the 302 that means "done", docs/point-contract.md §6.1, and the token must never
+   follow a redirect to another host);
 2. ``_classify``: the answer becomes an Answer, a reason to try again (``_Again``), or a
    neutral error of upstreams.contract;
 3. ``_Retries.pause``: bounded retries with exponential back-off and jitter, Retry-After
    honoured (capped), all waiting within the connection's retry budget.
 
-What is retried: 429 (rate limits are not documented [7]; treated as retryable as the
-reference advises), 5xx, connection errors and malformed JSON. A POST that is not safe to
-repeat (a provisioning request) is never sent twice once it may have arrived: it raises
-OutcomeUnknown and the caller looks the request up first. A 401 gets one fresh token.
+What is retried: 429 (rate limits are not documented, §8; treated as retryable), 5xx,
+connection errors and malformed JSON. A POST that is not safe to repeat (a provisioning
+request) is never sent twice once it may have arrived: it raises OutcomeUnknown and the caller
+looks the request up first. But a 2xx (or 3xx) to it is an answer whatever its body: Point
+accepted the request, so an unreadable body is handed back (``Answer.unreadable``), never an
+error (§3.2). A 401 gets one fresh token.
 
 Tokens: only in the Authorization header, never in a message or a log line; the local
 variables holding one are named ``token`` so the portal's error-report scrubbing hides them.
@@ -35,6 +37,7 @@ from requests.structures import CaseInsensitiveDict
 from urllib3.exceptions import NameResolutionError, NewConnectionError
 
 from upstreams.contract import (
+    AlreadyExists,
     AuthenticationFailed,
     Conflict,
     Connection,
@@ -70,11 +73,26 @@ _NOT_SENDABLE = (
 @dataclass(frozen=True)
 class Answer:
     """A successful answer: its status (2xx, or 3xx since redirects are not followed), the
-    decoded JSON (None when empty or not asked for) and the headers (any case)."""
+    decoded JSON (None when empty or not asked for) and the headers (any case).
+
+    ``unreadable``: the body of a write that must not be repeated was not JSON; ``text`` holds
+    its first characters (a plain-text id, perhaps). Only such writes get one (§3.2).
+    """
 
     status: int
     data: Any
     headers: Mapping[str, str]
+    unreadable: bool = False
+    text: str = ""
+
+
+@dataclass
+class ListStats:
+    """What iter_pages learnt of a list while reading it: the total of its first page (when
+    Point says) and how many pages were read."""
+
+    total: int | None = None
+    pages: int = 0
 
 
 @dataclass(frozen=True)
@@ -276,6 +294,11 @@ def _refused(response: requests.Response, request: _Request) -> UpstreamError:
     if status == 404:
         return NotFound(message, status=404)
     if status == 409:
+        # A duplicate name, URL or alias (and the request that holds it, when said) is told
+        # apart from other conflicts (a report not ready): the send adopts its own request (§8).
+        is_duplicate, existing_id = wire.duplicate(data, message)
+        if is_duplicate:
+            return AlreadyExists(message, existing_id=existing_id, status=409)
         return Conflict(message, status=409)
     return UpstreamError(f"Point answered {status} to {request.name}: {message}", status=status)
 
@@ -314,22 +337,22 @@ def _classify(
 
 
 def _success(response: requests.Response, request: _Request) -> Answer | _Again:
-    """A 2xx or 3xx: its JSON, unless the body is broken (retried, or OutcomeUnknown for a
-    write that did arrive but whose answer cannot be read)."""
+    """A 2xx or 3xx: its JSON. A broken body is retried on a call that may be repeated; on a
+    write that may not, it is still an answer (Point accepted the write, §3.2): handed back as
+    unreadable, with its first characters, for the caller to read what it can."""
+    headers = CaseInsensitiveDict(response.headers)
     data: Any = None
     if request.expect_json and response.content:
         try:
             data = response.json()
         except ValueError:
             if not request.repeatable:
-                raise OutcomeUnknown(
-                    f"Point answered {request.name} with a broken body: it may or may not have "
-                    "been carried out. Look it up before sending it again.",
-                    status=response.status_code,
-                ) from None
+                logger.warning("Point %s: accepted, with a body that is not JSON", request.name)
+                text = response.content[:200].decode("utf-8", errors="replace")
+                return Answer(response.status_code, None, headers, unreadable=True, text=text)
             logger.warning("Point %s: malformed JSON", request.name)
             return _Again("sent a malformed JSON answer")
-    return Answer(response.status_code, data, CaseInsensitiveDict(response.headers))
+    return Answer(response.status_code, data, headers)
 
 
 # --- The call -----------------------------------------------------------------------------------
@@ -391,28 +414,71 @@ def call(
         retries.pause(outcome, request)
 
 
+def list_answer(answer: Answer, *, lone_object: bool = False) -> wire.ListShape:
+    """The page an answer holds; 204 No Content is an empty list."""
+    if answer.status == 204:
+        return wire.ListShape([], bare=True)
+    return wire.list_shape(answer.data, lone_object=lone_object)
+
+
 def iter_pages(
     connection: Connection,
     path: str,
     *,
     permission: str,
     params: Mapping[str, Any] | None = None,
+    lone_object: bool = False,
+    stats: ListStats | None = None,
 ) -> Iterator[Mapping[str, Any]]:
-    """Every item of a (possibly paged) list, following ``@odata.nextLink`` while it is given.
+    """Every item of a (possibly paged) list (docs/point-contract.md §7).
 
-    A link may be relative (resolved against the page it came in) but must stay on the base
-    URL's origin; a link seen before ends in an error instead of a loop.
+    Pages are followed by their next link (``@odata.nextLink``, ``NextPageLink``, ``next``...);
+    a link may be relative (resolved against the page it came in) but must stay on the base
+    URL's origin, and a link seen before ends in an error instead of a loop. A page with a total
+    but no link is followed by ``$skip`` while items are missing; if Point ignores ``$skip``
+    (the same first item again) reading stops there. ``lone_object``: an object that is no page
+    is a list of one (see wire.list_shape). ``stats`` learns the total and the pages read.
+    Callers bound how much they read (islice).
     """
-    url = absolute_url(connection, path)
+    first_url = url = absolute_url(connection, path)
     answer = call(connection, "GET", url, permission=permission, params=params)
-    shape = wire.list_shape(answer.data)
+    shape = list_answer(answer, lone_object=lone_object)
+    if stats is not None:
+        stats.total, stats.pages = shape.total, 1
     yield from shape.items
+    first_item = shape.items[0] if shape.items else None
+    read = len(shape.items)
+    total = shape.total
     seen = {url}
-    while shape.next_link:
-        url = urljoin(url, shape.next_link)
-        if url in seen:
-            raise UpstreamError("Point sent a paging link that points back to a page already read.")
-        seen.add(url)
-        answer = call(connection, "GET", url, permission=permission)
-        shape = wire.list_shape(answer.data)
+    while True:
+        if shape.next_link:
+            url = urljoin(url, shape.next_link)
+            if url in seen:
+                raise UpstreamError(
+                    "Point sent a paging link that points back to a page already read."
+                )
+            seen.add(url)
+            answer = call(connection, "GET", url, permission=permission)
+        elif not shape.bare and shape.items and total is not None and read < total:
+            start = int((params or {}).get("$skip", 0) or 0) + read
+            answer = call(
+                connection,
+                "GET",
+                first_url,
+                permission=permission,
+                params={**(params or {}), "$skip": start},
+            )
+        else:
+            return
+        shape = list_answer(answer)
+        if stats is not None:
+            stats.pages += 1
+        if not shape.items:
+            return
+        if not shape.next_link and shape.items[0] == first_item:
+            logger.warning(
+                "Point %s: $skip ignored; the list ends here", _endpoint(connection, url)
+            )
+            return
+        read += len(shape.items)
         yield from shape.items

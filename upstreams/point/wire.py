@@ -1,22 +1,32 @@
 """Point's JSON, read and written: the only module that knows Syskit Point's wire shapes.
 
 Everything else in the package (and the portal) sees the neutral types of upstreams.contract.
-Most of Point's contract is not public; each shape below cites its section of
-../shared/reference/syskit-point-api.md and its label there ([documented], [documented-draft],
-[inferred], [proposed]). When a real Swagger is seen, this module is what changes.
+Seed 000 documents Point's endpoints and permissions, not one body: docs/point-contract.md
+marks every field read or written here documented or assumed, and names the dialects of
+docs/point-dialects.md that cover each assumption. Comments cite its sections (§).
 
-Reading is lenient: a missing or mistyped field becomes the neutral default (never an
-exception), and a key is found in camelCase or PascalCase ([7, inferred]: ASP.NET Core writes
-camelCase, but accepting PascalCase costs nothing). A later issue makes reading fully tolerant.
+Reading is tolerant because every shape is a guess (point-contract.md §10):
+
+- a key is found in any spelling: camelCase, PascalCase, snake_case (keys compare lower-cased
+  without "_", "-", ".", "@" or spaces);
+- each neutral field has several names, tried in order: the proposed one, Microsoft Graph's,
+  and plain synonyms; a nested value is named by an "a/b" path;
+- enums arrive as words (any case, plain synonyms) or as numbers (assumed orders, §9);
+- a missing or mistyped field becomes the neutral default, never an exception: an object with
+  nothing but an id reads into every type. Only a list that is neither an array nor a page is an
+  error.
+
+When a real Swagger is seen, this module is what changes.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 from upstreams.contract import (
     FIELD_COMMENT,
@@ -27,6 +37,7 @@ from upstreams.contract import (
     FIELD_OWNERS,
     FIELD_PRIVACY,
     FIELD_TEMPLATE,
+    METADATA_PREFIX,
     AddressRules,
     Affixes,
     Approval,
@@ -45,22 +56,18 @@ from upstreams.contract import (
     TemplateRules,
     UpstreamError,
     Workload,
+    Workspace,
     WorkspaceSpec,
     metadata_field,
 )
 
-# --- Reading helpers ---------------------------------------------------------------------------
+# --- Reading helpers (§10) ---------------------------------------------------------------------
 
 
-def _get(data: Mapping[str, Any], name: str) -> Any:
-    """``data[name]``, else its PascalCase spelling, else None."""
-    if name in data:
-        return data[name]
-    return data.get(name[:1].upper() + name[1:])
-
-
-def _obj(value: Any) -> Mapping[str, Any]:
-    return value if isinstance(value, Mapping) else {}
+def _norm(key: object) -> str:
+    """A key or enum word for comparison: lower case, letters and digits only ("@odata.count",
+    "odata_count" and "OdataCount" are one key)."""
+    return "".join(c for c in str(key).casefold() if c.isalnum())
 
 
 def _text(value: Any) -> str:
@@ -70,45 +77,57 @@ def _text(value: Any) -> str:
     return str(value)
 
 
-def _int(value: Any) -> int | None:
-    """An integer, or digits in a string; booleans are not numbers here."""
+def _number(value: Any) -> float | None:
+    """A number, or one in a string ("55", "55.5", "55 %"); booleans are not numbers here."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().isascii() and value.strip().isdigit():
-        return int(value.strip()) if len(value.strip()) <= 18 else None
+    if isinstance(value, int | float):
+        return float(value) if value == value and abs(value) < 1e18 else None
+    if isinstance(value, str):
+        text = value.strip().removesuffix("%").strip()
+        if re.fullmatch(r"[+-]?\d{1,18}(\.\d+)?", text):
+            return float(text)
     return None
 
 
-def _bool(value: Any, default: bool) -> bool:
-    return value if isinstance(value, bool) else default
+def _int(value: Any) -> int | None:
+    """A whole number (an integer, an integral float, or digits in a string)."""
+    number = _number(value)
+    return int(number) if number is not None and number.is_integer() else None
+
+
+def _bool(value: Any) -> bool | None:
+    """A boolean, or "true"/"false" in any case (serialisers that quote them); else None."""
+    if isinstance(value, bool):
+        return value
+    word = _norm(value) if isinstance(value, str) else ""
+    return {"true": True, "false": False}.get(word)
 
 
 def _strings(value: Any) -> tuple[str, ...]:
+    """An array of scalars (or of people: their e-mail or name) as non-empty texts."""
     if not isinstance(value, list | tuple):
         return ()
-    return tuple(text for text in (_text(v) for v in value) if text)
+    return tuple(text for text in (_person(v) for v in value) if text.strip())
 
 
-def _word(value: Any) -> str:
-    """An enum word for lookups: lower case, without spaces, "_", "-" or "/"."""
-    return re.sub(r"[\s_\-/]+", "", _text(value)).lower()
-
-
-def _id(data: Mapping[str, Any]) -> str:
-    """The id, from ``id`` or ``requestId``, as an opaque string [3.2, proposed]."""
-    value = _get(data, "id")
-    if value is None:
-        value = _get(data, "requestId")
-    return _text(value)
+def _person(value: Any) -> str:
+    """A person or principal: a text, or an object's e-mail, UPN or name (Graph's identity
+    objects nest one more level: ``{"user": {...}}``)."""
+    if not isinstance(value, Mapping):
+        return _text(value)
+    fields = _Fields(value)
+    found = fields.text(
+        "email", "mail", "userPrincipalName", "upn", "displayName", "name", "loginName"
+    )
+    return found or _person(fields.get("user"))
 
 
 def _when(value: Any) -> datetime | None:
-    """An ISO-8601 timestamp as an aware datetime; no zone means UTC [6.2, inferred]."""
+    """An ISO-8601 timestamp as an aware datetime; no zone means UTC (§3.4, assumed)."""
     text = _text(value).strip()
-    if not text:
-        return None
+    if not text or _number(value) is not None:
+        return None  # a bare number is no date we can read reliably (seconds? ms?)
     try:
         when = datetime.fromisoformat(text)
     except ValueError:
@@ -116,159 +135,485 @@ def _when(value: Any) -> datetime | None:
     return when if when.tzinfo is not None else when.replace(tzinfo=UTC)
 
 
-# --- Lists and paging ---------------------------------------------------------------------------
+class _Fields:
+    """One JSON object, its keys found in any spelling (anything else reads as empty)."""
+
+    __slots__ = ("_index",)
+
+    def __init__(self, data: Any) -> None:
+        index: dict[str, Any] = {}
+        if isinstance(data, Mapping):
+            for key, value in data.items():
+                index.setdefault(_norm(key), value)
+        self._index = index
+
+    def __bool__(self) -> bool:
+        return bool(self._index)
+
+    def keys(self) -> set[str]:
+        return set(self._index)
+
+    def get(self, *names: str) -> Any:
+        """The first value given (neither None nor "") under ``names``; "a/b" is key b of the
+        object under key a."""
+        for name in names:
+            head, _, rest = name.partition("/")
+            value = self._index.get(_norm(head))
+            if rest:
+                value = _Fields(value).get(rest) if isinstance(value, Mapping) else None
+            if value is not None and value != "":
+                return value
+        return None
+
+    def text(self, *names: str) -> str:
+        """The first non-empty text under ``names`` (an object or array under one is skipped)."""
+        for name in names:
+            found = _text(self.get(name))
+            if found.strip():
+                return found
+        return ""
+
+    def whole(self, *names: str) -> int | None:
+        for name in names:
+            found = _int(self.get(name))
+            if found is not None:
+                return found
+        return None
+
+    def number(self, *names: str) -> float | None:
+        for name in names:
+            found = _number(self.get(name))
+            if found is not None:
+                return found
+        return None
+
+    def flag(self, *names: str) -> bool | None:
+        for name in names:
+            found = _bool(self.get(name))
+            if found is not None:
+                return found
+        return None
+
+    def fields(self, *names: str) -> _Fields:
+        """The first object under ``names``, as _Fields (empty when there is none)."""
+        for name in names:
+            found = self.get(name)
+            if isinstance(found, Mapping):
+                return _Fields(found)
+        return _Fields(None)
+
+    def objects(self, *names: str) -> list[Mapping[str, Any]] | None:
+        """The objects of the first array under ``names``; None when there is no array."""
+        for name in names:
+            found = self.get(name)
+            if isinstance(found, list):
+                return [item for item in found if isinstance(item, Mapping)]
+        return None
+
+
+def _enum_text(value: Any, numbers: Mapping[int, str]) -> str:
+    """An enum as a word: a number (or digits) through its assumed order (§9), an object through
+    its name, a word as it is. An unknown number stays its digits (shown raw)."""
+    if isinstance(value, Mapping):
+        return _Fields(value).text("name", "value", "displayName", "code")
+    number = _int(value)
+    if number is not None:
+        return numbers.get(number, str(number))
+    return _text(value)
+
+
+def _message(value: Any) -> str:
+    """An error as text: a string, or an object's message (``{"code", "message"}`` and the
+    like)."""
+    if isinstance(value, Mapping):
+        return _Fields(value).text("message", "detail", "exceptionMessage", "title", "code")
+    return _text(value).strip()
+
+
+# Keys that name an object's id, per object (§3.2, §5, §6; "any id key" is assumed).
+_REQUEST_ID_KEYS = (
+    "id",
+    "requestId",
+    "provisioningRequestId",
+    "provisionRequestId",
+    "requestGuid",
+    "requestIdentifier",
+)
+_JOB_ID_KEYS = ("id", "requestId", "jobId", "operationId", "asyncRequestId")
+_GROUP_ID_KEYS = ("id", "groupId", "objectId")
+_SITE_ID_KEYS = ("id", "siteId")
+_TEMPLATE_ID_KEYS = ("id", "templateId")
+_CREATED_KEYS = (
+    "createdDateTime",
+    "createdOn",
+    "createdAt",
+    "created",
+    "createdDate",
+    "creationDate",
+    "whenCreated",
+)
+
+
+# --- Lists and paging (§7) -----------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class ListShape:
     """One answer of a list endpoint: its items, the next page's link, the total if given.
 
-    ``bare``: the answer was a plain array (no paging at all) [7, proposed].
+    ``bare``: the answer was the whole list at once (a plain array: no paging at all).
+    ``has_more``: the answer said more items follow (a flag, or a next link).
     """
 
     items: list[Mapping[str, Any]]
     next_link: str | None = None
     total: int | None = None
     bare: bool = False
+    has_more: bool = False
 
 
-def list_shape(data: Any) -> ListShape:
-    """A bare array, or ``{"value": [...], "@odata.count": n, "@odata.nextLink": url}``.
+# Where a page keeps its items, its next link, its total and a "more follow" flag (§7).
+_ITEM_KEYS = ("value", "items", "data", "results", "records", "entries", "rows", "content")
+_NEXT_KEYS = (
+    "@odata.nextLink",
+    "@nextLink",
+    "nextLink",
+    "nextPageLink",
+    "nextPageUrl",
+    "nextUrl",
+    "next",
+    "links/next",
+    "_links/next",
+    "paging/next",
+    "paging/nextLink",
+    "pagination/next",
+    "pagination/nextLink",
+    "meta/next",
+    "meta/nextLink",
+)
+_TOTAL_KEYS = (
+    "@odata.count",
+    "@count",
+    "totalCount",
+    "totalItems",
+    "totalResults",
+    "totalRecords",
+    "totalElements",
+    "totalSize",
+    "total",
+    "count",
+    "meta/total",
+    "meta/totalCount",
+    "meta/count",
+    "paging/total",
+    "paging/totalCount",
+    "pagination/total",
+    "pagination/totalCount",
+)
+_MORE_KEYS = (
+    "hasMore",
+    "hasNextPage",
+    "moreAvailable",
+    "moreResults",
+    "meta/hasMore",
+    "paging/hasMore",
+    "pagination/hasMore",
+)
+# Keys a page may carry besides its items (a one-array object with only these is a page).
+_PAGE_KEYS = {_norm(key.partition("/")[0]) for key in (*_NEXT_KEYS, *_TOTAL_KEYS, *_MORE_KEYS)} | {
+    _norm(key)
+    for key in (
+        "@odata.context",
+        "page",
+        "pageSize",
+        "pageNumber",
+        "top",
+        "skip",
+        "offset",
+        "limit",
+        "skipToken",
+        "continuationToken",
+        "nextToken",
+        "cursor",
+        "links",
+    )
+}
 
-    Paging is not documented [7]; the reference asks a client to accept both shapes
-    [7, "Portal client robustness", proposed]. Raises UpstreamError for anything else.
+
+def _link(value: Any) -> str | None:
+    """A next link: a URL string, or an object's href/url/link."""
+    if isinstance(value, Mapping):
+        value = _Fields(value).get("href", "url", "link")
+    return value if isinstance(value, str) and value.strip() else None
+
+
+def _page_of(fields: _Fields, items: list[Mapping[str, Any]]) -> ListShape:
+    link = next((found for name in _NEXT_KEYS if (found := _link(fields.get(name)))), None)
+    total = None
+    for name in _TOTAL_KEYS:
+        value = fields.get(name)
+        total = _int(_Fields(value).get("value") if isinstance(value, Mapping) else value)
+        if total is not None:
+            break
+    more = fields.flag(*_MORE_KEYS) is True or _bool(fields.get("next")) is True
+    return ListShape(items, next_link=link, total=total, has_more=more or link is not None)
+
+
+def list_shape(data: Any, *, lone_object: bool = False) -> ListShape:
+    """A list answer in any plausible paging style (§7): a bare array; OData's ``{"value",
+    "@odata.nextLink", "@odata.count"}``; ``{"Items", "TotalCount", "NextPageLink"}``; ``items``,
+    ``data``, ``results``... with ``next``/``nextLink``/``links.next`` and ``total``/``count``;
+    or one array beside paging keys only (``{"groups": [...], "count": 3}``).
+
+    ``lone_object``: an object that is no page is one item (a report result of one group).
+    Raises UpstreamError for anything else.
     """
     if isinstance(data, list):
         return ListShape([d for d in data if isinstance(d, Mapping)], bare=True)
     if isinstance(data, Mapping):
-        values = _get(data, "value")
-        if isinstance(values, list):
-            link = data.get("@odata.nextLink", data.get("@nextLink"))
-            count = _int(data.get("@odata.count", data.get("@count")))
-            return ListShape(
-                [d for d in values if isinstance(d, Mapping)],
-                next_link=link if isinstance(link, str) and link else None,
-                total=count,
-            )
+        fields = _Fields(data)
+        for name in _ITEM_KEYS:
+            value = fields.get(name)
+            if isinstance(value, list):
+                return _page_of(fields, [d for d in value if isinstance(d, Mapping)])
+            if isinstance(value, Mapping):
+                try:  # an envelope: {"data": {"items": [...], "total": n}}
+                    inner = list_shape(value)
+                except UpstreamError:
+                    continue
+                outer = _page_of(fields, inner.items)
+                return replace(
+                    inner,
+                    next_link=inner.next_link or outer.next_link,
+                    total=inner.total if inner.total is not None else outer.total,
+                    has_more=inner.has_more or outer.has_more,
+                )
+        arrays = [key for key, value in data.items() if isinstance(value, list)]
+        others = {_norm(key) for key in data if key not in arrays}
+        if len(arrays) == 1 and others <= _PAGE_KEYS:
+            values = data[arrays[0]]
+            return _page_of(fields, [d for d in values if isinstance(d, Mapping)])
+        if lone_object:
+            return ListShape([data], bare=True)
     raise UpstreamError("Point sent a list in an unexpected shape.")
 
 
-# --- Templates [3.3, proposed; workspaceType documented in 6.2] ----------------------------------
+# --- Templates (§3.3) ---------------------------------------------------------------------------
 
+# WorkspaceType as a number: the order of docs/point-dialects.md (pascal-problem-details),
+# assumed (§9).
+_WORKSPACE_TYPE_NUMBERS = {
+    0: "MicrosoftTeams",
+    1: "M365Group",
+    2: "SharePointSiteCollection",
+    3: "YammerCommunity",
+}
+# workspaceType words (assumed: the names Point's webhook payloads use, §3.3, §9) and plain
+# synonyms.
 _WORKLOADS = {
-    "microsoftteams": Workload.TEAM,
-    "m365group": Workload.GROUP,
-    "sharepointsitecollection": Workload.SITE,
-    "yammercommunity": Workload.COMMUNITY,
+    **dict.fromkeys(
+        ("microsoftteams", "microsoftteam", "teams", "team", "msteams"),
+        Workload.TEAM,
+    ),
+    **dict.fromkeys(
+        (
+            "m365group",
+            "microsoft365group",
+            "office365group",
+            "o365group",
+            "unifiedgroup",
+            "group",
+        ),
+        Workload.GROUP,
+    ),
+    **dict.fromkeys(
+        (
+            "sharepointsitecollection",
+            "sharepointsite",
+            "sharepoint",
+            "sitecollection",
+            "site",
+        ),
+        Workload.SITE,
+    ),
+    **dict.fromkeys(
+        (
+            "yammercommunity",
+            "yammer",
+            "vivaengagecommunity",
+            "vivaengage",
+            "engagecommunity",
+            "community",
+        ),
+        Workload.COMMUNITY,
+    ),
 }
 
-# Custom metadata types [8.2, documented: Text, People, Date, Dropdown, Yes/No, Number]; the
-# wire spelling is proposed [3.3] ("YesNo"), so "Yes/No" is accepted too.
+# Custom metadata types (documented: Text, People, Date, Dropdown, Yes/No, Number; the wire
+# spelling is assumed, §3.3).
 _METADATA_KINDS = {
     "text": "text",
+    "string": "text",
     "people": "people",
+    "person": "people",
+    "user": "people",
     "date": "date",
+    "datetime": "date",
     "dropdown": "dropdown",
+    "choice": "dropdown",
     "yesno": "yesno",
+    "boolean": "yesno",
+    "bool": "yesno",
     "number": "number",
 }
 
-# Template privacy [3.3, proposed: Private | Public | RequesterDecides].
+# Template privacy (assumed words, §3.3).
 _PRIVACY = {
     "private": Privacy.PRIVATE,
     "public": Privacy.PUBLIC,
     "requesterdecides": Privacy.REQUESTER,
+    "requester": Privacy.REQUESTER,
+    "userdecides": Privacy.REQUESTER,
+    "letrequesterdecide": Privacy.REQUESTER,
+}
+
+# Approval process names that mean "no approver" (documented name: "Automatically Approve").
+_AUTOMATIC_NAMES = {
+    "automaticallyapprove",
+    "automaticapproval",
+    "automatic",
+    "autoapprove",
+    "autoapproval",
+    "none",
 }
 
 
 def workload(value: Any) -> Workload | None:
-    """``workspaceType`` as a Workload, case-insensitively; None for a kind the portal lacks."""
-    return _WORKLOADS.get(_word(value))
+    """``workspaceType`` (word or number) as a Workload; None for a kind the portal lacks."""
+    return _WORKLOADS.get(_norm(_enum_text(value, _WORKSPACE_TYPE_NUMBERS)))
 
 
 def _address(value: Any) -> AddressRules | None:
-    """urlSettings / emailSettings [3.3, proposed]: None when absent or when the workspace name
-    is hidden (Point then makes the address from a random number [8.2 item 12, documented])."""
-    if not isinstance(value, Mapping) or _get(value, "hideWorkspaceName") is True:
+    """urlSettings / emailSettings (assumed, §3.3): None when absent or when the workspace name
+    is hidden (Point then makes the address from a random number)."""
+    if not isinstance(value, Mapping):
         return None
-    max_length = _int(_get(value, "maxLength"))
+    fields = _Fields(value)
+    if fields.flag("hideWorkspaceName", "hideName") is True:
+        return None
+    max_length = fields.whole("maxLength", "maxLen", "lengthLimit", "limitLength")
     return AddressRules(
-        prefix=_text(_get(value, "prefix")),
-        suffix=_text(_get(value, "suffix")),
-        editable=_bool(_get(value, "allowEdit"), False),
+        prefix=fields.text("prefix"),
+        suffix=fields.text("suffix"),
+        editable=fields.flag("allowEdit", "editable", "allowEditing", "canEdit") is True,
         max_length=max_length if max_length is not None and max_length > 0 else None,
     )
 
 
-def _metadata(value: Any) -> tuple[MetadataField, ...]:
-    """customMetadata [3.3, proposed]: name, type, required, options (Dropdown)."""
-    fields = []
-    for item in value if isinstance(value, list) else ():
-        if not isinstance(item, Mapping):
-            continue
-        name = _text(_get(item, "name")).strip()
+def _metadata(items: list[Mapping[str, Any]] | None) -> tuple[MetadataField, ...]:
+    """customMetadata (assumed, §3.3): name, type, required, options (Dropdown)."""
+    found = []
+    for item in items or ():
+        fields = _Fields(item)
+        name = fields.text("name", "displayName", "title")
         if not name:
             continue
-        fields.append(
+        found.append(
             MetadataField(
                 name=name,
-                kind=_METADATA_KINDS.get(_word(_get(item, "type")), "text"),
-                required=_bool(_get(item, "required"), False),
-                options=_strings(_get(item, "options")),
+                kind=_METADATA_KINDS.get(_norm(fields.get("type", "kind", "fieldType")), "text"),
+                required=fields.flag("required", "isRequired", "mandatory") is True,
+                options=_strings(fields.get("options", "choices", "values")),
             )
         )
-    return tuple(fields)
+    return tuple(found)
+
+
+def _privacy(fields: _Fields) -> Privacy:
+    found = _PRIVACY.get(_norm(fields.text("privacy", "visibility")))
+    if found is not None:
+        return found
+    private = fields.flag("isPrivate")
+    if private is None:
+        return Privacy.UNSET
+    return Privacy.PRIVATE if private else Privacy.PUBLIC
+
+
+_NAMING_KEYS = {
+    _norm(k)
+    for k in ("namingRule", "nameRule", "workspaceNameRule", "naming", "namePrefix", "nameSuffix")
+}
 
 
 def template_rules(data: Mapping[str, Any]) -> TemplateRules:
-    """What a template says about the form and the final names [3.3, 8.2; shapes proposed].
-
-    ``owners.min``/``owners.max`` and ``guests`` are proposed extensions of the emulator
-    (the owner policies and guest rules are documented concepts [8.2 item 15, 8.5]).
-    """
-    naming = _obj(_get(data, "namingRule"))
-    owners = _obj(_get(data, "owners"))
-    owners_min = _int(_get(owners, "min"))
-    owners_max = _int(_get(owners, "max"))
+    """What a template says about the form and the final names (assumed, §3.3). Every rule is
+    an extra: an absent one invents no constraint."""
+    fields = _Fields(data)
+    naming = fields.fields("namingRule", "nameRule", "workspaceNameRule", "naming")
+    owners = fields.fields("owners")
+    owners_min = owners.whole("min", "minimum") or fields.whole("minOwners", "minimumOwners")
+    owners_max = owners.whole("max", "maximum") or fields.whole("maxOwners", "maximumOwners")
+    guests = fields.fields("guests", "guestSettings")
+    guest_members = guests.flag("allowAsMembers", "allowMembers")
+    comments = fields.flag("commentsEnabled", "allowComments", "comments")
     return TemplateRules(
-        naming=Affixes(_text(_get(naming, "prefix")), _text(_get(naming, "suffix"))),
-        url=_address(_get(data, "urlSettings")),
-        alias=_address(_get(data, "emailSettings")),
-        privacy=_PRIVACY.get(_word(_get(data, "privacy")), Privacy.UNSET),
-        owners_predefined=_strings(_get(owners, "predefined")),
+        naming=Affixes(
+            naming.text("prefix") or fields.text("namePrefix"),
+            naming.text("suffix") or fields.text("nameSuffix"),
+        ),
+        # Absent, Point may still add affixes: the portal must not take the typed name as final.
+        naming_published=bool(fields.keys() & _NAMING_KEYS),
+        url=_address(fields.get("urlSettings", "urlRule", "url")),
+        alias=_address(fields.get("emailSettings", "mailSettings", "aliasSettings", "email")),
+        privacy=_privacy(fields),
+        owners_predefined=_strings(owners.get("predefined", "defaults", "fixed")),
         owners_min=max(owners_min or 0, 0),
         owners_max=owners_max if owners_max is not None and owners_max > 0 else None,
-        guests_as_members=_bool(_get(_obj(_get(data, "guests")), "allowAsMembers"), True),
-        comments=_bool(_get(data, "commentsEnabled"), True),
-        metadata=_metadata(_get(data, "customMetadata")),
+        guests_as_members=True if guest_members is None else guest_members,
+        comments=True if comments is None else comments,
+        metadata=_metadata(fields.objects("customMetadata", "metadata", "customFields")),
+        terms=fields.text("termsAndConditions", "terms", "termsOfUse"),
     )
 
 
+def _approval(fields: _Fields) -> Approval:
+    """approvalProcess (assumed, §3.3): ``isAutomatic``, else the process's name ("Automatically
+    Approve" is documented; any other process has approvers)."""
+    process = fields.get("approvalProcess", "approval")
+    inner = _Fields(process)
+    automatic = inner.flag("isAutomatic", "automatic", "autoApprove")
+    if automatic is None:
+        automatic = fields.flag("isAutomatic", "autoApprove", "automaticApproval")
+    if automatic is not None:
+        return Approval.AUTOMATIC if automatic else Approval.MANUAL
+    name = inner.text("name", "displayName") if isinstance(process, Mapping) else _text(process)
+    if not name:
+        return Approval.UNKNOWN
+    return Approval.AUTOMATIC if _norm(name) in _AUTOMATIC_NAMES else Approval.MANUAL
+
+
 def catalogue_item(data: Mapping[str, Any]) -> CatalogueItem:
-    """A template of GET /v1.0/provision/templates [3.3, proposed]. Only id, name, description,
-    workspaceType and approvalProcess are relied on; the rest are best-effort rules."""
-    kind_text = _text(_get(data, "workspaceType"))
-    automatic = _get(_obj(_get(data, "approvalProcess")), "isAutomatic")
-    if isinstance(automatic, bool):
-        approval = Approval.AUTOMATIC if automatic else Approval.MANUAL
-    else:
-        approval = Approval.UNKNOWN
+    """A template of GET /v1.0/provision/templates (§3.3: the endpoint is documented, every
+    field assumed). Only id, name, description, workspaceType and approvalProcess are relied on;
+    the rest are best-effort rules."""
+    fields = _Fields(data)
+    kind_value = fields.get("workspaceType", "type", "workloadType", "templateType")
+    kind_text = _enum_text(kind_value, _WORKSPACE_TYPE_NUMBERS)
     return CatalogueItem(
-        id=_id(data),
-        name=_text(_get(data, "name")),
-        workload=workload(kind_text),
-        description=_text(_get(data, "description")),
+        id=fields.text(*_TEMPLATE_ID_KEYS),
+        name=fields.text("name", "displayName", "title", "templateName"),
+        workload=workload(kind_value),
+        description=fields.text("description"),
         kind_text=kind_text,
-        approval=approval,
+        approval=_approval(fields),
         rules=template_rules(data),
         raw=dict(data),
     )
 
 
-# --- Provisioning requests [3.1, 3.2, 3.4] -------------------------------------------------------
+# --- Provisioning requests (§3) -----------------------------------------------------------------
 
-# Which POST /v1.0/provision/{endpoint} creates which workload [2.2, documented; the mapping of
-# endpoint to workspace type is inferred, 3.2].
+# Which POST /v1.0/provision/{endpoint} creates which workload (documented endpoints, §2).
 _ENDPOINTS = {
     Workload.TEAM: "teams",
     Workload.GROUP: "groups",
@@ -283,7 +628,7 @@ def submit_endpoint(kind: Workload) -> str:
 
 
 def _template_id(value: str) -> int | str:
-    """templateId is an integer [3.1, documented]; an id that is not all ASCII digits is sent
+    """templateId is an integer (documented, §3.1); an id that is not all ASCII digits is sent
     as it is (treated as opaque, in case a Point uses other ids)."""
     if value.isascii() and value.isdigit() and len(value) <= 18:
         return int(value)
@@ -291,11 +636,11 @@ def _template_id(value: str) -> int | str:
 
 
 def submit_body(spec: WorkspaceSpec) -> dict[str, Any]:
-    """The body of POST /v1.0/provision/{teams|groups|sites|yammer} [3.1].
+    """The body of POST /v1.0/provision/{teams|groups|sites|yammer} (§3.1).
 
-    The nine fields are documented (one body for all four endpoints is inferred); metadata is
-    keyed by the custom metadata name [3.1, proposed]. desiredUrl and isPrivate are sent only
-    when set, so the template's own rule applies otherwise.
+    The nine fields are documented (one body for all four endpoints is assumed); metadata is
+    keyed by the custom metadata name (assumed). desiredUrl and isPrivate are sent only when
+    set, so the template's own rule applies otherwise.
     """
     body: dict[str, Any] = {
         "templateId": _template_id(spec.template_id),
@@ -313,121 +658,333 @@ def submit_body(spec: WorkspaceSpec) -> dict[str, Any]:
     return body
 
 
-# Request status values are not documented; these are the proposed ones [3.4, proposed], plus
-# "Canceled"/"Cancelled" for parity with Point's task statuses.
+# Request status as a number: the order of docs/point-dialects.md, assumed (§9).
+_STATUS_NUMBERS = {
+    0: "Pending",
+    1: "Approved",
+    2: "Rejected",
+    3: "InProgress",
+    4: "Completed",
+    5: "Failed",
+    6: "Canceled",
+}
+# Request status words: the proposed ones (§3.4, assumed) and synonyms that plainly mean the
+# same. Anything else is UNKNOWN, its word kept (the portal shows and flags it).
 _STATUSES = {
-    "pending": Status.PENDING_APPROVAL,
-    "approved": Status.APPROVED,
-    "rejected": Status.REJECTED,
-    "inprogress": Status.IN_PROGRESS,
-    "completed": Status.COMPLETED,
-    "failed": Status.FAILED,
-    "canceled": Status.CANCELLED,
-    "cancelled": Status.CANCELLED,
+    **dict.fromkeys(
+        ("pending", "pendingapproval", "awaitingapproval", "waitingforapproval", "inapproval"),
+        Status.PENDING_APPROVAL,
+    ),
+    **dict.fromkeys(("approved", "autoapproved", "automaticallyapproved"), Status.APPROVED),
+    **dict.fromkeys(("rejected", "declined", "denied"), Status.REJECTED),
+    **dict.fromkeys(
+        ("inprogress", "running", "processing", "provisioning", "started", "executing"),
+        Status.IN_PROGRESS,
+    ),
+    **dict.fromkeys(
+        (
+            "completed",
+            "complete",
+            "succeeded",
+            "success",
+            "successful",
+            "done",
+            "finished",
+            "provisioned",
+        ),
+        Status.COMPLETED,
+    ),
+    **dict.fromkeys(("failed", "failure", "error", "errored", "faulted"), Status.FAILED),
+    **dict.fromkeys(("canceled", "cancelled"), Status.CANCELLED),
 }
 
 
 def status(value: Any) -> Status:
-    """A request (or approval stage) status, case-insensitively and ignoring spaces; UNKNOWN
-    for anything else."""
-    return _STATUSES.get(_word(value), Status.UNKNOWN)
+    """A request (or approval stage) status, word or number, any case; UNKNOWN for anything
+    else (§9)."""
+    return _STATUSES.get(_norm(_enum_text(value, _STATUS_NUMBERS)), Status.UNKNOWN)
+
+
+_STATUS_KEYS = ("status", "state", "requestStatus", "provisioningStatus")
 
 
 def _stage(data: Mapping[str, Any]) -> ApprovalStage:
-    """approval.stages[] [3.4, proposed]; ``comment`` is an emulator extension."""
+    """approval.stages[] (assumed, §3.4; ``comment`` is an emulator extension)."""
+    fields = _Fields(data)
     return ApprovalStage(
-        status=status(_get(data, "status")),
-        resolved_by=_text(_get(data, "resolvedBy")),
-        comment=_text(_get(data, "comment")),
-        approvers=_strings(_get(data, "approvers")),
+        status=status(fields.get(*_STATUS_KEYS)),
+        resolved_by=_person(fields.get("resolvedBy", "approvedBy", "decidedBy")),
+        comment=fields.text("comment", "reason"),
+        approvers=_strings(fields.get("approvers")),
     )
+
+
+def _percent(fields: _Fields) -> int | None:
+    """A request's progress as a percent (0-100), from a number or a processed/total pair."""
+    found = fields.number(
+        "percentComplete", "percentCompleted", "percentage", "percent", "progressPercent"
+    )
+    if found is None:
+        found = _number(fields.get("progress"))
+    if found is None:
+        processed, total = _pair(fields.fields("progress"))
+        if processed is not None and total:
+            found = processed * 100 / total
+    return None if found is None else max(0, min(100, int(found)))
 
 
 def request_status(data: Mapping[str, Any]) -> RequestStatus:
-    """A provisioning request [3.4, proposed]: the answer of the POST [3.2, proposed], of
-    GET /v1.0/provision/requests/{id} and of the lookup by name. ``progress`` (0-100) is an
-    emulator extension."""
-    result = _obj(_get(data, "result"))
-    stages = _get(_obj(_get(data, "approval")), "stages")
-    progress = _int(_get(data, "progress"))
-    status_text = _text(_get(data, "status"))
+    """A provisioning request (§3.4: GET /v1.0/provision/requests/{id} is documented, its body
+    assumed): the answer of the POST, of the status check and of the lookup by name."""
+    fields = _Fields(data)
+    result = fields.fields("result", "workspace", "resource")
+    status_text = _enum_text(fields.get(*_STATUS_KEYS), _STATUS_NUMBERS)
+    stages = fields.fields("approval").objects("stages") or fields.objects("approvalStages")
     return RequestStatus(
-        id=_id(data),
+        id=fields.text(*_REQUEST_ID_KEYS),
         status=status(status_text),
         status_text=status_text,
-        progress=progress,
-        display_name=_text(_get(data, "displayName")),
-        desired_url=_text(_get(data, "desiredUrl")),
-        workspace_url=_text(_get(result, "url")),
-        workspace_id=_text(_get(result, "microsoftId")),
-        email=_text(_get(result, "email")),
-        error=_text(_get(data, "error")),
-        correlation_id=_text(_get(data, "correlationId")),
-        requested_at=_when(_get(data, "requestedOn")),
-        stages=tuple(
-            _stage(s)
-            for s in (stages if isinstance(stages, list) else ())
-            if isinstance(s, Mapping)
+        progress=_percent(fields),
+        display_name=fields.text("displayName", "name", "workspaceName", "title"),
+        desired_url=fields.text("desiredUrl", "urlSlug", "requestedUrl", "slug"),
+        workspace_url=result.text("url", "webUrl", "siteUrl", "workspaceUrl")
+        or fields.text("webUrl", "workspaceUrl", "siteUrl", "url"),
+        workspace_id=result.text("microsoftId", "id", "groupId", "siteId", "workspaceId")
+        or fields.text("microsoftId", "workspaceId", "groupId", "siteId", "resourceId"),
+        email=result.text("email", "mail") or fields.text("email", "mail"),
+        error=_message(fields.get("error", "errorMessage", "failureReason", "failure"))
+        or _message(result.get("error")),
+        correlation_id=fields.text("correlationId", "correlation"),
+        requested_at=_when(
+            fields.get("requestedOn", "requestedAt", "requestedDateTime", *_CREATED_KEYS)
         ),
+        stages=tuple(_stage(s) for s in stages or ()),
     )
 
 
+# Words that end a Location path but are no request id (a collection or a sub-resource).
+_NOT_IDS = {"status", "result", "requests", "provision", "teams", "groups", "sites", "yammer"}
+
+
 def request_id_from_location(location: str | None) -> str:
-    """The request id in ``Location: /v1.0/provision/requests/{id}`` [3.2, proposed], for a
-    POST answered without a body; "" when the header says nothing usable."""
-    path = (location or "").split("?", 1)[0].rstrip("/")
-    head, _, tail = path.rpartition("/")
-    return tail if head.lower().endswith("/provision/requests") else ""
+    """The request id in a ``Location`` header (§3.2): its last path segment, skipping a trailing
+    ``/status`` or ``/result``; "" when the header names no single request."""
+    segments = [s for s in urlsplit((location or "").strip()).path.split("/") if s]
+    if segments and segments[-1].lower() in ("status", "result"):
+        segments.pop()
+    if (
+        not segments
+        or segments[-1].lower() in _NOT_IDS
+        or re.fullmatch(r"v\d+(\.\d+)?", segments[-1])
+    ):
+        return ""
+    return unquote(segments[-1])
 
 
-# --- Directory [5, proposed] ---------------------------------------------------------------------
+# A bare id (a JSON string, or text): a GUID, digits or a similar token with a digit in it;
+# never a sentence or a word ("Accepted").
+_BARE_ID = re.compile(r"(?=[^\d]*\d)[A-Za-z0-9{][A-Za-z0-9._:{}-]{0,199}")
+
+
+def _bare_id(value: Any) -> str:
+    if isinstance(value, bool):
+        return ""
+    if isinstance(value, int):
+        return str(value)
+    text = value.strip().strip('"') if isinstance(value, str) else ""
+    return text if _BARE_ID.fullmatch(text) else ""
+
+
+def submit_answer(data: Any, *, location: str | None = None, text: str = "") -> RequestStatus:
+    """What a 2xx to the provisioning POST says (§3.2): a request object (any id key), a bare
+    JSON string or number (the id), or nothing readable; the ``Location`` header names the
+    request when the body does not. ``text``: an unreadable body's raw text, taken as the id
+    only when it is a bare token. Never raises: a 2xx means Point accepted the request."""
+    if isinstance(data, Mapping):
+        found = request_status(data)
+        if not found.id:
+            for name in ("data", "value", "request", "item"):  # an envelope around the object
+                inner = _Fields(data).get(name)
+                if isinstance(inner, Mapping) and _Fields(inner).text(*_REQUEST_ID_KEYS):
+                    return submit_answer(inner, location=location)
+    else:
+        found = RequestStatus(id=_bare_id(data) or _bare_id(text))
+    if found.id:
+        return found
+    return replace(found, id=request_id_from_location(location))
+
+
+# --- Workspaces and the directory (§4, §5) ------------------------------------------------------
+
+# groupType (documented values: DistributionList, UnifiedGroup, SecurityGroup,
+# MailEnabledSecurityGroup, §5.1) from its spellings and synonyms.
+_GROUP_TYPES = {
+    **dict.fromkeys(
+        (
+            "unifiedgroup",
+            "unified",
+            "m365group",
+            "microsoft365group",
+            "office365group",
+            "o365group",
+            "m365",
+        ),
+        "UnifiedGroup",
+    ),
+    **dict.fromkeys(("securitygroup", "security"), "SecurityGroup"),
+    **dict.fromkeys(
+        ("mailenabledsecuritygroup", "mailenabledsecurity", "mailsecuritygroup"),
+        "MailEnabledSecurityGroup",
+    ),
+    **dict.fromkeys(
+        ("distributionlist", "distributiongroup", "distribution", "mailenabledgroup"),
+        "DistributionList",
+    ),
+}
+_TEAM_TYPES = {"team", "teams", "microsoftteam", "microsoftteams"}
+
+
+def _group_type(fields: _Fields) -> tuple[str, bool]:
+    """(groupType in its documented spelling, is it a team by its type), from ``groupType``, or
+    from Graph's ``groupTypes``/``mailEnabled``/``securityEnabled`` (§5.1, graph-names)."""
+    text = fields.text("groupType", "type", "kind")
+    word = _norm(text)
+    if word in _TEAM_TYPES:
+        return "UnifiedGroup", True
+    if text:
+        return _GROUP_TYPES.get(word, text), False
+    kinds = {_norm(k) for k in _strings(fields.get("groupTypes"))}
+    if "unified" in kinds:
+        return "UnifiedGroup", False
+    mail, security = fields.flag("mailEnabled"), fields.flag("securityEnabled")
+    if security and mail:
+        return "MailEnabledSecurityGroup", False
+    if security:
+        return "SecurityGroup", False
+    if mail:
+        return "DistributionList", False
+    return "", False
 
 
 def _label(value: Any) -> str:
-    """A sensitivity label: a name, or an object with one (as templates send it [3.3])."""
+    """A sensitivity label: a name, an object with one, or Graph's assignedLabels array."""
+    if isinstance(value, list):
+        return next((found for found in (_label(v) for v in value) if found), "")
     if isinstance(value, Mapping):
-        return _text(_get(value, "name"))
+        return _Fields(value).text("name", "displayName")
     return _text(value)
 
 
+def _privacy_text(fields: _Fields) -> str:
+    text = fields.text("privacy", "visibility", "accessType")
+    if text:
+        return {"private": "Private", "public": "Public"}.get(_norm(text), text)
+    private = fields.flag("isPrivate")
+    return "" if private is None else ("Private" if private else "Public")
+
+
 def group(data: Mapping[str, Any]) -> Group:
-    """A group of GET /v1.0/groups[/{name}] [5.2, proposed]; siteUrl is an emulator extension."""
+    """A group of GET /v1.0/groups[/{name}] (§5.1: endpoints documented, fields assumed: the
+    proposed names and Graph's)."""
+    fields = _Fields(data)
+    group_type, team_by_type = _group_type(fields)
+    options = {_norm(o) for o in _strings(fields.get("resourceProvisioningOptions"))}
+    is_team = fields.flag("isTeam", "hasTeam", "teamEnabled", "isTeamsEnabled")
     return Group(
-        id=_id(data),
-        name=_text(_get(data, "name")),
-        email=_text(_get(data, "email")),
-        group_type=_text(_get(data, "groupType")),
-        is_team=_bool(_get(data, "isTeam"), False),
-        privacy=_text(_get(data, "privacy")),
-        members_count=_int(_get(data, "membersCount")),
-        owners_count=_int(_get(data, "ownersCount")),
-        guests_count=_int(_get(data, "guestsCount")),
-        sensitivity_label=_label(_get(data, "sensitivityLabel")),
-        site_url=_text(_get(data, "siteUrl")),
+        id=fields.text(*_GROUP_ID_KEYS),
+        name=fields.text("name", "displayName", "groupName", "title"),
+        email=fields.text("email", "mail", "primarySmtpAddress", "emailAddress"),
+        group_type=group_type,
+        is_team=bool(is_team) or team_by_type or "team" in options,
+        privacy=_privacy_text(fields),
+        members_count=fields.whole("membersCount", "memberCount", "numberOfMembers"),
+        owners_count=fields.whole("ownersCount", "ownerCount", "numberOfOwners"),
+        guests_count=fields.whole("guestsCount", "guestCount", "numberOfGuests"),
+        sensitivity_label=_label(
+            fields.get("sensitivityLabel", "sensitivityLabelName", "label", "assignedLabels")
+        ),
+        site_url=fields.text("siteUrl", "sharePointUrl", "sharePointSiteUrl", "webUrl", "url"),
     )
 
 
 def site(data: Mapping[str, Any]) -> Site:
-    """A site of GET /v1.0/sites [5.1, proposed]; the site type falls back to the template."""
+    """A site of GET /v1.0/sites (§5.2: endpoint documented, fields assumed); the site type
+    falls back to the template, and a site without either reads as one without a type."""
+    fields = _Fields(data)
     return Site(
-        id=_id(data),
-        url=_text(_get(data, "url")),
-        title=_text(_get(data, "title")),
-        site_type=_text(_get(data, "siteType")) or _text(_get(data, "template")),
-        primary_admin=_text(_get(data, "primaryAdmin")),
+        id=fields.text(*_SITE_ID_KEYS),
+        url=fields.text("url", "webUrl", "siteUrl", "absoluteUrl"),
+        title=fields.text("title", "displayName", "name", "siteName"),
+        site_type=fields.text("siteType", "template", "webTemplate", "siteTemplate", "type"),
+        primary_admin=_person(
+            fields.get("primaryAdmin", "primarySiteCollectionAdmin", "siteOwner", "owner")
+        ),
     )
 
 
-# --- Async reports [4] ---------------------------------------------------------------------------
+def group_workspace(data: Mapping[str, Any]) -> Workspace:
+    """A group (team, community) found by name, as the Workspace it is (§4.2)."""
+    found = group(data)
+    created = _when(_Fields(data).get(*_CREATED_KEYS))
+    return Workspace(
+        id=found.id, name=found.name, url=found.site_url, email=found.email, created_at=created
+    )
+
+
+def site_workspace(data: Mapping[str, Any]) -> Workspace:
+    """A site found by its URL, as the Workspace it is (§4.2)."""
+    found = site(data)
+    created = _when(_Fields(data).get(*_CREATED_KEYS))
+    return Workspace(id=found.id, name=found.title, url=found.url, created_at=created)
+
+
+def site_slug(url: str) -> str:
+    """The ``<slug>`` of a site URL ending in ``/sites/<slug>``, lower case; "" for any other."""
+    segments = [s for s in urlsplit(url.strip()).path.split("/") if s]
+    if len(segments) >= 2 and segments[-2].lower() == "sites":
+        return unquote(segments[-1]).casefold()
+    return ""
+
+
+def same_name(found: str, wanted: str) -> bool:
+    """Two workspace names are the same name: case-insensitively, outer spaces ignored."""
+    return found.strip().casefold() == wanted.strip().casefold()
+
+
+def mentions(texts: Iterable[str], search: str) -> bool:
+    """Does any of ``texts`` contain ``search`` (case-insensitively)? How the portal searches a
+    list itself, and how it tells whether Point honoured ``search`` (§5.3)."""
+    needle = search.strip().casefold()
+    return not needle or any(needle in text.casefold() for text in texts if text)
+
+
+def named(data: Any, name: str) -> Mapping[str, Any] | None:
+    """The group GET /v1.0/groups/{name} answered (§4.2): the object, or (from a list or page
+    answer) the first item with that exact name, else the first item; None when empty."""
+    if isinstance(data, Mapping):
+        try:
+            items = list_shape(data).items
+        except UpstreamError:
+            return data
+    elif isinstance(data, list):
+        items = [d for d in data if isinstance(d, Mapping)]
+    else:
+        return None
+    exact = [i for i in items if same_name(group(i).name, name)]
+    candidates = exact or items
+    return candidates[0] if candidates else None
+
+
+# --- Async reports (§6) -------------------------------------------------------------------------
 
 
 def report_body(kind: ReportKind, subject: str) -> dict[str, Any]:
-    """The body that starts a report; ``subject`` narrows it (one group id, one site URL) or,
-    for user access, names the user.
+    """The body that starts a report (assumed, §6.1); ``subject`` narrows it (one group id,
+    one site URL) or, for user access, names the user.
 
-    - memberships: ``{"groupIds": [...]}``, empty for every group [4.4, proposed];
-    - site permissions: ``{"siteUrls": [...]}``, none for every site [4.3, proposed];
-    - user access: ``{"user": "<UPN>"}`` [4.2, proposed].
+    - memberships: ``{"groupIds": [...]}``, empty for every group;
+    - site permissions: ``{"siteUrls": [...]}``, none for every site;
+    - user access: ``{"user": "<UPN>"}``.
     """
     if kind is ReportKind.GROUP_MEMBERSHIPS:
         return {"groupIds": [subject] if subject else []}
@@ -438,148 +995,441 @@ def report_body(kind: ReportKind, subject: str) -> dict[str, Any]:
     return {"user": subject}
 
 
-def report_job(data: Mapping[str, Any], *, done: bool = False) -> ReportJob:
-    """A RequestStatus of an async report [4.1]. InProgress and Succeeded are
-    [documented-draft]; NotStarted and Failed (with ``error``) are [proposed]. ``done``: the
-    status endpoint answered 302 to the result, which means Succeeded [4.1, documented-draft].
+# Report job status as a number: the order of docs/point-dialects.md, assumed (§9).
+_JOB_NUMBERS = {0: "Running", 1: "Succeeded", 2: "Failed"}
+# InProgress and Succeeded are documented in a draft (§6.1); the rest are synonyms. Any other
+# word reads as still running (the portal gives a report up after DIRECTORY_REPORT_TIMEOUT).
+_JOB_STATES = {
+    **dict.fromkeys(
+        ("succeeded", "success", "successful", "completed", "complete", "done", "finished"),
+        JobState.SUCCEEDED,
+    ),
+    **dict.fromkeys(
+        ("failed", "failure", "error", "errored", "faulted", "canceled", "cancelled"),
+        JobState.FAILED,
+    ),
+}
+# Processed/total pairs of a job's progress, in the order tried (§6.1).
+_PROGRESS_PAIRS = (
+    ("processedItems", "totalItems"),
+    ("processedSites", "totalSites"),
+    ("processedCount", "totalCount"),
+    ("processed", "total"),
+    ("itemsProcessed", "itemsTotal"),
+    ("completedItems", "totalItems"),
+    ("completed", "total"),
+    ("done", "total"),
+    ("current", "total"),
+)
 
-    ``progress`` is processedItems/totalItems (the emulator's [proposed] names) or
-    processedSites/totalSites (the draft's example [4.1, documented-draft]).
-    """
-    word = _word(_get(data, "status"))
-    if done or word == "succeeded":
-        state = JobState.SUCCEEDED
-    elif word == "failed":
-        state = JobState.FAILED
-    else:
-        state = JobState.RUNNING
-    progress = _obj(_get(data, "progress"))
-    processed = _int(_get(progress, "processedItems"))
-    total = _int(_get(progress, "totalItems"))
+
+def _pair(fields: _Fields) -> tuple[int | None, int | None]:
+    """A processed/total pair: a known one, else any ``processed*`` with any ``total*`` key."""
+    for processed_key, total_key in _PROGRESS_PAIRS:
+        processed, total = fields.whole(processed_key), fields.whole(total_key)
+        if processed is not None or total is not None:
+            return processed, total
+    keys = fields.keys()
+    processed_keys = sorted(k for k in keys if k.startswith(("processed", "completed")))
+    total_keys = sorted(k for k in keys if k.startswith("total"))
+    return fields.whole(*processed_keys), fields.whole(*total_keys)
+
+
+def report_job(data: Mapping[str, Any], *, done: bool = False) -> ReportJob:
+    """A RequestStatus of an async report (§6.1). ``done``: the status endpoint answered 302 to
+    the result, which means Succeeded (documented in a draft). Progress from any processed/total
+    pair (in ``progress`` or beside the status) or a percent (as n of 100)."""
+    fields = _Fields(data)
+    word = _norm(_enum_text(fields.get(*_STATUS_KEYS), _JOB_NUMBERS))
+    state = JobState.SUCCEEDED if done else _JOB_STATES.get(word, JobState.RUNNING)
+    processed, total = _pair(fields.fields("progress"))
     if processed is None and total is None:
-        processed = _int(_get(progress, "processedSites"))
-        total = _int(_get(progress, "totalSites"))
+        processed, total = _pair(fields)
+    if processed is None and total is None:
+        percent = _percent(fields)
+        if percent is not None:
+            processed, total = percent, 100
     return ReportJob(
-        id=_id(data),
+        id=fields.text(*_JOB_ID_KEYS),
         state=state,
         processed=processed,
         total=total,
-        error=_text(_get(data, "error")),
+        error=_message(fields.get("error", "errorMessage", "failureReason")),
     )
 
 
-# Principal kinds (memberType [4.4], principalType [4.3]; both proposed) -> user, guest, group.
+def job_from_answer(data: Any, *, location: str | None = None, done: bool = False) -> ReportJob:
+    """A report job from any answer: an object, a bare id (a start) or a bare status word (a
+    poll); the id from ``Location`` when the body has none (§6.1)."""
+    if isinstance(data, Mapping):
+        job = report_job(data, done=done)
+    elif isinstance(data, str) and _norm(data) in {*_JOB_STATES, "running", "inprogress"}:
+        job = report_job({"status": data}, done=done)
+    else:
+        job = ReportJob(id=_bare_id(data), state=JobState.SUCCEEDED if done else JobState.RUNNING)
+    if job.id:
+        return job
+    return replace(job, id=request_id_from_location(location))
+
+
+# Principal kinds (memberType, userType, principalType, Graph's @odata.type) -> user, guest,
+# group (§6.2).
 _PRINCIPAL_KINDS = {
-    "user": "user",
-    "guest": "guest",
-    "sharepointgroup": "group",
-    "securitygroup": "group",
-    "group": "group",
+    **dict.fromkeys(
+        ("user", "member", "internal", "internaluser", "person", "microsoftgraphuser"), "user"
+    ),
+    **dict.fromkeys(("guest", "external", "externaluser", "guestuser"), "guest"),
+    **dict.fromkeys(
+        (
+            "group",
+            "sharepointgroup",
+            "securitygroup",
+            "mailenabledsecuritygroup",
+            "m365group",
+            "microsoft365group",
+            "unifiedgroup",
+            "distributionlist",
+            "microsoftgraphgroup",
+        ),
+        "group",
+    ),
 }
-# workspaceType of user access [4.2, proposed] -> site, team, group, onedrive.
+# Workspace kinds of user access (workspaceType, word or number) -> site, team, group, onedrive.
 _WORKSPACE_KINDS = {
-    "site": "site",
-    "microsoftteam": "team",
-    "microsoftteams": "team",
-    "m365group": "group",
-    "onedrive": "onedrive",
+    **dict.fromkeys(
+        ("site", "sharepointsite", "sharepointsitecollection", "sitecollection", "sharepoint"),
+        "site",
+    ),
+    **dict.fromkeys(("team", "teams", "microsoftteam", "microsoftteams"), "team"),
+    **dict.fromkeys(
+        ("group", "m365group", "microsoft365group", "unifiedgroup", "office365group"), "group"
+    ),
+    **dict.fromkeys(("onedrive", "onedriveforbusiness", "personalsite", "mysite"), "onedrive"),
 }
+# Where a row nests its parts: {"member": {...}, "group": {...}} and the like (§6.2).
+_PRINCIPALS = ("member", "user", "principal", "person", "identity")
+_NAME_KEYS = (
+    "displayName",
+    "name",
+    "memberName",
+    "memberDisplayName",
+    "principalName",
+    "principalDisplayName",
+    "userDisplayName",
+)
+_UPN_KEYS = (
+    "userPrincipalName",
+    "upn",
+    "email",
+    "mail",
+    "memberEmail",
+    "principalEmail",
+    "emailAddress",
+    "loginName",
+)
+_KIND_KEYS = ("memberType", "userType", "principalType", "type", "objectType", "@odata.type")
 
 
 def _kind(table: Mapping[str, str], text: str) -> str:
-    word = text.lower()
-    return table.get(word, word)
+    word = _norm(text)
+    return table.get(word, text.lower())
 
 
-def report_row(kind: ReportKind, data: Mapping[str, Any]) -> ReportRow:
-    """One row of a finished report (GET /v1.0/requests/{id}/result), flattened one row per
-    (group, member), (site, principal) or workspace [4.2-4.4, proposed]."""
-    if kind is ReportKind.GROUP_MEMBERSHIPS:
-        member_type = _text(_get(data, "memberType"))
-        return ReportRow(
-            group_id=_text(_get(data, "groupId")),
-            group_name=_text(_get(data, "groupName")),
-            name=_text(_get(data, "displayName")),
-            upn=_text(_get(data, "email")),
-            kind=_kind(_PRINCIPAL_KINDS, member_type),
-            kind_text=member_type,
-            role=_text(_get(data, "role")).lower(),
-        )
-    if kind is ReportKind.SITE_PERMISSIONS:
-        principal_type = _text(_get(data, "principalType"))
-        return ReportRow(
-            site_url=_text(_get(data, "siteUrl")),
-            name=_text(_get(data, "principalName")),
-            kind=_kind(_PRINCIPAL_KINDS, principal_type),
-            kind_text=principal_type,
-            permission=_text(_get(data, "permissionLevel")),
-            scope=_text(_get(data, "scope")),
-            scope_url=_text(_get(data, "scopeUrl")),
-            access_via=_text(_get(data, "accessVia")),
-        )
-    workspace_type = _text(_get(data, "workspaceType"))
-    return ReportRow(
-        name=_text(_get(data, "workspaceName")),
-        site_url=_text(_get(data, "url")),
-        kind=_kind(_WORKSPACE_KINDS, workspace_type),
-        kind_text=workspace_type,
-        permission=_text(_get(data, "permission")),
-        access_via=_text(_get(data, "accessVia")),
+def _nested(fields: _Fields, names: tuple[str, ...], parts: tuple[str, ...]) -> str:
+    """A text from the row itself, else from one of its nested ``parts``."""
+    return fields.text(*names) or next(
+        (found for part in parts if (found := fields.fields(part).text(*names))), ""
     )
 
 
-# --- Errors [7] ----------------------------------------------------------------------------------
+def _joined(value: Any) -> str:
+    """A permission: a text, or an array of them ("Full Control, Edit")."""
+    if isinstance(value, list | tuple):
+        return ", ".join(_strings(value))
+    return _label(value) if isinstance(value, Mapping) else _text(value)
 
-# A request field of POST /v1.0/provision/* [3.1] -> its neutral name, so an upstream
-# validation error lands next to what the person typed. Keys are lower case (ASP.NET Core may
-# name a field DisplayName or displayName [7, inferred]).
-_FIELDS = {
-    "displayname": FIELD_DISPLAY_NAME,
-    "description": FIELD_DESCRIPTION,
-    "desiredurl": FIELD_DESIRED_URL,
-    "desiredemail": FIELD_DESIRED_URL,  # [3.1, proposed]: the alias shares the URL's input
-    "owners": FIELD_OWNERS,
-    "members": FIELD_MEMBERS,
-    "isprivate": FIELD_PRIVACY,
-    "comment": FIELD_COMMENT,
-    "templateid": FIELD_TEMPLATE,
+
+def _role(value: Any) -> str:
+    """owner or member (memberships), from a word, a plural, or an array of roles."""
+    if isinstance(value, list | tuple):
+        value = next(iter(_strings(value)), "")
+    word = _norm(value)
+    return {"owners": "owner", "members": "member"}.get(word, _text(value).lower())
+
+
+def report_row(kind: ReportKind, data: Mapping[str, Any]) -> ReportRow:
+    """One row of a finished report (GET /v1.0/requests/{id}/result; rows assumed, §6.2),
+    flat or nested (``{"member": {...}, "group": {...}}``), one per (group, member),
+    (site, principal) or workspace."""
+    fields = _Fields(data)
+    if kind is ReportKind.GROUP_MEMBERSHIPS:
+        member_type = _nested(fields, _KIND_KEYS, _PRINCIPALS)
+        owner = fields.flag("isOwner")
+        role = _role(fields.get("role", "memberRole", "roles"))
+        role = role or _role(fields.fields(*_PRINCIPALS).get("role", "roles"))
+        return ReportRow(
+            group_id=fields.text("groupId") or fields.fields("group").text(*_GROUP_ID_KEYS),
+            group_name=fields.text("groupName", "groupDisplayName")
+            or fields.fields("group").text("displayName", "name"),
+            name=_nested(fields, _NAME_KEYS, _PRINCIPALS),
+            upn=_nested(fields, _UPN_KEYS, _PRINCIPALS),
+            kind=_kind(_PRINCIPAL_KINDS, member_type),
+            kind_text=member_type,
+            role=role or ("" if owner is None else ("owner" if owner else "member")),
+        )
+    if kind is ReportKind.SITE_PERMISSIONS:
+        principal_type = _nested(fields, _KIND_KEYS, _PRINCIPALS)
+        site_fields = fields.fields("site")
+        return ReportRow(
+            site_url=fields.text("siteUrl", "siteWebUrl", "webUrl", "url")
+            or site_fields.text("url", "webUrl"),
+            name=_nested(fields, _NAME_KEYS, _PRINCIPALS),
+            upn=_nested(fields, _UPN_KEYS, _PRINCIPALS),
+            kind=_kind(_PRINCIPAL_KINDS, principal_type),
+            kind_text=principal_type,
+            permission=_joined(
+                fields.get(
+                    "permissionLevel",
+                    "permission",
+                    "permissionLevels",
+                    "roles",
+                    "role",
+                    "level",
+                    "accessLevel",
+                )
+            ),
+            scope=fields.text("scope", "scopeType"),
+            scope_url=fields.text("scopeUrl", "scopeWebUrl", "itemUrl"),
+            access_via=fields.text("accessVia", "grantedThrough", "via", "source", "channel"),
+        )
+    workspace = fields.fields("workspace", "site", "resource")
+    type_value = fields.get("workspaceType", "type", "kind")
+    if type_value is None:
+        type_value = workspace.get("workspaceType", "type")
+    workspace_type = _enum_text(type_value, _WORKSPACE_TYPE_NUMBERS)
+    return ReportRow(
+        name=fields.text("workspaceName", "displayName", "name", "title")
+        or workspace.text("displayName", "name", "title"),
+        site_url=fields.text("url", "webUrl", "workspaceUrl", "siteUrl")
+        or workspace.text("url", "webUrl"),
+        kind=_kind(_WORKSPACE_KINDS, workspace_type),
+        kind_text=workspace_type,
+        permission=_joined(
+            fields.get("permission", "permissionLevel", "roles", "role", "accessLevel")
+        ),
+        access_via=fields.text("accessVia", "grantedThrough", "via", "source", "channel"),
+    )
+
+
+# Arrays a grouped result nests its rows in (the reference's proposed result shapes: one object
+# per group with its members, one per site with its permissions), with a default role (§6.2).
+_CHILD_ROWS: dict[ReportKind, tuple[tuple[str, str], ...]] = {
+    ReportKind.GROUP_MEMBERSHIPS: (("members", ""), ("owners", "owner"), ("memberships", "")),
+    ReportKind.SITE_PERMISSIONS: (("permissions", ""), ("principals", ""), ("roleAssignments", "")),
+    ReportKind.USER_ACCESS: (("workspaces", ""), ("access", "")),
 }
-_METADATA_KEY = "metadata."
+
+
+def report_rows(kind: ReportKind, data: Mapping[str, Any]) -> list[ReportRow]:
+    """The rows of one result item: itself, or (grouped) one per nested member or permission,
+    with the group's id and name or the site's URL from the item (§6.2)."""
+    fields = _Fields(data)
+    children = [
+        (child, default)
+        for name, default in _CHILD_ROWS[kind]
+        for child in fields.objects(name) or ()
+    ]
+    if not children:
+        return [report_row(kind, data)]
+    rows = []
+    for child, default_role in children:
+        row = report_row(kind, child)
+        if kind is ReportKind.GROUP_MEMBERSHIPS:
+            row = replace(
+                row,
+                group_id=row.group_id or fields.text("groupId", *_GROUP_ID_KEYS),
+                group_name=row.group_name
+                or fields.text("groupName", "groupDisplayName", "displayName", "name"),
+                role=row.role or default_role,
+            )
+        elif kind is ReportKind.SITE_PERMISSIONS:
+            row = replace(
+                row, site_url=row.site_url or fields.text("siteUrl", "url", "webUrl", "siteWebUrl")
+            )
+        rows.append(row)
+    return rows
+
+
+# --- Errors (§8) ---------------------------------------------------------------------------------
+
+# A request field of POST /v1.0/provision/* (§3.1) -> its neutral name, so a validation error
+# lands next to what the person typed. Keys compare normalised (any case, "_" ignored).
+_FIELDS = {
+    **dict.fromkeys(("displayname", "name", "workspacename", "title"), FIELD_DISPLAY_NAME),
+    "description": FIELD_DESCRIPTION,
+    # The alias shares the URL's input (desiredEmail is assumed, §3.1).
+    **dict.fromkeys(
+        (
+            "desiredurl",
+            "url",
+            "urlslug",
+            "slug",
+            "desiredemail",
+            "email",
+            "alias",
+            "mailnickname",
+        ),
+        FIELD_DESIRED_URL,
+    ),
+    **dict.fromkeys(("owners", "owner"), FIELD_OWNERS),
+    **dict.fromkeys(("members", "member"), FIELD_MEMBERS),
+    **dict.fromkeys(("isprivate", "privacy", "visibility"), FIELD_PRIVACY),
+    **dict.fromkeys(("comment", "comments", "justification"), FIELD_COMMENT),
+    **dict.fromkeys(("templateid", "template"), FIELD_TEMPLATE),
+}
+# Prefixes a validator puts before a field's name: a JSON path, the bound parameter (§8).
+_FIELD_PREFIXES = ("$.", "$", "/", "body.", "request.")
+_METADATA_KEY = re.compile(r"metadata(?:\.|/|\[\s*['\"]?)(?P<name>.+?)(?:['\"]?\s*\])?", re.I)
 
 
 def neutral_field(name: str) -> str:
-    """The neutral field of a Point error key: ``displayName`` -> ``display_name``,
-    ``metadata.<name>`` -> ``metadata_field(name)``; "$", "" and anything unknown -> "" (the
-    whole request). A JSON-path prefix ("$.") and an index ("owners[0]") are ignored."""
+    """The neutral field of an error key (§8): ``displayName``/``DisplayName``/``$.displayName``
+    -> ``display_name``; ``metadata.X``, ``Metadata.X``, ``metadata[X]``, ``body.Metadata.X`` ->
+    ``metadata_field(X)``; an index (``owners[0]``) or sub-field (``owners[0].email``) is
+    ignored; "$", "" and anything unknown -> "" (the whole request)."""
     key = name.strip()
-    key = key.removeprefix("$.")
-    if key[: len(_METADATA_KEY)].lower() == _METADATA_KEY and len(key) > len(_METADATA_KEY):
-        return metadata_field(key[len(_METADATA_KEY) :])
-    key = re.sub(r"\[[^\]]*\]$", "", key)
-    return _FIELDS.get(key.lower(), "")
+    stripped = True
+    while stripped and key:
+        stripped = False
+        for prefix in _FIELD_PREFIXES:
+            if key[: len(prefix)].lower() == prefix:
+                key, stripped = key[len(prefix) :].strip(), True
+                break
+    quoted = re.fullmatch(r"\[\s*['\"]?(?P<name>[^'\"\]]+)['\"]?\s*\](?P<rest>.*)", key)
+    if quoted:  # $['displayName'] (a JSON path in brackets)
+        key = quoted["name"] + quoted["rest"]
+    metadata = _METADATA_KEY.fullmatch(key)
+    if metadata:
+        return metadata_field(metadata["name"].strip())
+    head = re.split(r"[.\[/]", key, maxsplit=1)[0]
+    return _FIELDS.get(_norm(head), "")
+
+
+def align_metadata_fields(
+    errors: Mapping[str, list[str]], names: Iterable[str]
+) -> dict[str, list[str]]:
+    """Field errors whose metadata names are spelled as the request spelled them: Point may
+    answer ``metadata.cost center`` (or ``costCenter``) for our ``Cost Center`` (§8)."""
+    known = {_norm(n): n for n in names}
+    aligned: dict[str, list[str]] = {}
+    for field, messages in errors.items():
+        if field.startswith(METADATA_PREFIX):
+            original = known.get(_norm(field[len(METADATA_PREFIX) :]))
+            if original is not None:
+                field = metadata_field(original)
+        aligned.setdefault(field, []).extend(messages)
+    return aligned
+
+
+# Keys of an error body's words, in the order tried: the domain error's exceptionMessage (the
+# one documented error body), problem details' detail, OData's error.message, then the generic
+# ones (§8).
+_MESSAGE_KEYS = (
+    "exceptionMessage",
+    "detail",
+    "error/message",
+    "errorMessage",
+    "error_description",
+    "message",
+    "title",
+    "error",
+)
 
 
 def error_message(data: Any, *, status: int, reason: str = "") -> str:
-    """Point's own words for a failure: exceptionMessage (the documented error body [7]), else
-    title (ValidationProblemDetails [7, inferred]), else message, else the status line."""
-    body = _obj(data)
-    for key in ("exceptionMessage", "title", "message"):
-        text = _text(_get(body, key)).strip()
+    """Point's own words for a failure, from a domain error or problem details (§8); the
+    status line when the body says nothing."""
+    fields = _Fields(data)
+    for name in _MESSAGE_KEYS:
+        text = _message(fields.get(name))
         if text:
             return text
+    if isinstance(data, str) and data.strip() and len(data) <= 500:
+        return data.strip()
     return f"HTTP {status} {reason}".strip()
 
 
+def _messages(value: Any) -> list[str]:
+    values = value if isinstance(value, list | tuple) else [value]
+    return [text for text in (_message(v) for v in values) if text]
+
+
 def field_errors(data: Any, *, status: int, reason: str = "") -> dict[str, list[str]]:
-    """A 400/422 body as neutral field errors: ``errors`` of ValidationProblemDetails
-    [7, inferred; the emulator uses it for Point's own validation too, proposed], or the
-    message (for the whole request) when there is none."""
-    errors = _get(_obj(data), "errors")
+    """A 400/422 body as neutral field errors (§8): ``errors`` of problem details (an object of
+    key -> messages), or an array of ``{"field"|"propertyName"|"target", "message"}`` (also
+    OData's ``error.details``); the message for the whole request when there are none."""
+    fields = _Fields(data)
+    errors = fields.get("errors", "validationErrors", "fieldErrors", "error/details", "details")
     found: dict[str, list[str]] = {}
     if isinstance(errors, Mapping):
         for key, value in errors.items():
-            messages = value if isinstance(value, list) else [value]
-            texts = [t for t in (_text(m).strip() for m in messages) if t]
+            texts = _messages(value)
             if texts:
                 found.setdefault(neutral_field(str(key)), []).extend(texts)
+    elif isinstance(errors, list):
+        for item in errors:
+            if not isinstance(item, Mapping):
+                texts = _messages(item)
+                if texts:
+                    found.setdefault("", []).extend(texts)
+                continue
+            entry = _Fields(item)
+            key = entry.text(
+                "field",
+                "propertyName",
+                "property",
+                "target",
+                "name",
+                "key",
+                "path",
+                "member",
+                "source/pointer",
+            ) or next(iter(_strings(entry.get("memberNames"))), "")
+            texts = _messages(entry.get("message", "errorMessage", "detail", "title", "error"))
+            if texts:
+                found.setdefault(neutral_field(key), []).extend(texts)
     return found or {"": [error_message(data, status=status, reason=reason)]}
+
+
+# A 409 that refuses a duplicate (documented-minimal, pascal-problem-details: "A workspace named
+# 'X' already exists." / "... is already requested (request <id>)."; the words are assumed, §8).
+_DUPLICATE = re.compile(
+    r"already\s+(exists?|requested|in\s+use|taken|used|registered|pending|provisioned)"
+    r"|duplicate|\bis\s+taken\b|not\s+unique|alreadyexists",
+    re.I,
+)
+_REQUEST_IN_MESSAGE = re.compile(r"\(\s*request(?:\s+id)?\s*[:#]?\s*([^)\s]+?)\s*\)", re.I)
+_EXISTING_ID_KEYS = (
+    "existingRequestId",
+    "requestId",
+    "existingId",
+    "conflictingRequestId",
+    "duplicateRequestId",
+    "error/requestId",
+    "extensions/requestId",
+    "data/requestId",
+)
+
+
+def duplicate(data: Any, message: str) -> tuple[bool, str]:
+    """Does a 409 say the name, URL or alias already exists or is already requested? And which
+    request holds it (an id key of the body, else "(request <id>)" in the message)?"""
+    fields = _Fields(data)
+    kind = fields.text("exceptionType", "type", "code", "errorCode", "error/code")
+    if not (_DUPLICATE.search(message) or _DUPLICATE.search(kind)):
+        return False, ""
+    existing = fields.text(*_EXISTING_ID_KEYS)
+    if not existing:
+        found = _REQUEST_IN_MESSAGE.search(message)
+        existing = found.group(1).rstrip(".,;") if found else ""
+    return True, existing

@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
+
+
+def _seeded(url: str, slug: str) -> bool:
+    """Whether a Point URL is one this command set: the emulator on this machine."""
+    parts = urlsplit(url)
+    local = parts.hostname in ("127.0.0.1", "localhost", "::1")
+    return parts.scheme == "http" and local and parts.path.rstrip("/") == f"/point/{slug}"
 
 
 class Command(BaseCommand):
@@ -68,7 +76,10 @@ class Command(BaseCommand):
             tenant.entra_tenant_id = data["id"]
             tenant.client_id = app["client_id"]
             tenant.point_app_id = data["point"]["api_app_id"]
-            tenant.point_base_url = f"{settings.EMULATOR_URL.rstrip('/')}/point/{data['slug']}"
+            demo_url = f"{settings.EMULATOR_URL.rstrip('/')}/point/{data['slug']}"
+            if not tenant.point_base_url or _seeded(tenant.point_base_url, data["slug"]):
+                # Follows the emulator's port; an admin's re-pointing is left alone.
+                tenant.point_base_url = demo_url
             if secret.get("expires"):
                 tenant.secret_expires_on = date.fromisoformat(str(secret["expires"])[:10])
             if not tenant.has_client_secret:
