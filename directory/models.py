@@ -38,6 +38,8 @@ class ReportRun(models.Model):
     total = models.PositiveIntegerField(null=True, blank=True)
     row_count = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
+    # A status word the upstream sent that its adapter does not know, shown raw while polling.
+    upstream_status = models.CharField(max_length=100, blank=True)
     requested_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )

@@ -25,6 +25,7 @@ from django_q.tasks import async_task
 
 from directory.models import ReportKind, ReportRow, ReportRun
 from directory.selectors import runs_of
+from tenants import services as tenant_services
 from tenants import upstream
 from tenants.models import Tenant
 from upstreams import contract
@@ -243,8 +244,17 @@ def _report_poll(run_id: int, budget: float | None) -> ReportRun | None:
                     run, f"{label} could not produce the report: {job.error or 'no reason given'}"
                 )
                 return run
+            unknown = job.status_text[:100] if job.state == JobState.UNKNOWN else ""
+            if unknown:
+                # Not guessed as done or failed: polled on, shown raw, flagged to IT staff.
+                tenant_services.note_unknown_value(
+                    tenant=run.tenant, what="report status", value=unknown, example=run.kind
+                )
             ReportRun.objects.filter(pk=run.pk, state=ReportRun.State.RUNNING).update(
-                processed=job.processed, total=job.total, last_polled_at=timezone.now()
+                processed=job.processed,
+                total=job.total,
+                upstream_status=unknown,
+                last_polled_at=timezone.now(),
             )
         if time.monotonic() - started + interval > budget:
             async_task(

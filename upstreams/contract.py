@@ -436,17 +436,20 @@ class JobState(enum.StrEnum):
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    UNKNOWN = "unknown"  # a word the adapter does not know: kept in ReportJob.status_text
 
 
 @dataclass(frozen=True)
 class ReportJob:
-    """An upstream report being produced. ``processed``/``total`` when the upstream says."""
+    """An upstream report being produced. ``processed``/``total`` when the upstream says;
+    ``status_text`` the status word as sent (shown raw when ``state`` is UNKNOWN)."""
 
     id: str
     state: JobState = JobState.RUNNING
     processed: int | None = None
     total: int | None = None
     error: str = ""
+    status_text: str = ""
 
 
 @dataclass(frozen=True)

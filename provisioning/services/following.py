@@ -113,6 +113,10 @@ def apply_status(*, item: ProvisioningRequest, found: RequestStatus, source: str
     current state is logged and ignored; racing appliers change the request once."""
     now = timezone.now()
     fields = status_fields(found)
+    if found.display_name.strip():
+        # The upstream's own name wins: where a template publishes no naming rule, the name
+        # the portal computed is only the typed one.
+        fields["final_name"] = found.display_name.strip()[:300]
     target = state_from_upstream(found.status)
     if target is None:
         note_unknown_status(item, found)

@@ -275,10 +275,10 @@ def _rival_names(item: ProvisioningRequest, typed: str) -> list[str]:
         ProvisioningRequest.objects.filter(
             tenant=item.tenant,
             state__in=_MAY_BE_UPSTREAM,
-            form_data__display_name__icontains=typed,
+            display_name__icontains=typed,
         )
         .exclude(pk=item.pk)
-        .values_list("form_data__display_name", flat=True)
+        .values_list("display_name", flat=True)
     )
     return [str(n) for n in names if n]
 

@@ -335,3 +335,16 @@ def test_workspaces_that_cannot_be_read_before_the_send_leave_a_lost_answer_to_a
     Scripted.list_error, Scripted.listed = None, [Workspace("new", "PRJ - Kite")]
     item = again(django_capture_on_commit_callbacks, item)
     assert item.state == State.CONFIRMING and len(Scripted.submits) == 1
+
+
+def test_the_upstreams_name_for_the_workspace_becomes_the_final_name(
+    unpublished: Tenant, requester_a: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    Scripted.answers = [RequestStatus("r1", Status.IN_PROGRESS)]
+    item = submit(django_capture_on_commit_callbacks, unpublished, requester_a)
+    assert item.final_name == "Kite"  # all the portal can know before the upstream says
+    Scripted.statuses["r1"] = RequestStatus(
+        "r1", Status.COMPLETED, display_name="PRJ - Kite", workspace_url="https://x.example/k"
+    )
+    item = again(django_capture_on_commit_callbacks, item)
+    assert (item.state, item.final_name) == (State.COMPLETED, "PRJ - Kite")

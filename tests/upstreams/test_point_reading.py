@@ -332,7 +332,9 @@ def test_a_request_status_is_found_under_its_plausible_keys(key: str) -> None:
         ("Done", False, JobState.SUCCEEDED),
         ("Error", False, JobState.FAILED),
         ("Canceled", False, JobState.FAILED),
-        ("Whatever", False, JobState.RUNNING),
+        ("Queued", False, JobState.RUNNING),
+        ("Whatever", False, JobState.UNKNOWN),
+        (7, False, JobState.UNKNOWN),
         ("Running", True, JobState.SUCCEEDED),
         (None, False, JobState.RUNNING),
     ],
@@ -341,6 +343,11 @@ def test_report_job_states_words_synonyms_and_numbers(
     value: Any, done: bool, state: JobState
 ) -> None:
     assert wire.report_job({"id": "j", "status": value}, done=done).state == state
+
+
+def test_an_unknown_report_status_keeps_the_word_as_sent() -> None:
+    job = wire.report_job({"Id": "j", "Status": "Finalizing"})
+    assert (job.state, job.status_text) == (JobState.UNKNOWN, "Finalizing")
 
 
 # --- Progress -------------------------------------------------------------------------------------

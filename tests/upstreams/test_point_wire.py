@@ -570,7 +570,7 @@ def test_a_user_access_report_needs_a_user() -> None:
             False,
             (JobState.RUNNING, 35, 100, ""),
         ),
-        ({"id": "j", "status": "Paused"}, False, (JobState.RUNNING, None, None, "")),
+        ({"id": "j", "status": "Paused"}, False, (JobState.UNKNOWN, None, None, "")),
     ],
 )
 def test_a_report_job_reads_its_state_and_progress(

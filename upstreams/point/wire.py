@@ -998,7 +998,7 @@ def report_body(kind: ReportKind, subject: str) -> dict[str, Any]:
 # Report job status as a number: the order of docs/point-dialects.md, assumed (§9).
 _JOB_NUMBERS = {0: "Running", 1: "Succeeded", 2: "Failed"}
 # InProgress and Succeeded are documented in a draft (§6.1); the rest are synonyms. Any other
-# word reads as still running (the portal gives a report up after DIRECTORY_REPORT_TIMEOUT).
+# word is JobState.UNKNOWN: the portal keeps polling, shows the word and flags it to IT staff.
 _JOB_STATES = {
     **dict.fromkeys(
         ("succeeded", "success", "successful", "completed", "complete", "done", "finished"),
@@ -1008,6 +1008,19 @@ _JOB_STATES = {
         ("failed", "failure", "error", "errored", "faulted", "canceled", "cancelled"),
         JobState.FAILED,
     ),
+}
+# Words of a job still at work (§6.1); any other unknown word is shown raw, not taken as one.
+_JOB_RUNNING = {
+    "running",
+    "inprogress",
+    "notstarted",
+    "queued",
+    "pending",
+    "started",
+    "processing",
+    "accepted",
+    "waiting",
+    "new",
 }
 # Processed/total pairs of a job's progress, in the order tried (§6.1).
 _PROGRESS_PAIRS = (
@@ -1040,8 +1053,14 @@ def report_job(data: Mapping[str, Any], *, done: bool = False) -> ReportJob:
     the result, which means Succeeded (documented in a draft). Progress from any processed/total
     pair (in ``progress`` or beside the status) or a percent (as n of 100)."""
     fields = _Fields(data)
-    word = _norm(_enum_text(fields.get(*_STATUS_KEYS), _JOB_NUMBERS))
-    state = JobState.SUCCEEDED if done else _JOB_STATES.get(word, JobState.RUNNING)
+    said = _enum_text(fields.get(*_STATUS_KEYS), _JOB_NUMBERS)
+    word = _norm(said)
+    if done:
+        state = JobState.SUCCEEDED
+    elif not word or word in _JOB_RUNNING:
+        state = JobState.RUNNING
+    else:
+        state = _JOB_STATES.get(word, JobState.UNKNOWN)
     processed, total = _pair(fields.fields("progress"))
     if processed is None and total is None:
         processed, total = _pair(fields)
@@ -1055,6 +1074,7 @@ def report_job(data: Mapping[str, Any], *, done: bool = False) -> ReportJob:
         processed=processed,
         total=total,
         error=_message(fields.get("error", "errorMessage", "failureReason")),
+        status_text=said,
     )
 
 
@@ -1063,7 +1083,7 @@ def job_from_answer(data: Any, *, location: str | None = None, done: bool = Fals
     poll); the id from ``Location`` when the body has none (§6.1)."""
     if isinstance(data, Mapping):
         job = report_job(data, done=done)
-    elif isinstance(data, str) and _norm(data) in {*_JOB_STATES, "running", "inprogress"}:
+    elif isinstance(data, str) and _norm(data) in {*_JOB_STATES, *_JOB_RUNNING}:
         job = report_job({"status": data}, done=done)
     else:
         job = ReportJob(id=_bare_id(data), state=JobState.SUCCEEDED if done else JobState.RUNNING)
