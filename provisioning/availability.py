@@ -88,6 +88,7 @@ def _check_unpublished(template: Template, provider: Upstream, typed: str) -> Av
     return Availability(
         MAYBE,
         typed,
-        f"“{typed}” may already be taken: {label} has {listed}. This template's naming rule is "
-        f"not published, so the portal cannot tell for sure; {label} checks when it is sent.",
+        f"{label} already has workspaces whose names contain “{typed}”: {listed}. This template "
+        "does not publish its naming rule, so the portal cannot tell whether your final name is "
+        f"among them; {label} checks when the request is sent.",
     )

@@ -265,7 +265,7 @@ def _no_answer(error: requests.RequestException, request: _Request) -> _Again:
         logger.warning("Point %s: no answer (%s); outcome unknown", request.name, kind)
         raise OutcomeUnknown(
             f"Point did not answer {request.name} ({kind}): it may or may not have been "
-            "carried out. Look it up before sending it again."
+            "carried out."
         ) from None
     problem = (
         "timed out" if isinstance(error, requests.Timeout) else f"could not be reached ({kind})"
@@ -325,7 +325,7 @@ def _classify(
         if not request.repeatable:
             raise OutcomeUnknown(
                 f"Point answered {status} to {request.name}: it may or may not have been "
-                "carried out. Look it up before sending it again.",
+                "carried out.",
                 status=status,
             )
         message = wire.error_message(_decoded(response), status=status, reason=response.reason)
