@@ -269,8 +269,9 @@ def _remember_workspaces_before(item: ProvisioningRequest, provider: Upstream) -
     item.workspaces_before = keys
 
 
-def _rival_names(item: ProvisioningRequest, typed: str) -> list[str]:
-    """Typed names of this tenant's other requests that may be upstream and hold ours."""
+def _rival_names(item: ProvisioningRequest, typed: str, since: datetime) -> list[str]:
+    """Typed names, holding ours, of this tenant's other requests that may have made a
+    workspace since ``since`` (one completed before then made it before our send)."""
     names = (
         ProvisioningRequest.objects.filter(
             tenant=item.tenant,
@@ -278,6 +279,7 @@ def _rival_names(item: ProvisioningRequest, typed: str) -> list[str]:
             display_name__icontains=typed,
         )
         .exclude(pk=item.pk)
+        .exclude(state=State.COMPLETED, finished_at__lt=since)
         .values_list("display_name", flat=True)
     )
     return [str(n) for n in names if n]
@@ -296,12 +298,12 @@ def _lookup_new_workspace(item: ProvisioningRequest, provider: Upstream) -> _Loo
     )
     if found.has_more:
         return _Looked()
-    rivals = _rival_names(item, typed)
+    since = _round_started_at(item) - LOOKUP_CLOCK_SKEW
+    rivals = _rival_names(item, typed, since)
     if any(rival.strip().casefold() == typed.casefold() for rival in rivals):
         logger.warning("Request %s: another request typed the same name; a person decides", item.pk)
         return _Looked()
     claimed = ProvisioningRequest.objects.filter(tenant=item.tenant).exclude(pk=item.pk)
-    since = _round_started_at(item) - LOOKUP_CLOCK_SKEW
     new = []
     for workspace in found.items:
         if _workspace_key(workspace) in before:

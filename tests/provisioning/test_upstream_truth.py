@@ -348,3 +348,31 @@ def test_the_upstreams_name_for_the_workspace_becomes_the_final_name(
     )
     item = again(django_capture_on_commit_callbacks, item)
     assert (item.state, item.final_name) == (State.COMPLETED, "PRJ - Kite")
+
+
+def test_a_request_of_the_same_name_finished_long_ago_does_not_stop_the_adoption(
+    unpublished: Tenant, requester_a: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    Scripted.answers = [RequestStatus("r0", Status.COMPLETED)]
+    old = submit(django_capture_on_commit_callbacks, unpublished, requester_a)
+    assert old.state == State.COMPLETED
+    ProvisioningRequest.objects.filter(pk=old.pk).update(
+        finished_at=timezone.now() - timedelta(days=200)
+    )
+    Scripted.answers = [OutcomeUnknown("timed out")]
+    Scripted.created = [Workspace("new", "PRJ - Kite (2)")]
+    item = submit(django_capture_on_commit_callbacks, unpublished, requester_a)
+    item = again(django_capture_on_commit_callbacks, item)
+    assert (item.state, item.workspace_id) == (State.COMPLETED, "new")
+
+
+def test_a_request_of_the_same_name_in_flight_leaves_the_match_to_a_person(
+    unpublished: Tenant, requester_a: User, django_capture_on_commit_callbacks: Capture
+) -> None:
+    Scripted.answers = [RequestStatus("r0", Status.IN_PROGRESS)]
+    submit(django_capture_on_commit_callbacks, unpublished, requester_a)
+    Scripted.answers = [OutcomeUnknown("timed out")]
+    Scripted.created = [Workspace("new", "PRJ - Kite")]
+    item = submit(django_capture_on_commit_callbacks, unpublished, requester_a)
+    item = again(django_capture_on_commit_callbacks, item)
+    assert item.state == State.CONFIRMING

@@ -518,26 +518,16 @@ class PointProvider:
         searched by Point while it honours ``search``, else read (bounded) and filtered here."""
         if not containing.strip():
             return Page([], 0, False)
-        if workload is Workload.SITE:
-            return self._searched_page(
-                "/sites",
-                permission=SHAREPOINT_READ_ALL,
-                params={},
-                top=limit,
-                skip=0,
-                search=containing,
-                read=wire.site_workspace,
-                texts=lambda w: (w.name, w.url),
-            )
+        site = workload is Workload.SITE
         return self._searched_page(
-            "/groups",
-            permission=READ_OR_ASYNC,
+            "/sites" if site else "/groups",
+            permission=SHAREPOINT_READ_ALL if site else READ_OR_ASYNC,
             params={},
             top=limit,
             skip=0,
             search=containing,
-            read=wire.group_workspace,
-            texts=lambda w: (w.name, w.email),
+            read=wire.site_workspace if site else wire.group_workspace,
+            texts=lambda w: (w.name, w.url if site else w.email),
         )
 
     # --- Directory (§5) ---------------------------------------------------------------------
