@@ -56,34 +56,6 @@ class ProvisioningRequestAdmin(TenantScopedAdmin):
     date_hierarchy = "created_at"
     raw_id_fields = ["template", "requested_by", "cloned_from"]
     inlines = [RequestEventInline]
-    readonly_fields = [
-        "tenant",
-        "template",
-        "requested_by",
-        "workload",
-        "display_name",
-        "final_name",
-        "idempotency_key",
-        "state",
-        "upstream_id",
-        "upstream_status",
-        "progress",
-        "workspace_url",
-        "workspace_id",
-        "error_message",
-        "field_errors_pretty",
-        "correlation_id",
-        "send_attempts",
-        "send_started_at",
-        "next_poll_at",
-        "poll_interval",
-        "last_polled_at",
-        "cloned_from",
-        "created_at",
-        "updated_at",
-        "finished_at",
-        "form_data_pretty",
-    ]
     fieldsets = [
         (
             None,
@@ -110,6 +82,7 @@ class ProvisioningRequestAdmin(TenantScopedAdmin):
                     "workspace_url",
                     "workspace_id",
                     "error_message",
+                    "failure_kind",
                     "field_errors_pretty",
                     "correlation_id",
                 ]
@@ -122,6 +95,10 @@ class ProvisioningRequestAdmin(TenantScopedAdmin):
                     "idempotency_key",
                     "send_attempts",
                     "send_started_at",
+                    "maybe_sent",
+                    "accepted_at",
+                    "resend_approved",
+                    "workspaces_before",
                     "next_poll_at",
                     "poll_interval",
                     "last_polled_at",
@@ -131,6 +108,8 @@ class ProvisioningRequestAdmin(TenantScopedAdmin):
         ("Data", {"fields": ["form_data_pretty"]}),
         ("Dates", {"fields": ["created_at", "updated_at", "finished_at"]}),
     ]
+    # Everything shown is read-only: requests change only through the portal's services.
+    readonly_fields = [str(name) for _, options in fieldsets for name in options["fields"]]
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # requests are made through the portal's form

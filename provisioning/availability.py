@@ -41,10 +41,10 @@ def check(template: Template, display_name: str, desired_url: str = "") -> Avail
     """Look the final name (groups, teams, communities) or the site URL (sites) up upstream,
     exactly (the upstream's own search may be fuzzy, or ignored)."""
     rules = template.template_rules
-    names = naming.final_names(rules, display_name, desired_url)
     provider = upstream.provider_for(template.tenant)
     if not rules.naming_published:
         return _check_unpublished(template, provider, display_name.strip())
+    names = naming.final_names(rules, display_name, desired_url)
     site = template.workload == Workload.SITE and bool(names.url_slug)
     checked = (names.url_slug or "") if site else names.display_name
     try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import enum
 import json
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -137,6 +137,13 @@ METADATA_PREFIX = "metadata."
 def metadata_field(name: str) -> str:
     """The neutral field name of a template's custom metadata field."""
     return f"{METADATA_PREFIX}{name}"
+
+
+def mentions(texts: Iterable[str], search: str) -> bool:
+    """Does any of ``texts`` contain ``search`` (case-insensitively)? How a list is searched
+    on the portal's side, and how an adapter tells whether its upstream honoured a search."""
+    needle = search.strip().casefold()
+    return not needle or any(needle in text.casefold() for text in texts if text)
 
 
 # --- Connection --------------------------------------------------------------------------------

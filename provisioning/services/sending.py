@@ -63,6 +63,7 @@ from upstreams.contract import (
     Workload,
     Workspace,
     WorkspaceSpec,
+    mentions,
 )
 
 logger = logging.getLogger(__name__)
@@ -310,7 +311,7 @@ def _lookup_new_workspace(item: ProvisioningRequest, provider: Upstream) -> _Loo
             continue
         if workspace.created_at is not None and workspace.created_at < since:
             continue
-        if any(_holds(workspace, rival) for rival in rivals):
+        if any(mentions((workspace.name, workspace.url), rival) for rival in rivals):
             continue  # "Falcon Ops" is another request's, not the one typed "Falcon"
         if (workspace.id and claimed.filter(workspace_id=workspace.id).exists()) or (
             workspace.url and claimed.filter(workspace_url=workspace.url).exists()
@@ -329,14 +330,6 @@ def _lookup_new_workspace(item: ProvisioningRequest, provider: Upstream) -> _Loo
         workspace_url=new[0].url,
         workspace_id=new[0].id,
         workspace_name=new[0].name,
-    )
-
-
-def _holds(workspace: Workspace, text: str) -> bool:
-    """Does the workspace's name or URL contain ``text`` (case-insensitively)?"""
-    needle = text.strip().casefold()
-    return bool(needle) and any(
-        needle in value.casefold() for value in (workspace.name, workspace.url) if value
     )
 
 

@@ -48,6 +48,18 @@ def all_company(tenant: Tenant) -> Group:
     return upstream.provider_for(tenant).get_group("All Company")
 
 
+def megans_access_snapshot(tenant: Tenant, **fields: Any) -> ReportRun:
+    """A succeeded user-access run for Megan, finished now (its rows are the test's)."""
+    return ReportRun.objects.create(
+        tenant=tenant,
+        kind=ReportKind.USER_ACCESS,
+        subject=MEGAN,
+        state=ReportRun.State.SUCCEEDED,
+        finished_at=timezone.now(),
+        **fields,
+    )
+
+
 # --- Groups and sites, live --------------------------------------------------------------------
 
 
@@ -274,14 +286,7 @@ def test_a_stale_snapshot_is_marked(
     live_tenant_a: Tenant, staff: Client, settings: Settings
 ) -> None:
     settings.DIRECTORY_SNAPSHOT_MAX_AGE = 3600
-    run = ReportRun.objects.create(
-        tenant=live_tenant_a,
-        kind=ReportKind.USER_ACCESS,
-        subject=MEGAN,
-        state=ReportRun.State.SUCCEEDED,
-        finished_at=timezone.now(),
-        row_count=1,
-    )
+    run = megans_access_snapshot(live_tenant_a, row_count=1)
     ReportRow.objects.create(
         run=run, position=0, name="Finance", kind="site", data={"workspaceName": "Finance"}
     )
@@ -355,14 +360,7 @@ def test_site_permissions_of_one_site(
 
 
 def test_exported_cells_cannot_run_as_formulas(live_tenant_a: Tenant, staff: Client) -> None:
-    run = ReportRun.objects.create(
-        tenant=live_tenant_a,
-        kind=ReportKind.USER_ACCESS,
-        subject=MEGAN,
-        state=ReportRun.State.SUCCEEDED,
-        finished_at=timezone.now(),
-        row_count=1,
-    )
+    run = megans_access_snapshot(live_tenant_a, row_count=1)
     ReportRow.objects.create(
         run=run,
         position=0,
@@ -380,13 +378,7 @@ def test_exported_cells_cannot_run_as_formulas(live_tenant_a: Tenant, staff: Cli
 def test_another_tenants_pages_and_reports_are_404(
     tenant_a: Tenant, tenant_b: Tenant, it_staff_other: User, it_staff: User
 ) -> None:
-    run = ReportRun.objects.create(
-        tenant=tenant_a,
-        kind=ReportKind.USER_ACCESS,
-        subject=MEGAN,
-        state=ReportRun.State.SUCCEEDED,
-        finished_at=timezone.now(),
-    )
+    run = megans_access_snapshot(tenant_a)
     other = client_for(it_staff_other)
     assert other.get(url("groups", tenant_a)).status_code == 404
     assert other.get(url("report_export", tenant_a, run.pk)).status_code == 404

@@ -30,6 +30,7 @@ from upstreams.contract import (
     UpstreamError,
     Workload,
     Workspace,
+    mentions,
     metadata_field,
 )
 from upstreams.point import wire
@@ -948,4 +949,4 @@ def test_a_workspace_reads_its_creation_time_in_any_name() -> None:
 def test_mentions_is_a_case_insensitive_substring(
     texts: tuple[str, ...], search: str, found: bool
 ) -> None:
-    assert wire.mentions(texts, search) is found
+    assert mentions(texts, search) is found

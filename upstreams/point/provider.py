@@ -41,6 +41,7 @@ from upstreams.contract import (
     Workload,
     Workspace,
     WorkspaceSpec,
+    mentions,
 )
 from upstreams.point import transport, wire
 
@@ -366,12 +367,12 @@ class PointProvider:
                 path, permission=permission, params={**params, "search": search}, top=top, skip=skip
             )
             found = [read(i) for i in rows.items]
-            if all(wire.mentions(texts(f), search) for f in found):
+            if all(mentions(texts(f), search) for f in found):
                 return Page(found, rows.total, rows.more)
             self._learn_search_ignored(path)
 
         def keep(item: Mapping[str, Any]) -> bool:
-            return wire.mentions(texts(read(item)), search)
+            return mentions(texts(read(item)), search)
 
         if asked is not None and asked.whole is not None:
             # The ignored search brought the whole list already: filter it, no second read.
@@ -505,7 +506,7 @@ class PointProvider:
             site = wire.site(item)
             if matches(site):
                 return wire.site_workspace(item)
-            if search and not wire.mentions((site.title, site.url), wanted):
+            if search and not mentions((site.title, site.url), wanted):
                 search = False  # this answer is everything: keep reading, it is the full list
                 self._learn_search_ignored("/sites")
         return None
@@ -582,13 +583,13 @@ class PointProvider:
                 params["search"] = search
             pages = self._pages("/sites", permission=SHAREPOINT_READ_ALL, params=params)
             found = [wire.site(s) for s in islice(pages, limit)]
-            if all(wire.mentions((s.title, s.url), search) for s in found):
+            if all(mentions((s.title, s.url), search) for s in found):
                 return found
             self._learn_search_ignored("/sites")
 
         def keep(item: Mapping[str, Any]) -> bool:
             site = wire.site(item)
-            return wire.mentions((site.title, site.url), search)
+            return mentions((site.title, site.url), search)
 
         matches, _ = self._filtered(
             "/sites", permission=SHAREPOINT_READ_ALL, params={}, keep=keep, limit=limit

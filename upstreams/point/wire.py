@@ -951,13 +951,6 @@ def same_name(found: str, wanted: str) -> bool:
     return found.strip().casefold() == wanted.strip().casefold()
 
 
-def mentions(texts: Iterable[str], search: str) -> bool:
-    """Does any of ``texts`` contain ``search`` (case-insensitively)? How the portal searches a
-    list itself, and how it tells whether Point honoured ``search`` (§5.3)."""
-    needle = search.strip().casefold()
-    return not needle or any(needle in text.casefold() for text in texts if text)
-
-
 def named(data: Any, name: str) -> Mapping[str, Any] | None:
     """The group GET /v1.0/groups/{name} answered (§4.2): the object, or (from a list or page
     answer) the first item with that exact name, else the first item; None when empty."""
