@@ -22,6 +22,7 @@ class AuditAction(models.TextChoices):
     TENANT_CREATED = "tenant_created", "Tenant created"
     ACCESS_CHANGED = "access_changed", "Access changed"
     CONNECTION_TESTED = "connection_tested", "Connection tested"
+    WEBHOOKS_CHANGED = "webhooks_changed", "Webhooks changed"
     REQUEST_SUBMITTED = "request_submitted", "Provisioning request submitted"
     REQUEST_RETRIED = "request_retried", "Provisioning request retried"
     REQUEST_CANCELLED = "request_cancelled", "Provisioning request cancelled"

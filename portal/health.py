@@ -100,16 +100,32 @@ def run_checks() -> dict[str, Check]:
     return {"database": database, "queue": check_queue(), "worker": check_worker()}
 
 
+def webhook_warnings() -> list[str]:
+    """Tenants whose webhooks went quiet: their requests are polled at the normal rate again."""
+    from provisioning.services.webhook_health import health
+
+    quiet = [h for h in health() if h.quiet]
+    if not quiet:
+        return []
+    # Counts only, as for secrets below; the deliveries page names the tenants and says why.
+    what = "1 tenant's webhooks are" if len(quiet) == 1 else f"{len(quiet)} tenants' webhooks are"
+    return [
+        f"{what} quiet ({quiet[0].reason if len(quiet) == 1 else 'no events'}): their requests "
+        "in flight are polled at the normal rate until events arrive again."
+    ]
+
+
 def collect_warnings() -> list[str]:
     """Things to fix soon that do not make the service unhealthy (status stays 200)."""
     try:
         from tenants.selectors import expiring_secrets
 
         expiring = list(expiring_secrets())
+        warnings = webhook_warnings()
     except DatabaseError:
         return []
     if not expiring:
-        return []
+        return warnings
     # /healthz is public (load balancers, monitors): it counts, and admins see the names on
     # the tenants page and in the portal's banner.
     count = len(expiring)
@@ -120,5 +136,6 @@ def collect_warnings() -> list[str]:
     )
     return [
         f"{what} within {settings.SECRET_EXPIRY_WARNING_DAYS} days or already "
-        "expired: see the tenants page."
+        "expired: see the tenants page.",
+        *warnings,
     ]

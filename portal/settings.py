@@ -319,7 +319,20 @@ if PROVISIONING_SEND_LEASE <= Q_CLUSTER_TIMEOUT:
         f"PROVISIONING_SEND_LEASE={PROVISIONING_SEND_LEASE} must exceed Q_TIMEOUT="
         f"{Q_CLUSTER_TIMEOUT}, or a slow send could be taken over and posted twice."
     )
-# Absolute links in e-mails (the requester's request page).
+# Webhooks (docs/webhooks.md). The receiver refuses bodies over WEBHOOK_MAX_BODY bytes (413).
+# With a tenant's webhooks on and healthy, an in-flight request is polled at most once every
+# WEBHOOK_POLL_INTERVAL s; they are "quiet" (polling back to normal, /healthz warns) when no
+# verified event arrived for WEBHOOK_QUIET_AFTER s while a request has waited that long for one,
+# or polling found a change an event should have brought. An event dated more than
+# WEBHOOK_CLOCK_SKEW s before a request's current send round is from an earlier attempt. The
+# signing key is re-read at most every WEBHOOK_KEY_REREAD s while verification fails.
+WEBHOOK_MAX_BODY = env_int("WEBHOOK_MAX_BODY", 65536, minimum=1024)
+WEBHOOK_POLL_INTERVAL = env_int("WEBHOOK_POLL_INTERVAL", 1800, minimum=60)
+WEBHOOK_QUIET_AFTER = env_int("WEBHOOK_QUIET_AFTER", 900, minimum=60)
+WEBHOOK_CLOCK_SKEW = env_int("WEBHOOK_CLOCK_SKEW", 60, minimum=0)
+WEBHOOK_KEY_REREAD = env_int("WEBHOOK_KEY_REREAD", 300, minimum=10)
+WEBHOOK_KEEP_DAYS = env_int("WEBHOOK_KEEP_DAYS", 30, minimum=1)
+# Absolute links in e-mails (the requester's request page) and the webhook receiver's URL.
 PORTAL_BASE_URL = env_str("PORTAL_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
 # Tenant app tokens are shared by every process (database) and renewed this long before expiry (s).
 TOKEN_REFRESH_MARGIN = env_int("TOKEN_REFRESH_MARGIN", 300, minimum=0)

@@ -7,6 +7,7 @@ from django.urls import include, path, register_converter
 
 from core.converters import PkConverter
 from portal import views, views_audit, views_auth
+from provisioning import views_webhooks
 
 # Before the apps' URLs are included: they use it.
 register_converter(PkConverter, "pk")
@@ -14,6 +15,8 @@ register_converter(PkConverter, "pk")
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    # Upstreams post events here: no session, no CSRF; the signature proves them.
+    path("hooks/<uuid:token>", views_webhooks.receive, name="webhook_receive"),
     path("auth/sign-in", views_auth.sign_in, name="sign_in"),
     path("auth/sign-in/start", views_auth.sign_in_start, name="sign_in_start"),
     path("auth/callback", views_auth.auth_callback, name="auth_callback"),

@@ -375,3 +375,26 @@ class RequestFilterForm(DateRangeForm):
         assert isinstance(field, forms.ModelChoiceField)
         if tenants is not None:
             field.queryset = tenants
+
+
+class DeliveryFilterForm(forms.Form):
+    """Filters of the webhook deliveries page (and its CSV)."""
+
+    SHOW_PROBLEMS = "problems"
+    tenant = forms.ModelChoiceField(
+        queryset=Tenant.objects.none(), required=False, empty_label="Any tenant"
+    )
+    show = forms.ChoiceField(
+        choices=[
+            ("", "All deliveries"),
+            (SHOW_PROBLEMS, "Not applied (rejected, unmatched, several, stale)"),
+        ],
+        required=False,
+    )
+
+    def __init__(self, *args: Any, tenants: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["tenant"]
+        assert isinstance(field, forms.ModelChoiceField)
+        if tenants is not None:
+            field.queryset = tenants

@@ -215,3 +215,75 @@ class RequestEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.request_id}: {self.from_state or '-'} -> {self.to_state}"
+
+
+class WebhookDelivery(models.Model):
+    """One POST to the webhook receiver: how it was verified, and what it did.
+
+    A verified event is stored once per (tenant, idempotency key): a redelivered copy only
+    counts. Rejected posts are noted (at most one per tenant and reason every few seconds, see
+    services/pushed.py), without their body: nothing unverified is kept or read.
+    """
+
+    class Verdict(models.TextChoices):
+        ACCEPTED = "accepted", "Verified"
+        BAD_SIGNATURE = "bad_signature", "Rejected: signature does not match"
+        NO_SIGNATURE = "no_signature", "Rejected: no signature"
+        TOO_LARGE = "too_large", "Rejected: body too large"
+        NO_KEY = "no_key", "Rejected: no signing key stored"
+        MALFORMED = "malformed", "Verified, but not an event the portal can read"
+
+    class Outcome(models.TextChoices):
+        PENDING = "pending", "Being processed"
+        APPLIED = "applied", "Applied"
+        NO_CHANGE = "no_change", "Nothing new"
+        WAITING = "waiting", "Waiting for the send to be recorded"
+        UNMATCHED = "unmatched", "No matching request"
+        AMBIGUOUS = "ambiguous", "Several requests match"
+        STALE = "stale", "From an earlier attempt"
+        IGNORED = "ignored", "Not about a request"
+        REJECTED = "rejected", "Rejected"
+
+    tenant = models.ForeignKey(
+        "tenants.Tenant", on_delete=models.CASCADE, related_name="webhook_deliveries"
+    )
+    received_at = models.DateTimeField()
+    verdict = models.CharField(max_length=20, choices=Verdict)
+    # The upstream's idempotency key (or the body's hash when it sends none).
+    event_key = models.CharField(max_length=200, blank=True)
+    event_type = models.CharField(max_length=100, blank=True)
+    workload = models.CharField(max_length=20, blank=True)
+    workspace_name = models.CharField(max_length=300, blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    body = models.TextField(blank=True, help_text="The verified body, as received.")
+    size = models.PositiveIntegerField(default=0, help_text="Bytes received.")
+    outcome = models.CharField(max_length=20, choices=Outcome, default=Outcome.PENDING)
+    request = models.ForeignKey(
+        ProvisioningRequest,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="deliveries",
+    )
+    detail = models.TextField(blank=True, help_text="What it did, or why it matched nothing.")
+    processed_at = models.DateTimeField(null=True, blank=True)
+    copies = models.PositiveIntegerField(default=1, help_text="Times it was delivered.")
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        verbose_name_plural = "webhook deliveries"
+        indexes = [
+            models.Index(fields=["tenant", "-received_at"], name="delivery_by_tenant"),
+            models.Index(fields=["outcome", "received_at"], name="delivery_by_outcome"),
+        ]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["tenant", "event_key"],
+                condition=~models.Q(event_key=""),
+                name="delivery_once_per_event",
+            )
+        ]
+
+    def __str__(self) -> str:
+        what = self.event_type or self.get_verdict_display()
+        return f"{what} for {self.workspace_name or 'no workspace'} at {self.received_at:%Y-%m-%d %H:%M:%S}"

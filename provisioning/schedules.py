@@ -12,6 +12,12 @@ SCHEDULES = [
         doc="Follows in-flight requests upstream (per-request back-off) and resumes due sends.",
     ),
     ScheduleSpec(
+        name="provisioning.prune_deliveries",
+        func="provisioning.tasks.prune_deliveries",
+        minutes=24 * 60,
+        doc="Forgets webhook deliveries older than WEBHOOK_KEEP_DAYS.",
+    ),
+    ScheduleSpec(
         name="provisioning.sync_all_catalogues",
         func="provisioning.tasks.sync_all_catalogues",
         minutes=60,

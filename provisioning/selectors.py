@@ -13,10 +13,16 @@ from django.utils import timezone
 
 from core.forms import within_dates
 from core.roles import is_staff
-from provisioning.models import ProvisioningRequest, RequestPerson, Template, Workload
+from provisioning.models import (
+    ProvisioningRequest,
+    RequestPerson,
+    Template,
+    WebhookDelivery,
+    Workload,
+)
 from provisioning.states import FINAL_STATES, State
 from tenants.models import Tenant
-from tenants.selectors import get_object_for_user, scope_to_user
+from tenants.selectors import get_object_for_user, scope_to_user, tenants_for_user
 
 if TYPE_CHECKING:
     from portal.models import User
@@ -204,3 +210,57 @@ def dashboard_for(
         total=sum(states.values()),
         oldest_open=oldest,
     )
+
+
+# Outcomes IT staff look into: the event did not reach a request.
+DELIVERY_PROBLEMS = (
+    WebhookDelivery.Outcome.REJECTED,
+    WebhookDelivery.Outcome.UNMATCHED,
+    WebhookDelivery.Outcome.AMBIGUOUS,
+    WebhookDelivery.Outcome.STALE,
+    WebhookDelivery.Outcome.IGNORED,
+)
+
+
+def deliveries_for_staff(
+    *, user: User, tenant: Tenant | None = None, problems: bool = False
+) -> QuerySet[WebhookDelivery]:
+    """Webhook deliveries of the tenants an IT staff member or admin serves, newest first."""
+    if not is_staff(user):
+        return WebhookDelivery.objects.none()
+    found = scope_to_user(WebhookDelivery.objects.select_related("tenant", "request"), user)
+    if tenant is not None:
+        found = found.filter(tenant=tenant)
+    if problems:
+        found = found.filter(outcome__in=DELIVERY_PROBLEMS)
+    return found.order_by("-received_at", "-id")
+
+
+@dataclass(frozen=True)
+class WebhookState:
+    tenant: Tenant
+    receiving: bool
+    quiet: bool
+    reason: str = ""
+
+
+def webhook_health_for(*, user: User) -> list[WebhookState]:
+    """For each served tenant with webhooks on: receiving and trusted, quiet (polling at the
+    normal rate, and why), or on but not receiving."""
+    from provisioning.services import webhook_health
+
+    tenants = list(
+        tenants_for_user(user)
+        .filter(webhook__enabled=True)
+        .select_related("webhook")
+        .order_by("name")
+    )
+    known = {h.tenant_id: h for h in webhook_health.health()}
+    states = []
+    for tenant in tenants:
+        found = known.get(tenant.pk)
+        if found is None:
+            states.append(WebhookState(tenant, False, False, tenant.webhook.last_error))
+        else:
+            states.append(WebhookState(tenant, True, found.quiet, found.reason))
+    return states

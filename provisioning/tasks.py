@@ -21,6 +21,8 @@ def send_request(request_id: int) -> str:
     """Send a submitted request to its upstream (exactly once; see services.request_send)."""
     result = services.request_send(request_id=request_id)
     logger.info("Request %s: send %s", request_id, result.outcome)
+    if result.outcome in ("sent", "adopted"):
+        services.resume_waiting(request_id=request_id)
     return result.outcome
 
 
@@ -30,8 +32,21 @@ def refresh_request(request_id: int) -> bool:
 
 
 def poll_requests() -> dict[str, int]:
-    """Scheduled every minute: follow due in-flight requests, resume due sends."""
-    return asdict(services.poll_due())
+    """Scheduled every minute: follow due in-flight requests, resume due sends and webhook
+    events that wait."""
+    report = asdict(services.poll_due())
+    report["deliveries_resumed"] = services.deliveries_resume()
+    return report
+
+
+def process_delivery(delivery_id: int) -> str:
+    """Match a verified webhook event to its request and apply it (queued by the receiver)."""
+    return services.delivery_process(delivery_id=delivery_id)
+
+
+def prune_deliveries() -> int:
+    """Scheduled daily: forget webhook deliveries older than WEBHOOK_KEEP_DAYS."""
+    return services.deliveries_prune()
 
 
 def sync_catalogue(tenant_id: int) -> dict[str, int] | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from provisioning import views
+from provisioning import views, views_webhooks
 
 app_name = "provisioning"
 urlpatterns = [
@@ -19,6 +19,8 @@ urlpatterns = [
     path("all/", views.request_list_all, name="request_list_all"),
     path("all/export.csv", views.request_export, name="request_export"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("webhooks/", views_webhooks.deliveries, name="deliveries"),
+    path("webhooks/export.csv", views_webhooks.deliveries_export, name="deliveries_export"),
     path("<pk:pk>/", views.request_detail, name="request_detail"),
     path("<pk:pk>/status", views.request_status, name="request_status"),
     path("<pk:pk>/retry", views.request_retry, name="request_retry"),

@@ -25,11 +25,15 @@ from provisioning.forms import RequestFilterForm, RequestForm, initial_for
 from provisioning.models import FailureKind, ProvisioningRequest
 from provisioning.payload import RequestData
 from provisioning.states import State, TransitionRefused
-from tenants.selectors import tenants_for_user
+from tenants.selectors import receives_webhooks, tenants_for_user
 from upstreams.contract import UpstreamError
 
 PAGE_SIZE = 25
+# How often an open request page asks for news: faster where webhooks bring changes within
+# seconds (the check reads the database only; the upstream is asked at most every
+# PROVISIONING_POLL_MIN_INTERVAL s however many pages are open).
 POLL_SECONDS = 3
+POLL_SECONDS_WITH_WEBHOOKS = 1
 
 _any_role = role_required()
 
@@ -292,7 +296,9 @@ def _detail_context(request: PortalRequest, item: ProvisioningRequest) -> dict[s
         "can_send_again": selectors.is_staff(user) and services.may_send_again(item),
         "resubmitted_as": selectors.resubmissions(user=user, item=item),
         "named_as": [] if item.requested_by_id == user.pk else selectors.named_as(user, item),
-        "poll_seconds": POLL_SECONDS,
+        "poll_seconds": POLL_SECONDS_WITH_WEBHOOKS
+        if receives_webhooks(item.tenant)
+        else POLL_SECONDS,
     }
 
 

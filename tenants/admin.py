@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.utils import timezone
 
 from core.roles import is_operator
-from tenants import selectors, services
+from tenants import selectors, services, webhooks
 from tenants.admin_scoping import TenantScopedAdmin
 from tenants.forms import TenantAdminForm
 from tenants.models import Tenant
@@ -45,8 +45,8 @@ class TenantAdmin(TenantScopedAdmin):
     list_filter = ["is_active", "provider"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
-    readonly_fields = ["secret_status", "last_check", "created_at", "updated_at"]
-    actions = ["test_connection"]
+    readonly_fields = ["secret_status", "last_check", "webhooks", "created_at", "updated_at"]
+    actions = ["test_connection", "turn_webhooks_on", "turn_webhooks_off"]
     fieldsets = [
         (None, {"fields": ["name", "slug", "provider", "is_active"]}),
         (
@@ -62,7 +62,7 @@ class TenantAdmin(TenantScopedAdmin):
             },
         ),
         ("Point API", {"fields": ["point_base_url", "point_app_id"]}),
-        ("Status", {"fields": ["last_check", "created_at", "updated_at"]}),
+        ("Status", {"fields": ["last_check", "webhooks", "created_at", "updated_at"]}),
     ]
 
     def get_readonly_fields(self, request: HttpRequest, obj: Any = None) -> Any:
@@ -104,6 +104,37 @@ class TenantAdmin(TenantScopedAdmin):
         if check is None:
             return "Never tested"
         return f"{check.summary} ({timezone.localtime(check.created_at):%Y-%m-%d %H:%M})"
+
+    @admin.display(description="Webhooks")
+    def webhooks(self, obj: Tenant) -> str:
+        sub = selectors.webhook_of(obj) if obj.pk else None
+        if sub is None or not sub.enabled:
+            return "Off (the portal polls); turn on with the action of the tenant list"
+        if not sub.receiving:
+            return f"On, not receiving: {sub.last_error or 'not registered'}"
+        last = (
+            f"last event {timezone.localtime(sub.last_event_at):%Y-%m-%d %H:%M}"
+            if sub.last_event_at
+            else "no event yet"
+        )
+        return f"On since {timezone.localtime(sub.registered_at):%Y-%m-%d %H:%M}; {last}"
+
+    @admin.action(description="Turn webhooks on (register with the upstream)")
+    def turn_webhooks_on(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        for tenant in queryset:
+            try:
+                webhooks.webhooks_enable(tenant=tenant, user=_person(request))
+            except webhooks.WebhookSetupError as error:
+                self.message_user(request, f"{tenant.name}: {error.message}", messages.ERROR)
+            else:
+                self.message_user(request, f"{tenant.name}: webhooks are on.", messages.SUCCESS)
+
+    @admin.action(description="Turn webhooks off (remove the registration)")
+    def turn_webhooks_off(self, request: HttpRequest, queryset: QuerySet[Tenant]) -> None:
+        for tenant in queryset:
+            outcome = webhooks.webhooks_disable(tenant=tenant, user=_person(request))
+            level = messages.WARNING if outcome.warning else messages.SUCCESS
+            self.message_user(request, f"{tenant.name}: {outcome.message}", level)
 
     def save_model(self, request: HttpRequest, obj: Tenant, form: Any, change: bool) -> None:
         secret = form.cleaned_data.get("client_secret") if is_operator(request.user) else ""

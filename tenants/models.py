@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -171,3 +173,53 @@ class UpstreamNotice(models.Model):
 
     def __str__(self) -> str:
         return f"{self.tenant}: {self.what} {self.value!r} ({self.count}x)"
+
+
+class WebhookSubscription(models.Model):
+    """A tenant's webhooks: whether the portal asked its upstream to push events, where, and the
+    key events are signed with (encrypted like every secret, never shown).
+
+    The receiver's URL carries ``token`` (random, not a secret: the signature is what proves an
+    event) so that a delivery names its tenant without trusting its body. See docs/webhooks.md.
+    """
+
+    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="webhook")
+    token = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    enabled = models.BooleanField(default=False, help_text="Turned on by an admin.")
+    # The URL registered upstream, kept so that it can be removed even after the portal's
+    # address changed.
+    registered_url = models.CharField(max_length=500, blank=True)
+    registered_at = models.DateTimeField(null=True, blank=True)
+    signing_key_encrypted = models.TextField(blank=True, editable=False)
+    key_read_at = models.DateTimeField(null=True, blank=True)
+    last_event_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the last verified event arrived."
+    )
+    last_rejected_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, help_text="What went wrong at the last change.")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Webhooks of {self.tenant}: {'on' if self.enabled else 'off'}"
+
+    @property
+    def receiving(self) -> bool:
+        """On, registered upstream, and able to verify what arrives."""
+        return self.enabled and bool(self.registered_at) and bool(self.signing_key_encrypted)
+
+    @property
+    def receiver_url(self) -> str:
+        """The URL the upstream pushes to: the portal's address and this tenant's token."""
+        return f"{settings.PORTAL_BASE_URL}/hooks/{self.token}"
+
+    def set_signing_key(self, plaintext: str) -> None:
+        self.signing_key_encrypted = crypto.encrypt(plaintext) if plaintext else ""
+
+    def get_signing_key(self) -> str:
+        """The plaintext key, for the receiver only. Raises crypto.SecretUnavailable."""
+        if not self.signing_key_encrypted:
+            raise crypto.SecretUnavailable(f"No webhook signing key is stored for {self.tenant}.")
+        return crypto.decrypt(self.signing_key_encrypted)

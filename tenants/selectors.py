@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from core.roles import Role, is_operator, is_staff
-from tenants.models import ConnectionCheck, Tenant
+from tenants.models import ConnectionCheck, Tenant, WebhookSubscription
 
 if TYPE_CHECKING:
     from portal.models import User
@@ -142,3 +142,22 @@ def secret_expiry_text(tenant: Tenant) -> str:
     if days == 0:
         return f"expires today ({when})"
     return f"expires on {when} (in {days} day{'s' if days != 1 else ''})"
+
+
+def administers(user: Any, tenant: Tenant) -> bool:
+    """May the person change the tenant's settings (an admin of its organisation, an operator)?"""
+    return admin_tenants_for_user(user).filter(pk=tenant.pk).exists()
+
+
+def webhook_of(tenant: Tenant) -> WebhookSubscription | None:
+    """The tenant's webhook subscription, if webhooks were ever turned on."""
+    return WebhookSubscription.objects.filter(tenant=tenant).first()
+
+
+def receives_webhooks(tenant: Tenant) -> bool:
+    """Are the tenant's webhooks on, registered and verifiable (one query)?"""
+    return (
+        WebhookSubscription.objects.filter(tenant=tenant, enabled=True, registered_at__isnull=False)
+        .exclude(signing_key_encrypted="")
+        .exists()
+    )

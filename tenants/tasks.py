@@ -8,3 +8,26 @@ def run_connection_check(check_id: int) -> None:
     from tenants import services
 
     services.connection_check_run(check_id=check_id)
+
+
+def refresh_webhook_key(tenant_id: int) -> bool:
+    """Re-read a tenant's webhook signing key (verification failed; rate-limited by the
+    receiver)."""
+    from tenants import webhooks
+
+    return webhooks.signing_key_refresh(tenant_id=tenant_id)
+
+
+def resync_webhooks(tenant_id: int) -> bool:
+    """The tenant now reaches another upstream: register the receiver there if webhooks are on."""
+    from tenants import webhooks
+    from tenants.models import Tenant
+
+    tenant = Tenant.objects.filter(pk=tenant_id).first()
+    if tenant is None or not webhooks.subscription_for(tenant).enabled:
+        return False
+    try:
+        webhooks.webhooks_enable(tenant=tenant, user=None)
+    except webhooks.WebhookSetupError:
+        return False  # kept in last_error, shown on the tenant page
+    return True

@@ -10,4 +10,12 @@ urlpatterns = [
     path("<slug:slug>/", views.tenant_detail, name="detail"),
     path("<slug:slug>/check", views.tenant_check_start, name="check"),
     path("<slug:slug>/checks/<pk:pk>", views.tenant_check_result, name="check_result"),
+    path("<slug:slug>/webhooks/on", views.webhooks_on, name="webhooks_on"),
+    path("<slug:slug>/webhooks/off", views.webhooks_off, name="webhooks_off"),
+    path(
+        "<slug:slug>/webhooks/registrations",
+        views.webhook_registrations,
+        name="webhook_registrations",
+    ),
+    path("<slug:slug>/webhooks/remove", views.webhook_remove, name="webhook_remove"),
 ]

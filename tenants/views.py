@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import redirect, render
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from core.decorators import staff_required
 from core.htmx import is_htmx_partial
 from core.http import PortalRequest
-from tenants import selectors, services
+from tenants import selectors, services, webhooks
+from tenants.models import Tenant
+from upstreams.contract import UpstreamError
 
 
 @require_GET
@@ -33,6 +38,8 @@ def tenant_detail(request: PortalRequest, slug: str) -> HttpResponse:
             "check": selectors.latest_check(tenant),
             "expiry_text": selectors.secret_expiry_text(tenant),
             "notices": list(tenant.notices.all()[:20]),
+            "webhook": selectors.webhook_of(tenant),
+            "may_administer": selectors.administers(request.user, tenant),
         },
     )
 
@@ -57,3 +64,99 @@ def tenant_check_result(request: PortalRequest, slug: str, pk: int) -> HttpRespo
     tenant = selectors.tenant_get_for_user(user=request.user, slug=slug)
     check = selectors.check_get_for_tenant(tenant=tenant, pk=pk)
     return render(request, "tenants/tenant_detail.html#check", {"tenant": tenant, "check": check})
+
+
+# --- Webhooks ------------------------------------------------------------------------------------
+
+
+def _administered(request: PortalRequest, slug: str) -> Tenant:
+    """The tenant, if the person may change its settings (404 if not served, 403 if only
+    served)."""
+    tenant = selectors.tenant_get_for_user(user=request.user, slug=slug)
+    if not selectors.administers(request.user, tenant):
+        raise PermissionDenied
+    return tenant
+
+
+@require_POST
+@staff_required
+def webhooks_on(request: PortalRequest, slug: str) -> HttpResponse:
+    tenant = _administered(request, slug)
+    try:
+        webhooks.webhooks_enable(tenant=tenant, user=request.user)
+    except webhooks.WebhookSetupError as error:
+        messages.error(request, f"Webhooks are not on. {error.message}")
+    else:
+        messages.success(
+            request,
+            f"Webhooks are on: {tenant.upstream_label} pushes status changes to the portal, "
+            "and in-flight requests are polled far less often while events keep arriving.",
+        )
+    return redirect("tenants:detail", slug=tenant.slug)
+
+
+@require_POST
+@staff_required
+def webhooks_off(request: PortalRequest, slug: str) -> HttpResponse:
+    tenant = _administered(request, slug)
+    outcome = webhooks.webhooks_disable(tenant=tenant, user=request.user)
+    (messages.warning if outcome.warning else messages.success)(request, outcome.message)
+    return redirect("tenants:detail", slug=tenant.slug)
+
+
+@never_cache
+@require_GET
+@staff_required
+def webhook_registrations(request: PortalRequest, slug: str) -> HttpResponse:
+    """What the upstream holds now (a live read, loaded into the tenant page)."""
+    tenant = selectors.tenant_get_for_user(user=request.user, slug=slug)
+    webhook = selectors.webhook_of(tenant)
+    error = ""
+    rows = []
+    try:
+        found = webhooks.registrations(tenant)
+    except UpstreamError as failure:
+        error = failure.text
+    else:
+        ours = webhook.registered_url if webhook else ""
+        rows = [
+            {
+                "shown": webhooks.shown_url(r.url),
+                "digest": webhooks.url_digest(r.url),
+                "events": r.events,
+                "ours": bool(ours) and r.url == ours,
+            }
+            for r in found
+        ]
+    return render(
+        request,
+        "tenants/tenant_detail.html#registrations",
+        {
+            "tenant": tenant,
+            "rows": rows,
+            "error": error,
+            "checked": True,
+            "may_administer": selectors.administers(request.user, tenant),
+        },
+    )
+
+
+@require_POST
+@staff_required
+def webhook_remove(request: PortalRequest, slug: str) -> HttpResponse:
+    """Remove the registration whose URL digest was posted (pages never carry the URLs)."""
+    tenant = _administered(request, slug)
+    digest = request.POST.get("registration", "").strip()
+    try:
+        found = [
+            r.url for r in webhooks.registrations(tenant) if webhooks.url_digest(r.url) == digest
+        ]
+        if not found:
+            messages.error(request, "That registration is no longer there: nothing removed.")
+            return redirect("tenants:detail", slug=tenant.slug)
+        outcome = webhooks.registration_remove(tenant=tenant, url=found[0], user=request.user)
+    except UpstreamError as error:
+        messages.error(request, f"Not removed: {error.text}")
+    else:
+        messages.success(request, outcome.message)
+    return redirect("tenants:detail", slug=tenant.slug)

@@ -506,6 +506,93 @@ class Capabilities:
     request_lookup: bool = True  # can find requests by name after an unknown outcome
     directory: bool = True  # lists groups and sites
     reports: bool = True  # produces membership, permission and access reports
+    webhooks: bool = True  # pushes signed events about requests to a registered URL
+
+
+# --- Pushed events (webhooks) --------------------------------------------------------------------
+
+
+class EventKind(enum.StrEnum):
+    """What a pushed event says happened to an upstream request."""
+
+    STARTED = "started"  # provisioning began (approved, or approval not needed)
+    COMPLETED = "completed"
+    FAILED = "failed"
+    UNKNOWN = "unknown"  # a type this adapter does not know (kind_text says which)
+
+
+@dataclass(frozen=True)
+class PushedEvent:
+    """One event an upstream pushed, read from its verified body.
+
+    Events name a workspace, not our request: ``name`` and ``workload`` are what matching uses;
+    ``request_id`` only when the upstream happens to send one (an extra, never relied on).
+    ``key`` de-duplicates redeliveries; ``occurred_at`` is the upstream's time, when given.
+    """
+
+    kind: EventKind
+    kind_text: str = ""
+    key: str = ""
+    name: str = ""
+    workload: Workload | None = None
+    workload_text: str = ""
+    url: str = ""
+    workspace_id: str = ""
+    error: str = ""
+    correlation_id: str = ""
+    request_id: str = ""
+    occurred_at: datetime | None = None
+
+    def as_status(self, request_id: str = "") -> RequestStatus:
+        """The request status the event states, for the same function a poll result goes to."""
+        status = {
+            EventKind.STARTED: Status.IN_PROGRESS,
+            EventKind.COMPLETED: Status.COMPLETED,
+            EventKind.FAILED: Status.FAILED,
+        }.get(self.kind, Status.UNKNOWN)
+        return RequestStatus(
+            id=request_id or self.request_id,
+            status=status,
+            status_text=self.kind_text if status == Status.UNKNOWN else "",
+            display_name=self.name,
+            workspace_url=self.url,
+            workspace_id=self.workspace_id,
+            error=self.error,
+            correlation_id=self.correlation_id,
+        )
+
+
+class PushCheck(enum.StrEnum):
+    """What the signature of a pushed body says."""
+
+    VALID = "valid"
+    MISSING = "missing"
+    INVALID = "invalid"
+
+
+class MalformedEvent(ValueError):
+    """A verified body that is not an event this adapter can read (not JSON, no type...)."""
+
+
+@dataclass(frozen=True)
+class WebhookRegistration:
+    """A URL the upstream pushes events to, and the event types it sends there."""
+
+    url: str
+    events: tuple[str, ...] = ()
+
+
+class PushReader(Protocol):
+    """Reads what an upstream pushes, with no call to it (the receiver answers fast)."""
+
+    def verify_push(self, body: bytes, headers: Mapping[str, str], key: str) -> PushCheck:
+        """Is ``body`` signed with ``key``, as the upstream signs? Constant-time. Run before
+        anything reads the body."""
+        ...
+
+    def read_push(self, body: bytes) -> PushedEvent:
+        """The event in a verified body; MalformedEvent when it cannot be read."""
+        ...
 
 
 class Upstream(Protocol):
@@ -567,4 +654,19 @@ class Upstream(Protocol):
 
     def probe(self, permission: str) -> str:
         """One cheap call that needs ``permission``; returns the endpoint used."""
+        ...
+
+    # Webhooks (capabilities.webhooks)
+    def webhook_signing_key(self) -> str:
+        """The key the upstream signs pushed events with (a secret: never log it)."""
+        ...
+
+    def list_webhooks(self) -> list[WebhookRegistration]: ...
+
+    def register_webhook(self, url: str) -> WebhookRegistration:
+        """Ask for the events the portal uses at ``url`` (registering it again replaces it)."""
+        ...
+
+    def remove_webhook(self, url: str) -> bool:
+        """Stop pushing to ``url``; False when the upstream had no such registration."""
         ...

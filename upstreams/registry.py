@@ -8,8 +8,9 @@ another upstream's code.
 from __future__ import annotations
 
 from importlib import import_module
+from typing import cast
 
-from upstreams.contract import Connection, Upstream
+from upstreams.contract import Connection, PushReader, Upstream
 
 # kind -> (what people call it, "module:factory"); the factory takes a Connection and returns
 # an Upstream.
@@ -24,11 +25,21 @@ class UnknownUpstream(ValueError):
 
 def create(kind: str, connection: Connection) -> Upstream:
     """The provider of ``kind`` bound to ``connection``."""
+    provider: Upstream = cast(type, _factory(kind))(connection)
+    return provider
+
+
+def _factory(kind: str) -> object:
     if kind not in PROVIDERS:
         raise UnknownUpstream(f"The portal has no upstream of kind {kind!r}.")
     module, factory = PROVIDERS[kind][1].split(":")
-    provider: Upstream = getattr(import_module(module), factory)(connection)
-    return provider
+    return getattr(import_module(module), factory)
+
+
+def push_reader(kind: str) -> PushReader:
+    """What verifies and reads the events an upstream of ``kind`` pushes: no Connection, no
+    call (the provider's static methods)."""
+    return cast(PushReader, _factory(kind))
 
 
 def label(kind: str) -> str:

@@ -13,13 +13,16 @@ How it is built:
   choices live in ``state.data`` like Point's timings, so a demo restart keeps them.
 - Routes keep building today's bodies from internal records; they hand them to the dialect's
   methods: item shapes (``template``, ``group``, ``site``, ``request``, ``job``, ``row``), lists
-  (``templates``, ``page``), answers (``created``, ``job_started``) and errors (``error``,
-  ``invalid``, ``refused``, ``unsupported_media_type``, ``reshape_fault``).
+  (``templates``, ``page``), answers (``created``, ``job_started``), errors (``error``,
+  ``invalid``, ``refused``, ``unsupported_media_type``, ``reshape_fault``), the options answer
+  (``options``) and webhook events (``webhook_body``, ``algorithm``): ``webhooks.dispatch``
+  asks the dialect of the tenant an event belongs to, and signs the bytes it sends.
 - ``Dialect`` renders today's shapes unchanged; each other dialect overrides only what it
   changes, as a function of today's body (renamed keys, PascalCase, numeric enums, envelopes).
 
-Webhook delivery, the webhook and options routes (documented shapes), the Entra side, the 401
-and 403 answers and the control API never change with the dialect.
+The webhook signature scheme (Base64 HMAC-SHA256 of the raw body with the options key), delivery
+(retries, duplicates), the webhook endpoint routes, the Entra side, the 401 and 403 answers and
+the control API never change with the dialect.
 """
 
 from __future__ import annotations
@@ -200,12 +203,31 @@ class Dialect:
         """An error the server made itself (injected fault, throttle, crash), in this dialect."""
         return response
 
+    # -- webhooks and options --
+
+    def webhook_body(self, envelope: dict[str, Any], ts: float) -> Any:
+        """A webhook event's body from today's envelope (``shapes.webhook_envelope``); ``ts`` is
+        the event's time, which ``meta.timeStamp`` holds to the second."""
+        return envelope
+
+    def algorithm(self) -> str:
+        """The webhook ``Algorithm`` header (documented name, undocumented value)."""
+        return shapes.ALGORITHM_VALUE
+
+    def options(self, body: dict[str, Any]) -> Any:
+        """GET /v1.0/options from today's body (``shapes.options``)."""
+        return body
+
 
 class Today(Dialect):
     """``today``: the emulator's shapes as they were before dialects."""
 
 
 # --- documented-minimal ------------------------------------------------------------------------
+
+
+# Webhook content keys as the docs example spells them ("correlationId " with a trailing space).
+MINIMAL_WEBHOOK_KEYS = {"correlationId": "correlationId "}
 
 
 class Minimal(Dialect):
@@ -253,6 +275,19 @@ class Minimal(Dialect):
             {"id": j["id"]}, status=202, headers={"Location": location, "Retry-After": "1"}
         )
 
+    def webhook_body(self, envelope: dict[str, Any], ts: float) -> Any:
+        # The docs example's fields exactly: no requestId (our extension), and the Failed
+        # example's key as printed, trailing space included.
+        content = {
+            MINIMAL_WEBHOOK_KEYS.get(k, k): v
+            for k, v in envelope["content"].items()
+            if k != "requestId"
+        }
+        return {**envelope, "content": content}
+
+    def algorithm(self) -> str:
+        return "HMAC-SHA256"
+
 
 # --- graph-names -------------------------------------------------------------------------------
 
@@ -274,6 +309,17 @@ def _offset(token: str) -> int | None:
     if prefix != "skip" or not number.isdigit():
         return None
     return int(number)
+
+
+# Webhook content keys by Graph's names; the others (type, requesterId, correlationId,
+# requestId) keep today's.
+GRAPH_WEBHOOK_KEYS = {
+    "name": "displayName",
+    "url": "webUrl",
+    "microsoftId": "id",
+    "requestedOn": "createdDateTime",
+    "error": "errorMessage",
+}
 
 
 class Graph(Dialect):
@@ -411,6 +457,13 @@ class Graph(Dialect):
             body["@odata.nextLink"] = _link(req, query)
         return json_response(body)
 
+    def webhook_body(self, envelope: dict[str, Any], ts: float) -> Any:
+        content = {GRAPH_WEBHOOK_KEYS.get(k, k): v for k, v in envelope["content"].items()}
+        return {**envelope, "content": content}
+
+    def algorithm(self) -> str:
+        return "sha256"
+
 
 # --- pascal-problem-details --------------------------------------------------------------------
 
@@ -477,6 +530,12 @@ def pascal_error_key(key: str) -> str:
     if key in _LIST_FIELDS:
         return pascal_key(key)
     return "$." + pascal_key(key)
+
+
+def dotnet_timestamp(ts: float) -> str:
+    """A zoneless UTC timestamp with .NET's seven fractional digits: 2026-08-20T09:15:12.1234567."""
+    ticks = min(int(ts % 1 * 10_000_000), 9_999_999)
+    return f"{shapes.iso_zoneless(ts)}.{ticks:07d}"
 
 
 def problem(
@@ -579,6 +638,17 @@ class Pascal(Dialect):
             status=response.status,
             headers=headers,
         )
+
+    def webhook_body(self, envelope: dict[str, Any], ts: float) -> Any:
+        # Algorithm stays today's HMACSHA256 (the .NET class name).
+        content = dict(envelope["content"])
+        content["type"] = WORKSPACE_TYPE_CODES[content["type"]]
+        body: dict[str, Any] = pascal_case({**envelope, "content": content})
+        body["Meta"]["TimeStamp"] = dotnet_timestamp(ts)
+        return body
+
+    def options(self, body: dict[str, Any]) -> Any:
+        return pascal_case(body)
 
 
 # --- the switch --------------------------------------------------------------------------------

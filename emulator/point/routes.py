@@ -336,7 +336,8 @@ def job_result(
 
 
 # --- Webhooks and options ----------------------------------------------------------------------
-# Documented shapes [6]: the same in every dialect (only a malformed body's 400 follows it).
+# Documented shapes [6]. The endpoints' bodies are the same in every dialect (only a malformed
+# body's 400 follows it); the options answer and the events follow the tenant's dialect.
 
 
 def _register_webhook(
@@ -395,7 +396,7 @@ def get_options(
 ) -> Response:
     with req.state.lock:
         key = webhooks.options_key(req.state, _slug(tenant))
-    return json_response(shapes.options(key))
+    return json_response(dialect.options(shapes.options(key)))
 
 
 # --- Errors the server makes itself ------------------------------------------------------------

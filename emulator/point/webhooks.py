@@ -5,6 +5,10 @@ go out in order while a slow receiver never blocks the emulator. Each POST has a
 is retried with back-off on a non-2xx answer or a network error. With ``duplicate_rate`` > 0 an
 event is sometimes delivered twice (same body, same idempotency key): receivers must
 de-duplicate on ``meta.idempotencyKey``. Every attempt is logged for tests.
+
+The body and the ``Algorithm`` header follow the dialect of the event's tenant
+(``dialects.for_tenant``), fixed when the event is dispatched; the signature is always over the
+exact bytes sent.
 """
 
 from __future__ import annotations
@@ -22,11 +26,14 @@ from urllib.parse import urlsplit
 
 import requests
 
-from emulator.point import provisioning, shapes
+from emulator.point import dialects, provisioning, shapes
 from emulator.state import EmulatorState
 
 TIMEOUT = 5.0
 LOG_LIMIT = 2000
+
+# One POST to make: (event type, raw body, idempotency key, Algorithm header, is a duplicate).
+Delivery = tuple[str, bytes, str, str, bool]
 
 
 class Invalid(Exception):
@@ -113,19 +120,21 @@ def dispatch(state: EmulatorState, events: list[provisioning.Event]) -> None:
     cfg = provisioning.config(state)
     duplicate_rate = float(cfg.get("duplicate_rate", 0.0))
     delays = [float(d) for d in cfg.get("retry_delays", [0.5, 1.0, 2.0])]
-    by_endpoint: dict[tuple[str, str], list[tuple[str, bytes, str, bool]]] = {}
+    by_endpoint: dict[tuple[str, str], list[Delivery]] = {}
     for slug, event_type, content in events:
         idempotency_key = str(uuid.uuid4())
-        raw = json.dumps(
-            shapes.webhook_envelope(event_type, content, state.now(), idempotency_key)
-        ).encode("utf-8")
+        now = state.now()
+        dialect = dialects.for_tenant(state, slug)
+        envelope = shapes.webhook_envelope(event_type, content, now, idempotency_key)
+        raw = json.dumps(dialect.webhook_body(envelope, now)).encode("utf-8")
+        algorithm = dialect.algorithm()
         for hook in endpoints(state, slug):
             if shapes.EVENT_ALL not in hook["types"] and event_type not in hook["types"]:
                 continue
             batch = by_endpoint.setdefault((slug, hook["endpoint"]), [])
-            batch.append((event_type, raw, idempotency_key, False))
+            batch.append((event_type, raw, idempotency_key, algorithm, False))
             if duplicate_rate and random.random() < duplicate_rate:
-                batch.append((event_type, raw, idempotency_key, True))
+                batch.append((event_type, raw, idempotency_key, algorithm, True))
     for (slug, url), batch in by_endpoint.items():
         signing_key = options_key(state, slug)
         thread = threading.Thread(
@@ -142,14 +151,14 @@ def _deliver(
     slug: str,
     url: str,
     key: str,
-    batch: list[tuple[str, bytes, str, bool]],
+    batch: list[Delivery],
     delays: list[float],
 ) -> None:
-    for event_type, raw, idempotency_key, duplicate in batch:
+    for event_type, raw, idempotency_key, algorithm, duplicate in batch:
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             shapes.SIGNATURE_HEADER: signature(raw, key),
-            shapes.ALGORITHM_HEADER: shapes.ALGORITHM_VALUE,
+            shapes.ALGORITHM_HEADER: algorithm,
             "User-Agent": "SysKitPoint-Webhooks/emulator",
         }
         for attempt in range(1, len(delays) + 2):

@@ -6,7 +6,9 @@
 - `requests`: a person's submit (once per form), retry and cancel;
 - `sending`: exactly-once sending to the upstream;
 - `following`: fetching an upstream status and applying it (`apply_status`, shared with pushed
-  statuses), polling and its back-off.
+  statuses), polling and its back-off;
+- `pushed`: webhook events received, verified, stored once, matched and applied;
+  `webhook_health`: whether a tenant's webhooks are trusted (polling slows) or quiet.
 
 Callers import the package: `from provisioning import services` then `services.request_send(...)`.
 The life cycle is in provisioning/states.py and docs/provisioning.md.
@@ -24,6 +26,14 @@ from provisioning.services.following import (
     request_refresh,
     request_watched,
 )
+from provisioning.services.pushed import (
+    Receipt,
+    deliveries_prune,
+    deliveries_resume,
+    delivery_process,
+    resume_waiting,
+)
+from provisioning.services.pushed import receive as webhook_receive
 from provisioning.services.requests import (
     SubmitRefused,
     may_send_again,
@@ -49,6 +59,7 @@ __all__ = [
     "REFRESH_TASK",
     "SEND_TASK",
     "PollReport",
+    "Receipt",
     "SendResult",
     "SubmitRefused",
     "SyncReport",
@@ -57,6 +68,9 @@ __all__ = [
     "capped_retry_after",
     "catalogue_sync",
     "content_hash",
+    "deliveries_prune",
+    "deliveries_resume",
+    "delivery_process",
     "enqueue_send",
     "may_send_again",
     "next_poll_interval",
@@ -70,6 +84,8 @@ __all__ = [
     "request_submit",
     "request_submit_once",
     "request_watched",
+    "resume_waiting",
     "submitted_with",
+    "webhook_receive",
     "workspace_spec",
 ]

@@ -17,6 +17,7 @@ from django.utils import timezone
 from django_q.tasks import async_task
 
 from provisioning.models import ProvisioningRequest, RequestEvent
+from provisioning.services import webhook_health
 from provisioning.services.transitions import REFRESH_TASK, SEND_TASK, record_transition
 from provisioning.states import (
     FINAL_STATES,
@@ -42,6 +43,14 @@ def next_poll_interval(current: int, *, changed: bool) -> int:
     if changed or current <= 0:
         return low
     return min(high, max(low, current * POLL_BACKOFF_FACTOR))
+
+
+def followed_interval(item: ProvisioningRequest, interval: int) -> int:
+    """The poll interval of an in-flight request: at least WEBHOOK_POLL_INTERVAL while its
+    tenant's webhooks are trusted to bring changes (webhook_health)."""
+    if item.tenant_id in webhook_health.trusted_tenant_ids():
+        return max(interval, settings.WEBHOOK_POLL_INTERVAL)
+    return interval
 
 
 def capped_retry_after(seconds: float) -> float:
@@ -122,7 +131,7 @@ def apply_status(*, item: ProvisioningRequest, found: RequestStatus, source: str
         note_unknown_status(item, found)
     if target is not None and target != item.state:
         if can_transition(item.state, target):
-            interval = next_poll_interval(item.poll_interval, changed=True)
+            interval = followed_interval(item, next_poll_interval(item.poll_interval, changed=True))
             # False: someone else applied a change first and scheduled the next poll.
             return record_transition(
                 item=item,
@@ -141,7 +150,7 @@ def apply_status(*, item: ProvisioningRequest, found: RequestStatus, source: str
             item.state,
         )
     changed = any(getattr(item, name) != value for name, value in fields.items())
-    interval = next_poll_interval(item.poll_interval, changed=changed)
+    interval = followed_interval(item, next_poll_interval(item.poll_interval, changed=changed))
     ProvisioningRequest.objects.filter(pk=item.pk, state=item.state).update(
         **fields,
         poll_interval=interval,
@@ -229,10 +238,16 @@ def poll_due() -> PollReport:
 
     Bounded by PROVISIONING_POLL_BATCH. Each due request's next_poll_at is first pushed forward
     with a conditional UPDATE (a claim), so a second poller running at the same time skips it
-    and a request whose check crashes the task is not first in line again next minute.
+    and a request whose check crashes the task is not first in line again next minute. Requests
+    of tenants whose webhooks are no longer trusted come back to the normal back-off at once.
     """
     now = timezone.now()
     batch = settings.PROVISIONING_POLL_BATCH
+    webhook_health.forget()
+    far = now + timedelta(seconds=settings.PROVISIONING_POLL_MAX_INTERVAL)
+    ProvisioningRequest.objects.filter(state__in=IN_FLIGHT_STATES, next_poll_at__gt=far).exclude(
+        tenant_id__in=webhook_health.trusted_tenant_ids()
+    ).update(next_poll_at=now)
     due = list(
         ProvisioningRequest.objects.filter(state__in=IN_FLIGHT_STATES)
         .filter(Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True))

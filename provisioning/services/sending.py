@@ -161,7 +161,7 @@ def workspace_spec(item: ProvisioningRequest) -> WorkspaceSpec:
     return _data(item).to_spec(template_id=item.template.upstream_id, workload=item.workload)
 
 
-def _round_started_at(item: ProvisioningRequest) -> datetime:
+def round_started_at(item: ProvisioningRequest) -> datetime:
     """When this send round began: the submit, or the latest retry of a failed request."""
     event = (
         item.events.filter(to_state=State.SUBMITTED)
@@ -194,7 +194,7 @@ def _lookup_request(item: ProvisioningRequest, provider: Upstream) -> _Looked:
     except NotSupported:
         return _Looked()
     names = final_names(item.template.template_rules, data.display_name, data.desired_url)
-    since = _round_started_at(item) - LOOKUP_CLOCK_SKEW
+    since = round_started_at(item) - LOOKUP_CLOCK_SKEW
     retried = item.events.filter(from_state=State.FAILED, to_state=State.SUBMITTED).exists()
     taken = set(
         ProvisioningRequest.objects.filter(
@@ -237,7 +237,7 @@ def _lookup_workspace(item: ProvisioningRequest, provider: Upstream) -> _Looked:
     )
     if workspace is None:
         return _Looked()
-    since = _round_started_at(item) - LOOKUP_CLOCK_SKEW
+    since = round_started_at(item) - LOOKUP_CLOCK_SKEW
     if workspace.created_at is not None and workspace.created_at < since:
         return _Looked()  # someone's older workspace of that name: not what we made
     return _Looked(workspace_url=workspace.url, workspace_id=workspace.id)
@@ -299,7 +299,7 @@ def _lookup_new_workspace(item: ProvisioningRequest, provider: Upstream) -> _Loo
     )
     if found.has_more:
         return _Looked()
-    since = _round_started_at(item) - LOOKUP_CLOCK_SKEW
+    since = round_started_at(item) - LOOKUP_CLOCK_SKEW
     rivals = _rival_names(item, typed, since)
     if any(rival.strip().casefold() == typed.casefold() for rival in rivals):
         logger.warning("Request %s: another request typed the same name; a person decides", item.pk)
@@ -465,7 +465,7 @@ def _confirming(item: ProvisioningRequest, why: str, *, maybe_sent: bool = False
 def confirming_since(item: ProvisioningRequest) -> datetime:
     """When the request began to wait in confirming (in this send round)."""
     event = (
-        item.events.filter(to_state=State.CONFIRMING, at__gte=_round_started_at(item))
+        item.events.filter(to_state=State.CONFIRMING, at__gte=round_started_at(item))
         .exclude(from_state=State.CONFIRMING)
         .order_by("at", "id")
         .first()

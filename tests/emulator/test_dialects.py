@@ -230,21 +230,13 @@ def test_control_routes_never_change_shape(contoso: Point) -> None:
 
 
 @pytest.mark.parametrize("dialect", [MINIMAL, GRAPH, PASCAL])
-def test_webhooks_and_options_keep_todays_documented_shapes(
+def test_webhook_registrations_keep_their_documented_shape(
     contoso: Point, receiver: support.Receiver, dialect: str
 ) -> None:
+    # The events and the options answer vary by dialect: tests/emulator/test_webhook_dialects.py.
     speak(contoso, dialect)
     assert contoso.post("/webhooks/endpoints", {"endpoint": receiver.url, "types": ["*"]}).ok
     assert contoso.get("/webhooks/endpoints").json() == [{"endpoint": receiver.url, "types": ["*"]}]
-    assert set(contoso.get("/options").json()) == {"webhooksSignatureAuthenticationKey"}
-    request_id = submit(contoso)
-    events = support.eventually(
-        lambda: [e for e in receiver.events() if e["type"] == "ProvisioningCompleted"]
-    )
-    assert events, receiver.events()
-    assert set(events[0]) == {"type", "content", "meta"}
-    assert events[0]["content"]["requestId"] == request_id
-    assert set(events[0]["meta"]) == {"timeStamp", "idempotencyKey"}
 
 
 # --- Templates ---------------------------------------------------------------------------------

@@ -8,12 +8,12 @@ from django.core.management import CommandError, call_command
 from pytest_django.fixtures import Settings
 
 from tenants import crypto
-from tenants.models import Tenant, TenantToken
+from tenants.models import Tenant, TenantToken, WebhookSubscription
 
 CONTOSO_SECRET = "Ctso8Q~demo-portal-secret-contoso-0001"
 
 
-def test_rotation_re_encrypts_every_secret_and_token_with_the_newest_key(
+def test_rotation_re_encrypts_every_secret_token_and_signing_key_with_the_newest_key(
     tenant_a: Tenant, tenant_b: Tenant, settings: Settings
 ) -> None:
     from django.utils import timezone
@@ -25,15 +25,21 @@ def test_rotation_re_encrypts_every_secret_and_token_with_the_newest_key(
         expires_at=timezone.now(),
         obtained_at=timezone.now(),
     )
+    sub = WebhookSubscription(tenant=tenant_a, enabled=True)
+    sub.set_signing_key("point-signing-key")
+    sub.save()
     old_keys = list(settings.FIELD_ENCRYPTION_KEYS)
     new_key = Fernet.generate_key().decode()
     settings.FIELD_ENCRYPTION_KEYS = [new_key, *old_keys]
     out = StringIO()
     call_command("rotate_encryption_key", stdout=out)
-    assert "Re-encrypted 2 tenant secret(s) and 1 stored token(s)" in out.getvalue()
+    assert "Re-encrypted 2 tenant secret(s), 1 stored token(s) and 1 webhook signing key(s)" in (
+        out.getvalue()
+    )
     settings.FIELD_ENCRYPTION_KEYS = [new_key]  # the old key can go now
     assert Tenant.objects.get(pk=tenant_a.pk).get_client_secret() == CONTOSO_SECRET
     assert crypto.decrypt(TenantToken.objects.get().token_encrypted) == "tok"
+    assert WebhookSubscription.objects.get().get_signing_key() == "point-signing-key"
 
 
 def test_rotation_changes_nothing_and_names_tenants_it_cannot_decrypt(

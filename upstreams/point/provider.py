@@ -8,7 +8,8 @@ without the version; every path here carries ``/v1.0``.
 Nothing here relies on a guess to work: where Point may not do what we assume (honour
 ``search``, ``$top``/``$skip``, list requests by name), the provider finds out from the answer
 and does the work itself (§5.3, §7), remembering per Point (base URL) and list for the life of
-the process what it learnt. Webhooks and options are left out until something calls them.
+the process what it learnt. Webhooks (§11): registering, listing and removing an endpoint and
+reading the signing key need Point.Admin; verifying and reading a pushed event need no call.
 """
 
 from __future__ import annotations
@@ -32,12 +33,15 @@ from upstreams.contract import (
     Page,
     Permission,
     PermissionMissing,
+    PushCheck,
+    PushedEvent,
     ReportJob,
     ReportKind,
     ReportRow,
     RequestStatus,
     Site,
     UpstreamError,
+    WebhookRegistration,
     Workload,
     Workspace,
     WorkspaceSpec,
@@ -103,6 +107,8 @@ _REPORTS: dict[ReportKind, tuple[str, str]] = {
     ReportKind.SITE_PERMISSIONS: ("/sites/permissions/generate", SHAREPOINT_READ_ALL),
     ReportKind.USER_ACCESS: ("/users/access/generate", ASYNC_REQUESTS),
 }
+
+WEBHOOKS = "/webhooks/endpoints"
 
 # One cheap call per permission for the connection check (documented endpoints, §2).
 _PROBES: dict[str, tuple[str, dict[str, Any] | None]] = {
@@ -185,7 +191,12 @@ class PointProvider:
     kind = "point"
     label = "Point"
     capabilities = Capabilities(
-        catalogue=True, approvals=True, request_lookup=True, directory=True, reports=True
+        catalogue=True,
+        approvals=True,
+        request_lookup=True,
+        directory=True,
+        reports=True,
+        webhooks=True,
     )
 
     def __init__(self, connection: Connection) -> None:
@@ -662,3 +673,44 @@ class PointProvider:
         self._call("GET", path, permission=permission, params=params, expect_json=False)
         query = "?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else ""
         return f"GET {API}{path}{query}"
+
+    # --- Webhooks (§11) ----------------------------------------------------------------------
+
+    def webhook_signing_key(self) -> str:
+        """GET /v1.0/options (§11.3, documented): the key Point signs events with."""
+        key = wire.signing_key(self._call("GET", "/options", permission=ADMIN).data)
+        if not key:
+            raise UpstreamError("Point's options name no webhook signing key.")
+        return key
+
+    def list_webhooks(self) -> list[WebhookRegistration]:
+        """GET /v1.0/webhooks/endpoints (§11.1, documented; the plural path, §11.1 note)."""
+        return [wire.webhook_registration(e) for e in self._pages(WEBHOOKS, permission=ADMIN)]
+
+    def register_webhook(self, url: str) -> WebhookRegistration:
+        """POST /v1.0/webhooks/endpoints (§11.1): 200 with an empty body or ``null``. Registering
+        a URL again replaces its types (assumed), so a repeat after a lost answer is safe."""
+        body = wire.webhook_body(url)
+        self._call(
+            "POST", WEBHOOKS, permission=ADMIN, body=body, safe_to_repeat=True, expect_json=False
+        )
+        return WebhookRegistration(url=url, events=tuple(body["types"]))
+
+    def remove_webhook(self, url: str) -> bool:
+        """DELETE /v1.0/webhooks/endpoints with the URL in the body (§11.1): 204, or 404 for a
+        URL Point does not hold."""
+        try:
+            self._call(
+                "DELETE", WEBHOOKS, permission=ADMIN, body={"endpoint": url}, expect_json=False
+            )
+        except NotFound:
+            return False
+        return True
+
+    @staticmethod
+    def verify_push(body: bytes, headers: Mapping[str, str], key: str) -> PushCheck:
+        return wire.verify_push(body, headers, key)
+
+    @staticmethod
+    def read_push(body: bytes) -> PushedEvent:
+        return wire.pushed_event(body)

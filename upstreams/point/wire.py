@@ -21,6 +21,10 @@ When a real Swagger is seen, this module is what changes.
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
@@ -43,10 +47,14 @@ from upstreams.contract import (
     Approval,
     ApprovalStage,
     CatalogueItem,
+    EventKind,
     Group,
     JobState,
+    MalformedEvent,
     MetadataField,
     Privacy,
+    PushCheck,
+    PushedEvent,
     ReportJob,
     ReportKind,
     ReportRow,
@@ -55,6 +63,7 @@ from upstreams.contract import (
     Status,
     TemplateRules,
     UpstreamError,
+    WebhookRegistration,
     Workload,
     Workspace,
     WorkspaceSpec,
@@ -1446,3 +1455,93 @@ def duplicate(data: Any, message: str) -> tuple[bool, str]:
         found = _REQUEST_IN_MESSAGE.search(message)
         existing = found.group(1).rstrip(".,;") if found else ""
     return True, existing
+
+
+# --- Webhooks (§11) -------------------------------------------------------------------------------
+
+# The event types the portal registers for (§11.1, documented names). "*" would add types we do
+# not know; naming ours keeps a Point that gains new types from pushing what we cannot use.
+EVENT_TYPES = ("ProvisioningStarted", "ProvisioningCompleted", "ProvisioningFailed")
+_EVENT_KINDS = {
+    "provisioningstarted": EventKind.STARTED,
+    "provisioningcompleted": EventKind.COMPLETED,
+    "provisioningfailed": EventKind.FAILED,
+}
+# Documented (§11.3): the header carrying the signature. The Algorithm header's value is not
+# documented, and the MAC itself proves which algorithm signed: it is not relied on.
+SIGNATURE_HEADER = "Signature"
+
+
+def push_signature(body: bytes, key: str) -> str:
+    """§11.3, documented: Base64(HMAC-SHA256(key = UTF-8 bytes of the key, message = body))."""
+    return base64.b64encode(hmac.new(key.encode("utf-8"), body, hashlib.sha256).digest()).decode()
+
+
+def verify_push(body: bytes, headers: Mapping[str, str], key: str) -> PushCheck:
+    """Constant-time check of the ``Signature`` header (any header case) over the exact bytes."""
+    given = next((v for k, v in headers.items() if _norm(k) == "signature"), "")
+    if not given.strip():
+        return PushCheck.MISSING
+    expected = push_signature(body, key).encode("ascii")
+    if key and hmac.compare_digest(expected, given.strip().encode("utf-8", "replace")):
+        return PushCheck.VALID
+    return PushCheck.INVALID
+
+
+def pushed_event(body: bytes) -> PushedEvent:
+    """An event envelope (§11.2: ``{type, content, meta{timeStamp, idempotencyKey}}``, content
+    fields per type documented; ``content.requestId`` is the emulator's extension, optional).
+    Without an idempotency key the body's hash de-duplicates identical redeliveries."""
+    try:
+        data = json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise MalformedEvent(f"The body is not JSON ({type(error).__name__}).") from None
+    fields = _Fields(data)
+    kind_text = fields.text("type", "eventType", "event")
+    if not isinstance(data, Mapping) or not kind_text.strip():
+        raise MalformedEvent("The body is not an event: it names no type.")
+    content = fields.fields("content", "data", "payload")
+    meta = fields.fields("meta", "metadata")
+    workload_value = content.get("type", "workspaceType", "resourceType")
+    key = meta.text("idempotencyKey", "id") or fields.text("idempotencyKey", "eventId", "id")
+    return PushedEvent(
+        kind=_EVENT_KINDS.get(_norm(kind_text), EventKind.UNKNOWN),
+        kind_text=kind_text.strip()[:100],
+        key=(key.strip() or "sha256:" + hashlib.sha256(body).hexdigest())[:200],
+        name=content.text("name", "displayName", "title", "workspaceName").strip(),
+        workload=workload(workload_value),
+        workload_text=_enum_text(workload_value, _WORKSPACE_TYPE_NUMBERS),
+        url=content.text("url", "webUrl", "siteUrl", "workspaceUrl"),
+        workspace_id=content.text("microsoftId", "id", "groupId", "siteId", "workspaceId"),
+        error=_message(content.get("error", "errorMessage", "message", "failureReason")),
+        correlation_id=content.text("correlationId", "correlation"),
+        request_id=content.text("requestId", "provisioningRequestId"),
+        occurred_at=_when(meta.get("timeStamp", "timestamp", "createdDateTime"))
+        or _when(fields.get("timeStamp", "timestamp")),
+    )
+
+
+def webhook_body(url: str) -> dict[str, Any]:
+    """POST /v1.0/webhooks/endpoints (§11.1, documented)."""
+    return {"endpoint": url, "types": list(EVENT_TYPES)}
+
+
+def webhook_registration(data: Mapping[str, Any]) -> WebhookRegistration:
+    """One registration of GET /v1.0/webhooks/endpoints (§11.1: documented ``endpoint``,
+    ``types``)."""
+    fields = _Fields(data)
+    return WebhookRegistration(
+        url=fields.text("endpoint", "url", "endpointUrl", "notificationUrl"),
+        events=_strings(fields.get("types", "eventTypes", "events")),
+    )
+
+
+def signing_key(data: Any) -> str:
+    """``webhooksSignatureAuthenticationKey`` of GET /v1.0/options (§11.3, documented)."""
+    return (
+        _Fields(data)
+        .text(
+            "webhooksSignatureAuthenticationKey", "webhookSignatureAuthenticationKey", "signingKey"
+        )
+        .strip()
+    )

@@ -1,4 +1,5 @@
-"""Re-encrypt every stored tenant secret (and cached token) with the newest key.
+"""Re-encrypt every stored tenant secret (and cached token, and webhook signing key) with the
+newest key.
 
 Run after putting a new key first in FIELD_ENCRYPTION_KEYS; once it succeeds, the old key
 can be removed. If any secret cannot be decrypted with the configured keys, nothing is
@@ -13,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from tenants import crypto, tokens
-from tenants.models import Tenant, TenantToken
+from tenants.models import Tenant, TenantToken, WebhookSubscription
 
 
 class Command(BaseCommand):
@@ -51,10 +52,22 @@ class Command(BaseCommand):
                 row.fingerprint = tokens.credential_fingerprint(row.tenant)
                 row.save(update_fields=["token_encrypted", "fingerprint"])
                 token_count += 1
+            keys = keys_dropped = 0
+            subs = WebhookSubscription.objects.select_for_update().exclude(signing_key_encrypted="")
+            for sub in subs:
+                try:
+                    sub.signing_key_encrypted = crypto.rotate(sub.signing_key_encrypted)
+                    keys += 1
+                except crypto.SecretUnavailable:
+                    # Disposable too: the receiver reads it again from the upstream.
+                    sub.signing_key_encrypted = ""
+                    keys_dropped += 1
+                sub.save(update_fields=["signing_key_encrypted"])
         tokens.forget()
         self.stdout.write(
-            f"Re-encrypted {len(tenants)} tenant secret(s) and {token_count} stored token(s) "
-            f"with the newest key"
+            f"Re-encrypted {len(tenants)} tenant secret(s), {token_count} stored token(s) and "
+            f"{keys} webhook signing key(s) with the newest key"
             + (f"; dropped {dropped} unreadable token(s)" if dropped else "")
+            + (f"; dropped {keys_dropped} unreadable signing key(s)" if keys_dropped else "")
             + "."
         )
