@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck migrations-check pytest venv clean
+.PHONY: demo test lint typecheck migrations-check pytest venv clean bench
 
 # Create the virtualenv once, reinstall only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -43,6 +43,12 @@ pytest: $(STAMP)
 	$(PY) -m pytest
 
 test: lint typecheck migrations-check pytest
+
+# Benchmarks (bench/README.md): each starts what it needs on spare ports and writes its figures
+# to its own section of docs/performance.md.
+bench: $(STAMP)
+	@mkdir -p var
+	$(PY) bench/webhook_latency.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache

@@ -350,9 +350,25 @@ def initial_for(
     return initial
 
 
-class RequestFilterForm(DateRangeForm):
+class TenantFilter(forms.Form):
+    """A filter by tenant, offering the tenants the person serves (``tenants=``)."""
+
+    tenant = forms.ModelChoiceField(
+        queryset=Tenant.objects.none(), required=False, empty_label="Any tenant"
+    )
+
+    def __init__(self, *args: Any, tenants: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["tenant"]
+        assert isinstance(field, forms.ModelChoiceField)
+        if tenants is not None:
+            field.queryset = tenants
+
+
+class RequestFilterForm(DateRangeForm, TenantFilter):
     """Filters of "All requests" (and the CSV export of the same selection)."""
 
+    field_order = ["q", "tenant", "workload", "state"]
     q = forms.CharField(
         label="Search",
         required=False,
@@ -361,29 +377,16 @@ class RequestFilterForm(DateRangeForm):
             attrs={"type": "search", "placeholder": "Name, person or upstream id"}
         ),
     )
-    tenant = forms.ModelChoiceField(
-        queryset=Tenant.objects.none(), required=False, empty_label="Any tenant"
-    )
     workload = forms.ChoiceField(
         label="Kind", choices=[("", "Any kind"), *Workload.choices], required=False
     )
     state = forms.ChoiceField(choices=[("", "Any state"), *State.choices], required=False)
 
-    def __init__(self, *args: Any, tenants: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        field = self.fields["tenant"]
-        assert isinstance(field, forms.ModelChoiceField)
-        if tenants is not None:
-            field.queryset = tenants
 
-
-class DeliveryFilterForm(forms.Form):
+class DeliveryFilterForm(TenantFilter):
     """Filters of the webhook deliveries page (and its CSV)."""
 
     SHOW_PROBLEMS = "problems"
-    tenant = forms.ModelChoiceField(
-        queryset=Tenant.objects.none(), required=False, empty_label="Any tenant"
-    )
     show = forms.ChoiceField(
         choices=[
             ("", "All deliveries"),
@@ -391,10 +394,3 @@ class DeliveryFilterForm(forms.Form):
         ],
         required=False,
     )
-
-    def __init__(self, *args: Any, tenants: Any = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        field = self.fields["tenant"]
-        assert isinstance(field, forms.ModelChoiceField)
-        if tenants is not None:
-            field.queryset = tenants

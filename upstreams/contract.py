@@ -553,7 +553,7 @@ class PushedEvent:
         return RequestStatus(
             id=request_id or self.request_id,
             status=status,
-            status_text=self.kind_text if status == Status.UNKNOWN else "",
+            status_text=self.kind_text,  # what the upstream said, as on a polled status
             display_name=self.name,
             workspace_url=self.url,
             workspace_id=self.workspace_id,

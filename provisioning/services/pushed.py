@@ -64,8 +64,7 @@ Verdict = WebhookDelivery.Verdict
 Outcome = WebhookDelivery.Outcome
 
 _REJECTED: dict[str, str] = {
-    Verdict.TOO_LARGE: "The body is over the limit (WEBHOOK_MAX_BODY); it was not read.",
-    Verdict.NO_SIGNATURE: "No signature: the body was not read. The signing key is checked.",
+    Verdict.NO_SIGNATURE: "No signature: the body was not read.",
     Verdict.BAD_SIGNATURE: "The signature does not match the stored key: the body was not read. "
     "The key is read again from the upstream in case it changed.",
     Verdict.NO_KEY: "No signing key is stored: the key is read again from the upstream.",
@@ -91,7 +90,9 @@ def _note_rejected(sub: WebhookSubscription, verdict: str, size: int) -> None:
         verdict=verdict,
         size=size,
         outcome=Outcome.REJECTED,
-        detail=_REJECTED.get(verdict, ""),
+        detail=_REJECTED.get(verdict)
+        or f"The body is over the limit (WEBHOOK_MAX_BODY, {settings.WEBHOOK_MAX_BODY:,} bytes); "
+        "it was not read.",
         processed_at=now,
     )
     WebhookSubscription.objects.filter(pk=sub.pk).update(last_rejected_at=now)
@@ -143,7 +144,8 @@ def receive(
     if check != PushCheck.VALID:
         missing = check == PushCheck.MISSING
         _note_rejected(sub, Verdict.NO_SIGNATURE if missing else Verdict.BAD_SIGNATURE, size)
-        _reread_key(sub)
+        if not missing:
+            _reread_key(sub)  # Point may have rotated it
         return Receipt(401)
     now = timezone.now()
     text = body.decode("utf-8", errors="replace")

@@ -50,6 +50,14 @@ def hooked(
     return {t.upstream_id: t for t in Template.objects.filter(tenant=live_tenant_a)}
 
 
+def submit_team(catalogue: dict[str, Template], user: User) -> ProvisioningRequest:
+    """A request on Contoso's automatic team template (id 3); its send runs inline."""
+    template = catalogue["3"]
+    return services.request_submit(
+        tenant=template.tenant, template=template, requested_by=user, data=request_data("3")
+    )
+
+
 def wait_for(request: ProvisioningRequest, states: set[str], seconds: float = 15) -> None:
     """Wait for the events to move the request (no poller runs here)."""
     deadline = time.monotonic() + seconds
@@ -72,12 +80,7 @@ def test_events_delivered_twice_complete_a_request_once_without_polling(
     emulator.control("webhooks", duplicate_rate=1.0)
     emulator.control("timing", approval=0, approved=0.3, in_progress=0.5)
     # Catalogue ids read in this dialect are the same templates (the sync ran in "today").
-    item = services.request_submit(
-        tenant=hooked["3"].tenant,
-        template=hooked["3"],
-        requested_by=requester_a,
-        data=request_data("3"),
-    )
+    item = submit_team(hooked, requester_a)
     item.refresh_from_db()
     assert item.state in (State.APPROVED, State.WAITING_APPROVAL, State.IN_PROGRESS)
     wait_for(item, set(FINAL_STATES))
@@ -104,12 +107,7 @@ def test_a_failed_event_fails_the_request_once_confirmed(
     emulator.control(
         "requests/fail-next", tenant="contoso", message="Exceeded changed links limit(20)"
     )
-    item = services.request_submit(
-        tenant=hooked["3"].tenant,
-        template=hooked["3"],
-        requested_by=requester_a,
-        data=request_data("3"),
-    )
+    item = submit_team(hooked, requester_a)
     wait_for(item, set(FINAL_STATES))
     assert item.state == State.FAILED
     assert "changed links limit" in item.error_message
@@ -184,12 +182,7 @@ def test_a_lost_post_answer_is_settled_by_the_completed_event(
     emulator.control(
         "faults", method="POST", path="/point/contoso/v1.0/provision/*", kind="reset_after"
     )
-    item = services.request_submit(
-        tenant=hooked["3"].tenant,
-        template=hooked["3"],
-        requested_by=requester_a,
-        data=request_data("3"),
-    )
+    item = submit_team(hooked, requester_a)
     item.refresh_from_db()
     assert item.state == State.CONFIRMING  # Point acted, the answer was lost
     wait_for(item, set(FINAL_STATES))
@@ -211,12 +204,7 @@ def test_a_lost_event_is_recovered_by_polling_and_webhooks_then_count_as_quiet(
     # Point forgets the portal's registration without telling it: every event is lost.
     sub = WebhookSubscription.objects.get(tenant=live_tenant_a)
     webhooks.upstream.provider_for(live_tenant_a).remove_webhook(sub.registered_url)
-    item = services.request_submit(
-        tenant=hooked["3"].tenant,
-        template=hooked["3"],
-        requested_by=requester_a,
-        data=request_data("3"),
-    )
+    item = submit_team(hooked, requester_a)
     time.sleep(1.5)  # Point has finished; nothing arrives
     item.refresh_from_db()
     assert item.state not in FINAL_STATES
