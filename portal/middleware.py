@@ -9,7 +9,9 @@ from typing import cast
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
-from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.core.exceptions import PermissionDenied
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
 from audit.models import AuditAction
@@ -112,3 +114,27 @@ class PrivatePagesMiddleware:
         if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
             add_never_cache_headers(response)
         return response
+
+
+class PortalErrorPagesMiddleware:
+    """The portal's own 404 and 403 pages, with DEBUG on too (Django shows its debug pages
+    then), and one log line for a 403 instead of a traceback (a refusal is no error)."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        if isinstance(exception, Http404):
+            status, template = 404, "404.html"
+        elif isinstance(exception, PermissionDenied):
+            # Django logs the answer in one line ("Forbidden: /path"), no traceback.
+            status, template = 403, "403.html"
+        else:
+            return None
+        if getattr(request, "htmx", False):
+            text = "Not found." if status == 404 else "No access."
+            return HttpResponse(text, status=status, content_type="text/plain; charset=utf-8")
+        return render(request, template, status=status)

@@ -78,6 +78,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
+    "portal.middleware.PortalErrorPagesMiddleware",
 ]
 
 ROOT_URLCONF = "portal.urls"
@@ -314,6 +315,9 @@ PROVISIONING_SEND_LEASE = env_int("PROVISIONING_SEND_LEASE", Q_CLUSTER_TIMEOUT +
 PROVISIONING_CONFIRM_ESCALATE_AFTER = env_int(
     "PROVISIONING_CONFIRM_ESCALATE_AFTER", 3600, minimum=60
 )
+# IT staff's "stuck" queue: requests neither final nor waiting for an approver with nothing
+# in their timeline for this many seconds.
+PROVISIONING_STUCK_AFTER = env_int("PROVISIONING_STUCK_AFTER", 3600, minimum=60)
 if PROVISIONING_SEND_LEASE <= Q_CLUSTER_TIMEOUT:
     raise ImproperlyConfigured(
         f"PROVISIONING_SEND_LEASE={PROVISIONING_SEND_LEASE} must exceed Q_TIMEOUT="

@@ -8,13 +8,54 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from core.decorators import role_required
+from core.http import PortalRequest
+from core.roles import is_staff
 from portal.health import collect_warnings, run_checks
+from provisioning import selectors as provisioning_selectors
+
+# The kinds of workspace on the home page: each card leads to its templates in the catalogue.
+HOME_KINDS = [
+    (
+        "team",
+        "Team",
+        "Microsoft Teams team",
+        "Channels, chat and files for a project or department.",
+    ),
+    (
+        "group",
+        "Group",
+        "Microsoft 365 group",
+        "A shared mailbox, calendar and files without Teams.",
+    ),
+    (
+        "site",
+        "Site",
+        "SharePoint site",
+        "A communication or team site for publishing and documents.",
+    ),
+    (
+        "community",
+        "Community",
+        "Viva Engage community",
+        "An open conversation space around a topic.",
+    ),
+]
 
 
 @require_GET
 @role_required()
-def home(request: HttpRequest) -> HttpResponse:
-    return render(request, "portal/home.html")
+def home(request: PortalRequest) -> HttpResponse:
+    """Everyone's start page; IT staff find their queues (failed, stuck, waiting) on top."""
+    queues = (
+        provisioning_selectors.it_queues(user=request.user, tenant=request.tenant)
+        if is_staff(request.user)
+        else []
+    )
+    return render(
+        request,
+        "portal/home.html",
+        {"kinds": HOME_KINDS, "queues": queues, "tenant": request.tenant},
+    )
 
 
 @never_cache

@@ -14,6 +14,7 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
+from django_htmx.http import HttpResponseClientRedirect
 
 from audit.models import AuditAction
 from audit.services import audit_record
@@ -221,7 +222,10 @@ def select_tenant(request: PortalRequest) -> HttpResponse:
         user.save(update_fields=["selected_tenant"])
         audit_record(action=AuditAction.TENANT_SWITCHED, request=request, user=user, tenant=tenant)
     messages.success(request, f"You are now working in {tenant.name}.")
-    return redirect(_safe_next(request, request.POST.get("next")) or reverse("home"))
+    target = _safe_next(request, request.POST.get("next")) or reverse("home")
+    if getattr(request, "htmx", False):
+        return HttpResponseClientRedirect(target)  # chosen in the header's list: one action
+    return redirect(target)
 
 
 @never_cache

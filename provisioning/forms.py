@@ -11,11 +11,13 @@ from typing import Any
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
+from django.utils import timezone
 
 from core.forms import DateRangeForm
 from provisioning import naming
 from provisioning.models import Template, Workload
 from provisioning.payload import RequestData, metadata_form_field
+from provisioning.selectors import QUEUE_LABELS
 from provisioning.states import State
 from tenants.models import Tenant
 from upstreams.contract import MetadataField, Privacy
@@ -48,6 +50,27 @@ def check_upn(value: str) -> None:
         raise ValidationError(f"“{value}” is not a valid user name (name@domain).") from None
 
 
+# A date field named like this is an end (of a project, a retention): never in the past.
+END_DATE_WORDS = ("end", "expir", "until", "due", "deadline", "closing", "retire", "sunset")
+# Numbers a template asks for (budgets, head counts, cost centres) are never negative.
+NUMBER_MAX = Decimal(10) ** 12
+
+
+def is_end_date(name: str) -> bool:
+    words = re.findall(r"[a-z]+", name.lower())
+    return any(word.startswith(END_DATE_WORDS) for word in words)
+
+
+def _plausible_date(value: date) -> None:
+    if not 1900 <= value.year <= 2200:
+        raise ValidationError("Enter a date between the years 1900 and 2200.")
+
+
+def _not_past(value: date) -> None:
+    if value < timezone.localdate():
+        raise ValidationError("An end date cannot be in the past: choose today or later.")
+
+
 def _metadata_field(spec: MetadataField) -> forms.Field:
     label = spec.name
     if spec.kind == "people":
@@ -60,8 +83,20 @@ def _metadata_field(spec: MetadataField) -> forms.Field:
             help_text="A user name, e.g. name@contoso.com.",
         )
     if spec.kind == "date":
+        if is_end_date(spec.name):
+            today = timezone.localdate().isoformat()
+            return forms.DateField(
+                label=label,
+                required=spec.required,
+                validators=[_plausible_date, _not_past],
+                widget=forms.DateInput(attrs={"type": "date", "min": today}),
+                help_text="Today or later.",
+            )
         return forms.DateField(
-            label=label, required=spec.required, widget=forms.DateInput(attrs={"type": "date"})
+            label=label,
+            required=spec.required,
+            validators=[_plausible_date],
+            widget=forms.DateInput(attrs={"type": "date"}),
         )
     if spec.kind == "dropdown":
         return forms.ChoiceField(
@@ -73,7 +108,13 @@ def _metadata_field(spec: MetadataField) -> forms.Field:
         return forms.ChoiceField(label=label, required=spec.required, choices=YES_NO)
     if spec.kind == "number":
         return forms.DecimalField(
-            label=label, required=spec.required, max_digits=20, decimal_places=6
+            label=label,
+            required=spec.required,
+            max_digits=20,
+            decimal_places=6,
+            min_value=0,
+            max_value=NUMBER_MAX,
+            widget=forms.NumberInput(attrs={"min": "0"}),
         )
     return forms.CharField(label=label, required=spec.required, max_length=1000)
 
@@ -293,8 +334,14 @@ class RequestForm(forms.Form):
             names = naming.final_names(
                 self.template.template_rules, name, data.get("desired_url", "")
             )
-            if names.url_too_long:
-                field = "desired_url" if "desired_url" in self.fields else "display_name"
+            field = "desired_url" if "desired_url" in self.fields else "display_name"
+            if self.template.template_rules.url is not None and not names.url_slug:
+                self.add_error(
+                    field,
+                    "This name has no letter or digit a web address can hold: type the address "
+                    "(letters, digits, - and _).",
+                )
+            elif names.url_too_long:
                 self.add_error(
                     field,
                     f"The URL would be {len(names.url_slug or '')} characters; at most {names.url_max_length}.",
@@ -368,7 +415,12 @@ class TenantFilter(forms.Form):
 class RequestFilterForm(DateRangeForm, TenantFilter):
     """Filters of "All requests" (and the CSV export of the same selection)."""
 
-    field_order = ["q", "tenant", "workload", "state"]
+    field_order = ["q", "tenant", "queue", "workload", "state"]
+    queue = forms.ChoiceField(
+        label="Needs attention",
+        choices=[("", "Any request"), *QUEUE_LABELS.items()],
+        required=False,
+    )
     q = forms.CharField(
         label="Search",
         required=False,

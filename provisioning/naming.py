@@ -8,6 +8,7 @@ while the requester types and to store it.
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass
 
 from upstreams.contract import TemplateRules
@@ -16,10 +17,20 @@ URL_CORE = re.compile(r"^[A-Za-z0-9_-]+$")
 DEFAULT_URL_MAX_LENGTH = 256
 
 
+# Letters NFKD does not split into an ASCII letter and a mark.
+_ASCII = str.maketrans(
+    {"ß": "ss", "æ": "ae", "œ": "oe", "ø": "o", "đ": "d", "ð": "d", "þ": "th", "ł": "l", "ı": "i"}
+)
+
+
 def slugify(text: str) -> str:
-    """Lower-case, spaces to '-', other non-word characters dropped (as Point's examples do)."""
-    slug = re.sub(r"\s+", "-", text.strip().lower())
-    return re.sub(r"[^a-z0-9_-]", "", slug)
+    """A URL part from a name: ASCII (Zürich -> zurich, Ærø -> aero), lower-case, spaces to
+    '-', other characters dropped, no run of dashes, no dash at either end. The portal sends
+    it as the desired URL (sending.workspace_spec), so the upstream's URL is the one shown."""
+    folded = unicodedata.normalize("NFKD", text.strip().lower().translate(_ASCII))
+    ascii_text = folded.encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9_-]", "", re.sub(r"\s+", "-", ascii_text))
+    return re.sub(r"-{2,}", "-", slug).strip("-")
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
-from django.db.models import Count, Max, Q, QuerySet
+from django.conf import settings
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
@@ -15,6 +16,7 @@ from core.forms import within_dates
 from core.roles import is_staff
 from provisioning.models import (
     ProvisioningRequest,
+    RequestEvent,
     RequestPerson,
     Template,
     WebhookDelivery,
@@ -151,6 +153,8 @@ def request_filter(
         queryset = queryset.filter(workload=data["workload"])
     if data.get("state"):
         queryset = queryset.filter(state=data["state"])
+    if data.get("queue"):
+        queryset = queryset.filter(QUEUES[data["queue"]]())
     queryset = within_dates(queryset, data.get("since"), data.get("until"))
     text = str(data.get("q") or "").strip()
     if text:
@@ -163,6 +167,58 @@ def request_filter(
             | Q(requested_by__last_name__icontains=text)
         )
     return queryset
+
+
+# --- IT queues ----------------------------------------------------------------------------------
+
+
+def failed_queue() -> Q:
+    """Failed, and not replaced by a "Fix and resubmit" or a copy since."""
+    replaced = ProvisioningRequest.objects.filter(cloned_from=OuterRef("pk"))
+    return Q(state=State.FAILED) & ~Q(Exists(replaced))
+
+
+def stuck_queue() -> Q:
+    """Not final, not waiting for an approver, and nothing happened for PROVISIONING_STUCK_AFTER
+    seconds (sending, confirming, approved or in progress for too long)."""
+    quiet_since = timezone.now() - timedelta(seconds=settings.PROVISIONING_STUCK_AFTER)
+    recent = RequestEvent.objects.filter(request=OuterRef("pk"), at__gte=quiet_since)
+    return (
+        ~Q(state__in=[*FINAL_STATES, State.WAITING_APPROVAL])
+        & Q(created_at__lt=quiet_since)
+        & ~Q(Exists(recent))
+    )
+
+
+def waiting_queue() -> Q:
+    return Q(state=State.WAITING_APPROVAL)
+
+
+# Queue name -> its condition; the names are the "queue" filter of "All requests".
+QUEUES = {"failed": failed_queue, "stuck": stuck_queue, "waiting": waiting_queue}
+QUEUE_LABELS = {
+    "failed": "Failed, not resubmitted",
+    "stuck": "Stuck (nothing happened for a while)",
+    "waiting": "Waiting for an approver",
+}
+
+
+@dataclass(frozen=True)
+class Queue:
+    name: str
+    label: str
+    count: int
+
+
+def it_queues(*, user: User, tenant: Tenant | None) -> list[Queue]:
+    """The IT home's queues for the tenant chosen in the header (every served one if none)."""
+    requests = request_list_for_staff(user=user)
+    if tenant is not None:
+        requests = requests.filter(tenant=tenant)
+    return [
+        Queue(name, QUEUE_LABELS[name], requests.filter(condition()).count())
+        for name, condition in QUEUES.items()
+    ]
 
 
 # --- Dashboard ----------------------------------------------------------------------------------

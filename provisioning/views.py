@@ -20,7 +20,16 @@ from core.converters import parse_pk
 from core.decorators import role_required, staff_required
 from core.htmx import is_htmx_partial, page_or_fragment, query_without_page
 from core.http import PortalRequest
-from provisioning import availability, charts, exports, naming, selectors, services, tasks
+from provisioning import (
+    availability,
+    charts,
+    exports,
+    naming,
+    outcomes,
+    selectors,
+    services,
+    tasks,
+)
 from provisioning.forms import RequestFilterForm, RequestForm, initial_for
 from provisioning.models import FailureKind, ProvisioningRequest
 from provisioning.payload import RequestData
@@ -214,7 +223,10 @@ def _filtered(
     request: PortalRequest,
 ) -> tuple[RequestFilterForm, QuerySet[ProvisioningRequest]]:
     user = request.user
-    form = RequestFilterForm(request.GET or {}, tenants=tenants_for_user(user).order_by("name"))
+    data = request.GET.copy()
+    if "tenant" not in data and request.tenant is not None:
+        data["tenant"] = str(request.tenant.pk)  # the header's tenant, until another is chosen
+    form = RequestFilterForm(data, tenants=tenants_for_user(user).order_by("name"))
     requests = selectors.request_list_for_staff(user=user)
     if form.is_valid():
         requests = selectors.request_filter(requests, form.cleaned_data)
@@ -272,6 +284,7 @@ def _what_was_requested(item: ProvisioningRequest) -> list[tuple[str, str]]:
 def _detail_context(request: PortalRequest, item: ProvisioningRequest) -> dict[str, object]:
     user = request.user
     may_act = selectors.may_act_on(user, item)
+    staff = selectors.is_staff(user)
     labels = {
         name: str(field.label) for name, field in RequestForm(template=item.template).fields.items()
     }
@@ -285,15 +298,14 @@ def _detail_context(request: PortalRequest, item: ProvisioningRequest) -> dict[s
         ],
         "requested": _what_was_requested(item),
         "events": item.events.select_related("actor").order_by("at", "id"),
-        # Retry only where it can help: not when the upstream refused what was asked.
-        "can_retry": item.state == State.FAILED
-        and may_act
-        and item.failure_kind != FailureKind.INVALID,
+        "can_retry": may_act and outcomes.retry_may_help(item, staff=staff),
+        "user_is_staff": staff,
+        "outcome": outcomes.plain_outcome(item),
         "can_fix": item.state == State.FAILED
         and may_act
         and (item.failure_kind == FailureKind.INVALID or bool(field_errors)),
         "can_cancel": item.state == State.SUBMITTED and may_act,
-        "can_send_again": selectors.is_staff(user) and services.may_send_again(item),
+        "can_send_again": staff and services.may_send_again(item),
         "resubmitted_as": selectors.resubmissions(user=user, item=item),
         "named_as": [] if item.requested_by_id == user.pk else selectors.named_as(user, item),
         "poll_seconds": POLL_SECONDS_WITH_WEBHOOKS
@@ -320,9 +332,10 @@ def request_status(request: PortalRequest, pk: int) -> HttpResponseBase:
         return redirect("provisioning:request_detail", pk=item.pk)
     if services.request_watched(item=item):
         item.refresh_from_db()  # tasks run inline in tests; a worker answers the next poll
-    response = render(
-        request, "provisioning/request_detail.html#live", _detail_context(request, item)
-    )
+    context = _detail_context(request, item)
+    # Once the request is over, the banners of the page's first load ("submitted") are stale.
+    context["clear_messages"] = item.is_final
+    response = render(request, "provisioning/request_detail.html#live", context)
     if item.is_final:
         stop = HttpResponseStopPolling(response.content)
         return stop

@@ -29,7 +29,7 @@ names no request, proves nothing about what the upstream did. So:
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,7 +38,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from provisioning.models import FailureKind, ProvisioningRequest, RequestEvent, Template
-from provisioning.naming import final_names
+from provisioning.naming import final_names, slugify
 from provisioning.payload import RequestData, form_errors
 from provisioning.services.following import (
     capped_retry_after,
@@ -157,8 +157,13 @@ def _data(item: ProvisioningRequest) -> RequestData:
 
 
 def workspace_spec(item: ProvisioningRequest) -> WorkspaceSpec:
-    """What the request asks the upstream for (its adapter renders the wire body)."""
-    return _data(item).to_spec(template_id=item.template.upstream_id, workload=item.workload)
+    """What the request asks the upstream for (its adapter renders the wire body). Where the
+    template shapes a URL and none was typed, the portal's (ASCII, naming.slugify) is sent, so
+    the workspace gets the URL the form showed and a lookup by URL finds it."""
+    data = _data(item)
+    if not data.desired_url and item.template.template_rules.url is not None:
+        data = replace(data, desired_url=slugify(data.display_name))
+    return data.to_spec(template_id=item.template.upstream_id, workload=item.workload)
 
 
 def round_started_at(item: ProvisioningRequest) -> datetime:

@@ -308,3 +308,33 @@ def test_the_comment_is_for_the_approver_only_when_someone_approves(tenant_a: Te
         Template.Approval.MANUAL: "Comment for the approver",
         Template.Approval.AUTOMATIC: "Comment",
     }
+
+
+def test_an_end_date_in_the_past_is_refused_next_to_its_field(project_template: Template) -> None:
+    form = form_for(project_template, **project(meta__end_date="2001-05-01"))
+    assert not form.is_valid()
+    assert "cannot be in the past" in form.errors["meta__end_date"][0]
+    html = str(form["meta__end_date"])
+    assert 'min="' in html  # the browser's date picker starts today too
+
+
+def test_a_date_out_of_any_plausible_range_is_refused(project_template: Template) -> None:
+    form = form_for(project_template, **project(meta__end_date="9999-01-01"))
+    assert "between the years 1900 and 2200" in form.errors["meta__end_date"][0]
+
+
+def test_a_negative_number_is_refused_next_to_its_field(project_template: Template) -> None:
+    form = form_for(project_template, **project(meta__budget="-5"))
+    assert not form.is_valid()
+    assert "greater than or equal to 0" in form.errors["meta__budget"][0]
+
+
+def test_a_name_without_a_letter_a_url_can_hold_asks_for_the_address(
+    project_template: Template,
+) -> None:
+    form = form_for(project_template, **project(display_name="東京"))
+    assert not form.is_valid()
+    assert "type the address" in form.errors["desired_url"][0]
+    assert form_for(
+        project_template, **project(display_name="東京", desired_url="tokyo")
+    ).is_valid()

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import pytest
+
 from provisioning.naming import final_names, slugify
 from provisioning.payload import RequestData, form_errors, form_field_for
 from upstreams.contract import AddressRules, Affixes, TemplateRules, Workload, WorkspaceSpec
@@ -37,7 +39,22 @@ def test_workloads_without_url_or_mail_get_none() -> None:
 
 
 def test_slugify_drops_what_a_url_cannot_hold() -> None:
-    assert slugify("Café & Co  Team!") == "caf--co-team"  # as Point does it
+    assert slugify("Café & Co  Team!") == "cafe-co-team"
+
+
+@pytest.mark.parametrize(
+    ("name", "slug"),
+    [
+        ("Zürich", "zurich"),
+        ("Ærø Straße", "aero-strasse"),
+        ("Team - ", "team"),
+        ("- Ops -- Day -", "ops-day"),
+        ("Ünïcödé_Name", "unicode_name"),
+        ("東京", ""),
+    ],
+)
+def test_names_become_ascii_urls_that_never_end_in_a_dash(name: str, slug: str) -> None:
+    assert slugify(name) == slug
 
 
 def test_a_request_becomes_the_neutral_spec_the_upstream_renders() -> None:

@@ -281,3 +281,16 @@ def test_a_missing_point_permission_fails_with_guidance(
     assert request.state == State.FAILED
     assert "Point.Provisioning" in request.error_message
     assert "admin consent" in request.error_message
+
+
+def test_a_name_with_accents_gets_the_ascii_url_the_form_showed(
+    catalogue: dict[str, Template],
+    instant: RunningEmulator,
+    requester_a: User,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+) -> None:
+    data = request_data("3", name="Zürich Straße Team")
+    request = submit(django_capture_on_commit_callbacks, catalogue["3"], requester_a, data)
+    request = drive(django_capture_on_commit_callbacks, request)
+    assert request.state == State.COMPLETED
+    assert request.workspace_url.endswith("/zurich-strasse-team")
