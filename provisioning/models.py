@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -287,3 +288,33 @@ class WebhookDelivery(models.Model):
     def __str__(self) -> str:
         what = self.event_type or self.get_verdict_display()
         return f"{what} for {self.workspace_name or 'no workspace'} at {self.received_at:%Y-%m-%d %H:%M:%S}"
+
+
+class BulkUpload(models.Model):
+    """A CSV of requests for one template, uploaded by IT staff: each row validated like the
+    form and shown before anything is sent; accepted rows are submitted once each (their
+    submission key is the upload and row number, see services/bulk.py)."""
+
+    tenant = models.ForeignKey("tenants.Tenant", on_delete=models.CASCADE, related_name="+")
+    template = models.ForeignKey(Template, on_delete=models.PROTECT, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    filename = models.CharField(max_length=200, blank=True)
+    # [{"row": n, "data": {form field: value}, "errors": {label: [messages]}}], in file order.
+    rows = models.JSONField(default=list)
+    created_at = models.DateTimeField(auto_now_add=True)
+    submitted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.filename or 'CSV'} for {self.template} ({len(self.rows)} rows)"
+
+    @property
+    def valid_rows(self) -> list[dict[str, Any]]:
+        return [row for row in self.rows if not row.get("errors")]
+
+    def submission_key(self, row: int) -> str:
+        return f"bulk-{self.pk}-{row}"

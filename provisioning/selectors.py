@@ -15,6 +15,7 @@ from django.utils import timezone
 from core.forms import within_dates
 from core.roles import is_staff
 from provisioning.models import (
+    BulkUpload,
     ProvisioningRequest,
     RequestEvent,
     RequestPerson,
@@ -320,3 +321,12 @@ def webhook_health_for(*, user: User) -> list[WebhookState]:
         else:
             states.append(WebhookState(tenant, True, found.quiet, found.reason))
     return states
+
+
+def bulk_upload_get_for_user(*, user: User, pk: int) -> BulkUpload:
+    """An upload of a tenant the IT staff member serves (404 otherwise)."""
+    if not is_staff(user):
+        raise Http404("No such upload.")
+    return get_object_for_user(
+        user, BulkUpload.objects.select_related("template", "tenant", "uploaded_by"), pk=pk
+    )

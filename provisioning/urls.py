@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from provisioning import views, views_webhooks
+from provisioning import views, views_bulk, views_webhooks
 
 app_name = "provisioning"
 urlpatterns = [
@@ -19,6 +19,11 @@ urlpatterns = [
     path("all/", views.request_list_all, name="request_list_all"),
     path("all/export.csv", views.request_export, name="request_export"),
     path("dashboard/", views.dashboard, name="dashboard"),
+    path("bulk/", views_bulk.bulk_new, name="bulk_new"),
+    path("bulk/template.csv", views_bulk.bulk_blank, name="bulk_blank"),
+    path("bulk/<pk:pk>/", views_bulk.bulk_detail, name="bulk_detail"),
+    path("bulk/<pk:pk>/submit", views_bulk.bulk_submit, name="bulk_submit"),
+    path("bulk/<pk:pk>/results.csv", views_bulk.bulk_export, name="bulk_export"),
     path("webhooks/", views_webhooks.deliveries, name="deliveries"),
     path("webhooks/export.csv", views_webhooks.deliveries_export, name="deliveries_export"),
     path("<pk:pk>/", views.request_detail, name="request_detail"),

@@ -137,6 +137,29 @@ def contoso_hooks(w: World) -> dict[str, Any]:
     return {"token": sub.token}
 
 
+def contoso_template_pk(w: World) -> int:
+    from tests.provisioning.ui_fixtures import make_template
+
+    return make_template(w.tenant_a, 1).pk
+
+
+def contoso_upload(w: World) -> dict[str, Any]:
+    """A bulk upload of Contoso's IT staff (one accepted row), not submitted."""
+    from provisioning.models import BulkUpload
+    from tests.provisioning.ui_fixtures import make_template
+
+    template = make_template(w.tenant_a, 3)
+    row = {
+        "row": 2,
+        "data": {"display_name": "Bulk one", "owners": "a@contoso.example"},
+        "errors": {},
+    }
+    upload = BulkUpload.objects.create(
+        tenant=w.tenant_a, template=template, uploaded_by=w.users["it_staff"], rows=[row]
+    )
+    return {"pk": upload.pk}
+
+
 def alices_request(w: World) -> dict[str, Any]:
     """A submitted request of requester_a in Contoso (requester_b and Fabrikam's IT get 404)."""
     from tests.provisioning.ui_fixtures import make_request, make_template
@@ -214,6 +237,14 @@ MATRIX: list[Row] = [
     Row("provisioning:request_list_all", "GET", (401, 403, 403, 200, 200, 200, 200, 200), htmx=True),
     Row("provisioning:request_export", "GET", (302, 403, 403, 200, 200, 200, 200, 200)),
     Row("provisioning:dashboard", "GET", (302, 403, 403, 200, 200, 200, 200, 200)),
+    Row("provisioning:bulk_new", "GET", (302, 403, 403, 200, 200, 200, 200, 200)),
+    Row("provisioning:bulk_new", "POST", (302, 403, 403, 200, 200, 200, 200, 200),
+        note="no file: the form again, with the message next to the field"),
+    Row("provisioning:bulk_blank", "GET", (302, 403, 403, 200, 404, 200, 404, 200),
+        data=lambda w: {"template": str(contoso_template_pk(w))}),
+    Row("provisioning:bulk_detail", "GET", (302, 403, 403, 200, 404, 200, 404, 200), kwargs=contoso_upload),
+    Row("provisioning:bulk_submit", "POST", (302, 403, 403, 302, 404, 302, 404, 302), kwargs=contoso_upload),
+    Row("provisioning:bulk_export", "GET", (302, 403, 403, 200, 404, 200, 404, 200), kwargs=contoso_upload),
     Row("provisioning:deliveries", "GET", (302, 403, 403, 200, 200, 200, 200, 200)),
     Row("provisioning:deliveries", "GET", (401, 403, 403, 200, 200, 200, 200, 200), htmx=True),
     Row("provisioning:deliveries_export", "GET", (302, 403, 403, 200, 200, 200, 200, 200)),

@@ -4,6 +4,7 @@
   its timeline (`add_event`);
 - `catalogue`: the template catalogue synced from the upstream;
 - `requests`: a person's submit (once per form), retry and cancel;
+- `bulk`: a CSV of requests checked row by row like the form, then submitted once each;
 - `sending`: exactly-once sending to the upstream;
 - `following`: fetching an upstream status and applying it (`apply_status`, shared with pushed
   statuses), polling and its back-off;
@@ -16,6 +17,7 @@ The life cycle is in provisioning/states.py and docs/provisioning.md.
 
 from __future__ import annotations
 
+from provisioning.services.bulk import RowResult, bulk_results, bulk_submit, bulk_upload
 from provisioning.services.catalogue import SyncReport, catalogue_sync, content_hash
 from provisioning.services.following import (
     PollReport,
@@ -59,11 +61,15 @@ __all__ = [
     "REFRESH_TASK",
     "SEND_TASK",
     "PollReport",
+    "RowResult",
     "Receipt",
     "SendResult",
     "SubmitRefused",
     "SyncReport",
     "add_event",
+    "bulk_results",
+    "bulk_submit",
+    "bulk_upload",
     "apply_status",
     "capped_retry_after",
     "catalogue_sync",
