@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck migrations-check pytest venv clean bench
+.PHONY: demo test lint typecheck migrations-check pytest venv clean bench screenshots
 
 # Create the virtualenv once, reinstall only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -49,6 +49,12 @@ test: lint typecheck migrations-check pytest
 bench: $(STAMP)
 	@mkdir -p var
 	$(PY) bench/webhook_latency.py
+
+# A screenshot of each key page per role in docs/screenshots/ (index: its README.md): the demo on
+# spare ports (8201, 8202) with its own database under var/screenshots/, Debian's chromium.
+screenshots: $(STAMP)
+	@mkdir -p var
+	$(PY) bin/screenshots.py
 
 clean:
 	rm -rf $(VENV) var .mypy_cache .ruff_cache .pytest_cache
