@@ -25,8 +25,8 @@ from django_q.tasks import async_task
 
 from directory.models import ReportKind, ReportRow, ReportRun
 from directory.selectors import runs_of
+from tenants import people, upstream
 from tenants import services as tenant_services
-from tenants import upstream
 from tenants.models import Tenant
 from upstreams import contract
 from upstreams.contract import JobState, UpstreamError
@@ -336,8 +336,15 @@ def _store(run: ReportRun) -> ReportRun:
             .exclude(pk=run.pk)
         )
         ReportRow.objects.filter(run__in=older).delete()
+    _remember_people(run)
     run.refresh_from_db()
     return run
+
+
+def _remember_people(run: ReportRun) -> None:
+    """The people a report names feed the request form's people picker and checks."""
+    named = ReportRow.objects.filter(run=run, kind__in=("user", "guest")).exclude(upn="")
+    people.remember(run.tenant, named.values_list("upn", "name", "kind").iterator())
 
 
 def report_run(*, run_id: int) -> ReportRun | None:

@@ -19,6 +19,7 @@ from provisioning.models import Template, Workload
 from provisioning.payload import RequestData, metadata_form_field
 from provisioning.selectors import QUEUE_LABELS
 from provisioning.states import State
+from tenants import people
 from tenants.models import Tenant
 from upstreams.contract import MetadataField, Privacy
 
@@ -27,9 +28,7 @@ SUBMISSION_KEY = re.compile(r"^[0-9a-f]{32}$")
 YES_NO = [("", "—"), ("yes", "Yes"), ("no", "No")]
 
 
-def is_guest(upn: str) -> bool:
-    """Entra guest accounts carry #EXT# in their UPN."""
-    return "#ext#" in upn.lower()
+is_guest = people.is_guest
 
 
 def parse_upns(text: str) -> list[str]:
@@ -194,6 +193,7 @@ class RequestForm(forms.Form):
         self.template = template
         self.rules = template.template_rules
         self.upstream_errors = upstream_errors or {}
+        self.people_warnings: dict[str, list[str]] = {}
         if self.rules.url is None or not self.rules.url.editable:
             del self.fields["desired_url"]
         if self.rules.privacy != Privacy.REQUESTER:
@@ -315,7 +315,7 @@ class RequestForm(forms.Form):
             raise ValidationError(
                 f"This template allows at most {high} owners{counted}; there are {total}."
             )
-        return owners
+        return self._people_checked("owners", owners)
 
     def clean_members(self) -> list[str]:
         members = self._upns("members")
@@ -325,7 +325,17 @@ class RequestForm(forms.Form):
                 raise ValidationError(
                     f"This template does not allow guests as members: {', '.join(guests)}."
                 )
-        return members
+        return self._people_checked("members", members)
+
+    def _people_checked(self, name: str, upns: list[str]) -> list[str]:
+        """The preflight of tenants.people: what would fail is an error next to the field,
+        someone not seen yet in the tenant a warning (the snapshots may be old)."""
+        findings = people.check(self.template.tenant, upns, owners=name == "owners")
+        blocking = [f"{f.upn}: {f.reason}." for f in findings if f.blocking]
+        if blocking:
+            raise ValidationError(blocking)
+        self.people_warnings[name] = [f"{f.upn}: {f.reason}." for f in findings]
+        return upns
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

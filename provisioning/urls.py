@@ -15,6 +15,10 @@ urlpatterns = [
     path(
         "new/<pk:template_pk>/availability", views.request_availability, name="request_availability"
     ),
+    path("new/<pk:template_pk>/people", views.request_people, name="request_people"),
+    path(
+        "new/<pk:template_pk>/people/check", views.request_people_check, name="request_people_check"
+    ),
     path("", views.request_list_mine, name="request_list_mine"),
     path("all/", views.request_list_all, name="request_list_all"),
     path("all/export.csv", views.request_export, name="request_export"),

@@ -30,10 +30,11 @@ from provisioning import (
     services,
     tasks,
 )
-from provisioning.forms import RequestFilterForm, RequestForm, initial_for
+from provisioning.forms import RequestFilterForm, RequestForm, initial_for, parse_upns
 from provisioning.models import FailureKind, ProvisioningRequest
 from provisioning.payload import RequestData
 from provisioning.states import State, TransitionRefused
+from tenants import people
 from tenants.selectors import receives_webhooks, tenants_for_user
 from upstreams.contract import UpstreamError
 
@@ -198,6 +199,52 @@ def request_availability(request: PortalRequest, template_pk: int) -> HttpRespon
         request,
         "provisioning/request_form.html#availability",
         {"template": template, "result": result},
+    )
+
+
+PEOPLE_FIELDS = ("owners", "members")
+
+
+def _people_field(request: PortalRequest) -> str:
+    field = request.GET.get("field", "")
+    return field if field in PEOPLE_FIELDS else "owners"
+
+
+@require_GET
+@_any_role
+def request_people(request: PortalRequest, template_pk: int) -> HttpResponseBase:
+    """People of the template's tenant matching what is typed (the picker, htmx fragment)."""
+    template = selectors.template_get_for_user(user=request.user, pk=template_pk)
+    if not is_htmx_partial(request):
+        return redirect("provisioning:request_new", template_pk=template.pk)
+    field = _people_field(request)
+    text = request.GET.get(f"{field}_search", "")[:100]
+    return render(
+        request,
+        "provisioning/request_form.html#people_results",
+        {
+            "found": people.search(template.tenant, text),
+            "typed": text.strip(),
+            "field": field,
+            "owners": field == "owners",
+        },
+    )
+
+
+@require_GET
+@_any_role
+def request_people_check(request: PortalRequest, template_pk: int) -> HttpResponseBase:
+    """The preflight of the people typed in one field (htmx fragment next to it)."""
+    template = selectors.template_get_for_user(user=request.user, pk=template_pk)
+    if not is_htmx_partial(request):
+        return redirect("provisioning:request_new", template_pk=template.pk)
+    field = _people_field(request)
+    upns = parse_upns(request.GET.get(field, "")[:20000])
+    findings = people.check(template.tenant, upns[:200], owners=field == "owners")
+    return render(
+        request,
+        "provisioning/request_form.html#people_check",
+        {"findings": findings, "checked": len(upns), "field": field},
     )
 
 

@@ -223,3 +223,28 @@ class WebhookSubscription(models.Model):
         if not self.signing_key_encrypted:
             raise crypto.SecretUnavailable(f"No webhook signing key is stored for {self.tenant}.")
         return crypto.decrypt(self.signing_key_encrypted)
+
+
+class KnownPerson(models.Model):
+    """Someone the portal has seen in a tenant: in a directory report (members, owners,
+    permissions) or signed in. Feeds the people picker and the owner/member checks of the
+    request form; ``enabled`` is None where no source says (Point does not)."""
+
+    class Kind(models.TextChoices):
+        USER = "user", "User"
+        GUEST = "guest", "Guest"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="people")
+    upn = models.CharField("UPN", max_length=254, help_text="Lower case.")
+    name = models.CharField(max_length=256, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind, default=Kind.USER)
+    enabled = models.BooleanField(null=True, blank=True)
+    seen_at = models.DateTimeField()
+
+    class Meta:
+        ordering = ["name", "upn"]
+        constraints = [models.UniqueConstraint(fields=["tenant", "upn"], name="known_person_once")]
+        indexes = [models.Index(fields=["tenant", "name"], name="known_person_name")]
+
+    def __str__(self) -> str:
+        return f"{self.name or self.upn} ({self.get_kind_display()}, {self.tenant})"
