@@ -26,6 +26,8 @@ class AuditAction(models.TextChoices):
     REQUEST_SUBMITTED = "request_submitted", "Provisioning request submitted"
     REQUEST_RETRIED = "request_retried", "Provisioning request retried"
     REQUEST_CANCELLED = "request_cancelled", "Provisioning request cancelled"
+    REQUEST_APPROVED = "request_approved", "Provisioning request approved in the portal"
+    REQUEST_REJECTED = "request_rejected", "Provisioning request rejected in the portal"
 
 
 class AuditEvent(models.Model):

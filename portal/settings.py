@@ -315,6 +315,9 @@ PROVISIONING_SEND_LEASE = env_int("PROVISIONING_SEND_LEASE", Q_CLUSTER_TIMEOUT +
 PROVISIONING_CONFIRM_ESCALATE_AFTER = env_int(
     "PROVISIONING_CONFIRM_ESCALATE_AFTER", 3600, minimum=60
 )
+# Portal approval stages (services/approvals.py): approvers of a stage waiting this many
+# seconds are reminded by e-mail (and again after as long).
+APPROVAL_REMIND_AFTER = env_int("APPROVAL_REMIND_AFTER", 86400, minimum=300)
 # IT staff's "stuck" queue: requests neither final nor waiting for an approver with nothing
 # in their timeline for this many seconds.
 PROVISIONING_STUCK_AFTER = env_int("PROVISIONING_STUCK_AFTER", 3600, minimum=60)

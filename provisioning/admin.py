@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
@@ -12,7 +13,9 @@ from django.utils.html import format_html
 
 from core.admin import ReadOnlyAdminMixin
 from core.roles import is_admin
+from provisioning.forms import parse_upns
 from provisioning.models import ProvisioningRequest, RequestEvent, Template
+from provisioning.services.approvals import MAX_STAGES
 from tenants.admin_scoping import TenantScopedAdmin, tenant_filter
 
 
@@ -140,17 +143,104 @@ class RequestEventAdmin(ReadOnlyAdminMixin, TenantScopedAdmin):
     raw_id_fields = ["request", "actor"]
 
 
+STAGE_KINDS = [
+    ("", "No stage"),
+    ("group", "Named approvers"),
+    ("it_staff", "IT staff of the tenant"),
+    ("manager", "The requester's manager"),
+]
+
+
+def _kind_field(number: int) -> forms.ChoiceField:
+    return forms.ChoiceField(
+        label=f"Approval stage {number}",
+        choices=STAGE_KINDS,
+        required=False,
+        help_text="Runs in the portal before anything is sent upstream." if number == 1 else "",
+    )
+
+
+def _approvers_field(number: int) -> forms.CharField:
+    return forms.CharField(
+        label=f"Stage {number} approvers",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Named approvers: user names, one per line; any one of them decides.",
+    )
+
+
+class TemplateStagesForm(forms.ModelForm):
+    """Up to three portal approval stages, run before a request is sent upstream (stored in
+    ``Template.portal_stages``; see provisioning/services/approvals.py)."""
+
+    stage_1_kind = _kind_field(1)
+    stage_1_approvers = _approvers_field(1)
+    stage_2_kind = _kind_field(2)
+    stage_2_approvers = _approvers_field(2)
+    stage_3_kind = _kind_field(3)
+    stage_3_approvers = _approvers_field(3)
+
+    class Meta:
+        model = Template
+        fields = ["hidden", "help_text"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        stages = self.instance.portal_stages if self.instance.pk else []
+        for number, stage in enumerate(stages[:MAX_STAGES], start=1):
+            self.fields[f"stage_{number}_kind"].initial = stage.get("kind", "")
+            self.fields[f"stage_{number}_approvers"].initial = "\n".join(
+                stage.get("approvers") or []
+            )
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        stages: list[dict[str, Any]] = []
+        for number in range(1, MAX_STAGES + 1):
+            kind = data.get(f"stage_{number}_kind") or ""
+            approvers = parse_upns(str(data.get(f"stage_{number}_approvers") or ""))
+            if not kind:
+                if approvers:
+                    self.add_error(f"stage_{number}_kind", "Choose who approves this stage.")
+                continue
+            if len(stages) != number - 1:
+                self.add_error(f"stage_{number}_kind", "Fill the stages in order, from stage 1.")
+            if kind == "manager":
+                self.add_error(
+                    f"stage_{number}_kind",
+                    f"{self.instance.tenant.upstream_label} cannot tell who a requester's "
+                    "manager is: choose named approvers or IT staff.",
+                )
+                continue
+            if kind == "group":
+                bad = [a for a in approvers if "@" not in a]
+                if not approvers or bad:
+                    self.add_error(
+                        f"stage_{number}_approvers",
+                        "Name at least one approver by user name (name@domain)."
+                        if not approvers
+                        else f"Not user names: {', '.join(bad)}.",
+                    )
+                    continue
+            named = [a.lower() for a in approvers] if kind == "group" else []
+            stages.append({"kind": kind, "approvers": named})
+        self.instance.portal_stages = stages
+        return data
+
+
 @admin.register(Template)
 class TemplateAdmin(TenantScopedAdmin):
     """Synced from the upstream: only `hidden` and `help_text` are the portal's own (an
     organisation's admin may change them for their own tenant)."""
 
     admins_may_change = True
+    form = TemplateStagesForm
     list_display = [
         "name",
         "workload",
         "tenant",
         "approval",
+        "portal_stage_count",
         "hidden",
         "removed_upstream",
         "synced_at",
@@ -169,6 +259,7 @@ class TemplateAdmin(TenantScopedAdmin):
         "approval",
         "hidden",
         "help_text",
+        *[f"stage_{n}_{part}" for n in range(1, MAX_STAGES + 1) for part in ("kind", "approvers")],
         "removed_upstream",
         "synced_at",
         "changed_at",
@@ -191,6 +282,10 @@ class TemplateAdmin(TenantScopedAdmin):
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # templates come from the upstream's catalogue sync
+
+    @admin.display(description="Portal stages")
+    def portal_stage_count(self, obj: Template) -> int:
+        return len(obj.portal_stages or [])
 
     @admin.display(description="Definition")
     def definition_pretty(self, obj: Template) -> str:

@@ -53,6 +53,10 @@ class Template(models.Model):
     # Admin-owned: kept across syncs.
     hidden = models.BooleanField(default=False, help_text="Hidden templates are not offered.")
     help_text = models.TextField(blank=True, help_text="Shown to requesters above the form.")
+    # Admin-owned: approval stages run in the portal before anything is sent upstream
+    # ([{"kind": "group" | "it_staff", "approvers": [upn, ...]}], at most three; see
+    # services/approvals.py). Empty: the request is sent at once.
+    portal_stages = models.JSONField(default=list, blank=True)
     # Gone upstream: kept for the requests that used it, never offered again.
     removed_upstream = models.BooleanField(default=False)
     synced_at = models.DateTimeField()
@@ -318,3 +322,44 @@ class BulkUpload(models.Model):
 
     def submission_key(self, row: int) -> str:
         return f"bulk-{self.pk}-{row}"
+
+
+class PortalApproval(models.Model):
+    """One approval stage of a request, run in the portal before it is sent upstream."""
+
+    class Kind(models.TextChoices):
+        GROUP = "group", "Named approvers"
+        IT_STAFF = "it_staff", "IT staff of the tenant"
+
+    class Decision(models.TextChoices):
+        WAITING = "waiting", "Waiting"
+        PENDING = "pending", "Not reached yet"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+
+    request = models.ForeignKey(
+        ProvisioningRequest, on_delete=models.CASCADE, related_name="portal_approvals"
+    )
+    stage = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind)
+    approvers = models.JSONField(default=list, blank=True, help_text="UPNs (named approvers).")
+    decision = models.CharField(max_length=20, choices=Decision, default=Decision.PENDING)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    comment = models.TextField(blank=True)
+    waiting_since = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["request", "stage"]
+        constraints = [
+            models.UniqueConstraint(fields=["request", "stage"], name="portal_approval_stage_once")
+        ]
+        indexes = [
+            models.Index(fields=["decision", "waiting_since"], name="portal_approval_waiting")
+        ]
+
+    def __str__(self) -> str:
+        return f"Stage {self.stage} of request {self.request_id}: {self.get_decision_display()}"

@@ -12,6 +12,12 @@ SCHEDULES = [
         doc="Follows in-flight requests upstream (per-request back-off) and resumes due sends.",
     ),
     ScheduleSpec(
+        name="provisioning.remind_approvers",
+        func="provisioning.tasks.remind_approvers",
+        minutes=60,
+        doc="Reminds the approvers of portal approval stages waiting over APPROVAL_REMIND_AFTER.",
+    ),
+    ScheduleSpec(
         name="provisioning.prune_deliveries",
         func="provisioning.tasks.prune_deliveries",
         minutes=24 * 60,

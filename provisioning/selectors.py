@@ -121,7 +121,15 @@ def request_get_for_user(*, user: User, pk: int) -> ProvisioningRequest:
         return found
     if ProvisioningRequest.objects.filter(_naming(user), pk=found.pk).exists():
         return found
+    if is_named_approver(user, found):
+        return found
     raise Http404("No such request.")
+
+
+def is_named_approver(user: User, item: ProvisioningRequest) -> bool:
+    """Is the person named as an approver of one of the request's portal stages?"""
+    names = _names_of(user)
+    return any(names & set(a.approvers) for a in item.portal_approvals.all())
 
 
 def resubmissions(*, user: User, item: ProvisioningRequest) -> list[ProvisioningRequest]:
@@ -185,14 +193,14 @@ def stuck_queue() -> Q:
     quiet_since = timezone.now() - timedelta(seconds=settings.PROVISIONING_STUCK_AFTER)
     recent = RequestEvent.objects.filter(request=OuterRef("pk"), at__gte=quiet_since)
     return (
-        ~Q(state__in=[*FINAL_STATES, State.WAITING_APPROVAL])
+        ~Q(state__in=[*FINAL_STATES, State.WAITING_APPROVAL, State.PORTAL_APPROVAL])
         & Q(created_at__lt=quiet_since)
         & ~Q(Exists(recent))
     )
 
 
 def waiting_queue() -> Q:
-    return Q(state=State.WAITING_APPROVAL)
+    return Q(state__in=(State.WAITING_APPROVAL, State.PORTAL_APPROVAL))
 
 
 # Queue name -> its condition; the names are the "queue" filter of "All requests".

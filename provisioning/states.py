@@ -8,6 +8,8 @@ submitted -> sending -> waiting_approval <-> approved -> in_progress -> complete
                +-> confirming ------+-> (any state the upstream reports, once found)
                +-> submitted (send failed, nothing arrived, retried later)
 submitted -> cancelled (by a person, before it is sent)
+submitted -> portal_approval -> submitted (every portal stage approved: now it is sent)
+                             -> rejected | cancelled
 
 `confirming`: the upstream accepted the request without naming it, or an attempt's answer was
 lost; the portal looks for it upstream (docs/provisioning.md, "Exactly-once send") and goes back
@@ -23,6 +25,8 @@ from upstreams.contract import Status
 
 class State(models.TextChoices):
     SUBMITTED = "submitted", "Submitted"
+    # The template's portal approval stages run before anything is sent upstream.
+    PORTAL_APPROVAL = "portal_approval", "Waiting for approval in the portal"
     SENDING = "sending", "Sending"
     CONFIRMING = "confirming", "Confirming"
     WAITING_APPROVAL = "waiting_approval", "Waiting for approval"
@@ -35,7 +39,8 @@ class State(models.TextChoices):
 
 
 TRANSITIONS: dict[str, frozenset[str]] = {
-    State.SUBMITTED: frozenset({State.SENDING, State.CANCELLED}),
+    State.SUBMITTED: frozenset({State.SENDING, State.CANCELLED, State.PORTAL_APPROVAL}),
+    State.PORTAL_APPROVAL: frozenset({State.SUBMITTED, State.REJECTED, State.CANCELLED}),
     State.SENDING: frozenset(
         {
             State.SUBMITTED,  # nothing arrived: the send task tries again later

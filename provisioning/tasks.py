@@ -44,6 +44,11 @@ def process_delivery(delivery_id: int) -> str:
     return services.delivery_process(delivery_id=delivery_id)
 
 
+def remind_approvers() -> int:
+    """Scheduled hourly: remind the approvers of portal stages that waited too long."""
+    return services.approvals_remind()
+
+
 def prune_deliveries() -> int:
     """Scheduled daily: forget webhook deliveries older than WEBHOOK_KEEP_DAYS."""
     return services.deliveries_prune()

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Page, Paginator
 from django.db.models import QuerySet
 from django.http import HttpResponse, HttpResponseBase
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -31,7 +31,7 @@ from provisioning import (
     tasks,
 )
 from provisioning.forms import RequestFilterForm, RequestForm, initial_for, parse_upns
-from provisioning.models import FailureKind, ProvisioningRequest
+from provisioning.models import FailureKind, PortalApproval, ProvisioningRequest
 from provisioning.payload import RequestData
 from provisioning.states import State, TransitionRefused
 from tenants import people
@@ -248,6 +248,48 @@ def request_people_check(request: PortalRequest, template_pk: int) -> HttpRespon
     )
 
 
+# --- Portal approvals -----------------------------------------------------------------------------
+
+
+@never_cache
+@require_GET
+@_any_role
+def approvals(request: PortalRequest) -> HttpResponse:
+    """The approver's queue: stages waiting for the person's decision."""
+    return render(
+        request, "provisioning/approvals.html", {"waiting": services.waiting_on(request.user)}
+    )
+
+
+@require_POST
+@_any_role
+def approval_decide(request: PortalRequest, pk: int) -> HttpResponseBase:
+    """Approve or reject a waiting stage with a comment (a rejection needs one), from the
+    request page or the approver's queue (``next=queue``)."""
+    approval = get_object_or_404(PortalApproval.objects.select_related("request"), pk=pk)
+    item = selectors.request_get_for_user(user=request.user, pk=approval.request_id)
+    back = (
+        redirect("provisioning:approvals")
+        if request.POST.get("next") == "queue"
+        else redirect("provisioning:request_detail", pk=item.pk)
+    )
+    approve = request.POST.get("decision") == "approve"
+    comment = request.POST.get("comment", "")
+    if not approve and not comment.strip():
+        messages.error(request, "Say why you reject it: the requester reads your comment.")
+        return back
+    try:
+        services.approval_decide(
+            approval=approval, user=request.user, approve=approve, comment=comment
+        )
+    except TransitionRefused as error:
+        messages.error(request, str(error))
+    else:
+        word = "approved" if approve else "rejected"
+        messages.success(request, f"Stage {approval.stage} of “{item.final_name}” {word}.")
+    return back
+
+
 # --- Lists ----------------------------------------------------------------------------------------
 
 
@@ -351,7 +393,9 @@ def _detail_context(request: PortalRequest, item: ProvisioningRequest) -> dict[s
         "can_fix": item.state == State.FAILED
         and may_act
         and (item.failure_kind == FailureKind.INVALID or bool(field_errors)),
-        "can_cancel": item.state == State.SUBMITTED and may_act,
+        "can_cancel": item.state in (State.SUBMITTED, State.PORTAL_APPROVAL) and may_act,
+        "portal_approvals": list(item.portal_approvals.select_related("decided_by")),
+        "may_decide": [a.pk for a in item.portal_approvals.all() if services.may_decide(user, a)],
         "can_send_again": staff and services.may_send_again(item),
         "resubmitted_as": selectors.resubmissions(user=user, item=item),
         "named_as": [] if item.requested_by_id == user.pk else selectors.named_as(user, item),

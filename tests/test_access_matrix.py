@@ -160,6 +160,16 @@ def contoso_upload(w: World) -> dict[str, Any]:
     return {"pk": upload.pk}
 
 
+def alices_approval(w: World) -> dict[str, Any]:
+    """The waiting IT-staff stage of a request of requester_a in Contoso."""
+    from provisioning.models import PortalApproval
+    from tests.provisioning.ui_fixtures import make_request, make_template
+
+    item = make_request(make_template(w.tenant_a, 1), w.users["requester_a"], state="portal_approval")
+    approval = PortalApproval.objects.create(request=item, stage=1, kind="it_staff", decision="waiting")
+    return {"pk": approval.pk}
+
+
 def alices_request(w: World) -> dict[str, Any]:
     """A submitted request of requester_a in Contoso (requester_b and Fabrikam's IT get 404)."""
     from tests.provisioning.ui_fixtures import make_request, make_template
@@ -249,6 +259,9 @@ MATRIX: list[Row] = [
     Row("provisioning:bulk_detail", "GET", (302, 403, 403, 200, 404, 200, 404, 200), kwargs=contoso_upload),
     Row("provisioning:bulk_submit", "POST", (302, 403, 403, 302, 404, 302, 404, 302), kwargs=contoso_upload),
     Row("provisioning:bulk_export", "GET", (302, 403, 403, 200, 404, 200, 404, 200), kwargs=contoso_upload),
+    Row("provisioning:approvals", "GET", (302, 200, 200, 200, 200, 200, 200, 200)),
+    Row("provisioning:approval_decide", "POST", (302, 302, 404, 302, 404, 302, 404, 302), kwargs=alices_approval,
+        data=lambda w: {"decision": "approve"}, note="the requester is told she cannot approve her own"),
     Row("provisioning:deliveries", "GET", (302, 403, 403, 200, 200, 200, 200, 200)),
     Row("provisioning:deliveries", "GET", (401, 403, 403, 200, 200, 200, 200, 200), htmx=True),
     Row("provisioning:deliveries_export", "GET", (302, 403, 403, 200, 200, 200, 200, 200)),

@@ -4,6 +4,7 @@
   its timeline (`add_event`);
 - `catalogue`: the template catalogue synced from the upstream;
 - `requests`: a person's submit (once per form), retry and cancel;
+- `approvals`: approval stages run in the portal before a request is sent;
 - `bulk`: a CSV of requests checked row by row like the form, then submitted once each;
 - `sending`: exactly-once sending to the upstream;
 - `following`: fetching an upstream status and applying it (`apply_status`, shared with pushed
@@ -17,6 +18,12 @@ The life cycle is in provisioning/states.py and docs/provisioning.md.
 
 from __future__ import annotations
 
+from provisioning.services.approvals import (
+    approval_decide,
+    approvals_remind,
+    may_decide,
+    waiting_on,
+)
 from provisioning.services.bulk import RowResult, bulk_results, bulk_submit, bulk_upload
 from provisioning.services.catalogue import SyncReport, catalogue_sync, content_hash
 from provisioning.services.following import (
@@ -67,6 +74,8 @@ __all__ = [
     "SubmitRefused",
     "SyncReport",
     "add_event",
+    "approval_decide",
+    "approvals_remind",
     "bulk_results",
     "bulk_submit",
     "bulk_upload",
@@ -78,6 +87,7 @@ __all__ = [
     "deliveries_resume",
     "delivery_process",
     "enqueue_send",
+    "may_decide",
     "may_send_again",
     "next_poll_interval",
     "poll_due",
@@ -92,6 +102,7 @@ __all__ = [
     "request_watched",
     "resume_waiting",
     "submitted_with",
+    "waiting_on",
     "webhook_receive",
     "workspace_spec",
 ]

@@ -19,6 +19,7 @@ from provisioning.models import (
 )
 from provisioning.naming import final_names
 from provisioning.payload import RequestData
+from provisioning.services.approvals import approvals_start
 from provisioning.services.sending import waited_long
 from provisioning.services.transitions import add_event, enqueue_send, record_transition
 from provisioning.states import State, TransitionRefused
@@ -83,7 +84,8 @@ def request_submit(
             tenant=tenant,
             detail=f"Request {item.pk}: {names.display_name} ({template.name})",
         )
-        enqueue_send(item)
+        if not approvals_start(item):
+            enqueue_send(item)
     return item
 
 
@@ -187,9 +189,10 @@ def request_retry(*, item: ProvisioningRequest, actor: User) -> ProvisioningRequ
 
 
 def request_cancel(*, item: ProvisioningRequest, actor: User) -> ProvisioningRequest:
-    """Cancel a request that has not been sent yet (only from submitted)."""
+    """Cancel a request that has not been sent yet (submitted, or waiting for a portal
+    approval)."""
     label = item.tenant.upstream_label
-    if item.state != State.SUBMITTED:
+    if item.state not in (State.SUBMITTED, State.PORTAL_APPROVAL):
         raise TransitionRefused(
             f"Only a request that has not been sent to {label} yet can be cancelled."
         )

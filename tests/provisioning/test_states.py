@@ -20,6 +20,11 @@ from upstreams.contract import Status
 S = State
 # The life cycle as the product promises it, written out pair by pair.
 ALLOWED = {
+    # Portal approval stages run before anything is sent.
+    (State.SUBMITTED, State.PORTAL_APPROVAL),
+    (State.PORTAL_APPROVAL, State.SUBMITTED),
+    (State.PORTAL_APPROVAL, State.REJECTED),
+    (State.PORTAL_APPROVAL, State.CANCELLED),
     (S.SUBMITTED, S.SENDING),
     (S.SUBMITTED, S.CANCELLED),
     (S.SENDING, S.SUBMITTED),
