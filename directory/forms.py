@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from django import forms
 
@@ -11,13 +12,37 @@ from directory.models import ReportKind
 
 
 class ListFilterForm(forms.Form):
+    """Search, and the column a live list is sorted by (kept in a hidden field of the results,
+    so that filtering keeps the sort): "name", "-name" (descending), ...; anything else is the
+    upstream's order."""
+
     search = forms.CharField(required=False, max_length=200, label="Search")
+    sort = forms.CharField(required=False, max_length=40, widget=forms.HiddenInput)
+
+    sorts: ClassVar[Mapping[str, Any]] = {}
+
+    def clean_sort(self) -> str:
+        value = self.cleaned_data.get("sort") or ""
+        return value if selectors.parse_sort(value, self.sorts) else ""
+
+
+class SiteFilterForm(ListFilterForm):
+    sorts = selectors.SITE_SORTS
 
 
 class GroupFilterForm(ListFilterForm):
     type = forms.ChoiceField(
         required=False, label="Type", choices=[("", "Any type"), *selectors.GROUP_TYPES]
     )
+    ownerless = forms.BooleanField(
+        required=False,
+        label="Ownerless only",
+        help_text="Groups with no owner, where the upstream counts owners.",
+    )
+
+    sorts = selectors.GROUP_SORTS
+
+    field_order = ["search", "type", "ownerless", "sort"]
 
 
 class RowFilterForm(forms.Form):
@@ -67,6 +92,9 @@ class SiteForm(forms.Form):
     site = forms.URLField(
         required=False, max_length=SUBJECT_MAX, assume_scheme="https", label="Site URL"
     )
+    # The group the site belongs to, when the link came from that group's row or page (the
+    # upstream's site list names no group, so it is only known that way); shown as a link back.
+    group = forms.CharField(required=False, max_length=SUBJECT_MAX, widget=forms.HiddenInput)
 
 
 class RefreshForm(forms.Form):

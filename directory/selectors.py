@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -79,10 +80,24 @@ EXPORT_CHUNK = 2000  # rows per database fetch while streaming a CSV
 
 # --- Live inventory ------------------------------------------------------------------------------
 
+# Sorting and the "ownerless only" filter happen on the portal's side, over what was read: a
+# sorted or filtered list is read from its start, READ_PAGE items a call, up to READ_MAX items
+# (the upstream layer's own bound on a list it reads through, upstreams/point/provider.py
+# MAX_SCAN_ITEMS), then sorted, filtered and paged here. A list longer than that is sorted over
+# its first READ_MAX items, and the page says so (ListPage.partial). Without a sort or that
+# filter, a page is one page asked of the upstream, in the upstream's order.
+READ_MAX = 5000
+READ_PAGE = 1000
+
 
 @dataclass(frozen=True)
 class ListPage[T]:
-    """One page of a live list, or the upstream problem that stopped it."""
+    """One page of a live list, or the upstream problem that stopped it.
+
+    ``local``: the page was cut here from a bounded read of the list (sorted or filtered on
+    the portal's side); ``read``: how many items that read held; ``partial``: the read stopped
+    at READ_MAX with more left, so sorting and filtering covered only the first ``read`` items;
+    ``unknown``: items the filter could not judge (the upstream gave no value) and left out."""
 
     items: list[T]
     number: int
@@ -90,6 +105,10 @@ class ListPage[T]:
     total: int | None = None
     has_next: bool = False
     error: str = ""
+    local: bool = False
+    read: int = 0
+    partial: bool = False
+    unknown: int = 0
 
     @property
     def has_previous(self) -> bool:
@@ -98,6 +117,55 @@ class ListPage[T]:
     @property
     def num_pages(self) -> int | None:
         return None if self.total is None else max(1, math.ceil(self.total / self.size))
+
+
+@dataclass(frozen=True)
+class SortKey[T]:
+    """A sortable column: its value per item (None: not given, always sorted last) and the
+    direction of a first click (names A to Z; counts, sizes and dates biggest or newest first)."""
+
+    value: Callable[[T], Any]
+    descending_first: bool = False
+
+
+def _name_key(text: str) -> str | None:
+    return text.casefold() or None
+
+
+GROUP_SORTS: dict[str, SortKey[Group]] = {
+    "name": SortKey(lambda g: _name_key(g.name)),
+    "owners": SortKey(lambda g: g.owners_count, descending_first=True),
+    "members": SortKey(lambda g: g.members_count, descending_first=True),
+    "guests": SortKey(lambda g: g.guests_count, descending_first=True),
+}
+SITE_SORTS: dict[str, SortKey[Site]] = {
+    "name": SortKey(lambda s: _name_key(s.title or s.url)),
+    "storage": SortKey(lambda s: s.storage_used_bytes, descending_first=True),
+    "activity": SortKey(lambda s: s.last_activity_on, descending_first=True),
+}
+
+
+def parse_sort(value: object, sorts: Mapping[str, object]) -> tuple[str, bool] | None:
+    """``"members"`` -> ("members", False), ``"-members"`` -> ("members", True); an unknown
+    column is None (the upstream's order)."""
+    text = str(value or "").strip()
+    descending = text.startswith("-")
+    key = text.removeprefix("-")
+    return (key, descending) if key in sorts else None
+
+
+def sort_items[T](items: list[T], key: SortKey[T], *, descending: bool) -> list[T]:
+    """Items sorted by ``key``; items without a value keep their order, after the others, in
+    either direction (an unknown count is not a small one)."""
+    known = [item for item in items if key.value(item) is not None]
+    unknown = [item for item in items if key.value(item) is None]
+    known.sort(key=key.value, reverse=descending)
+    return known + unknown
+
+
+def is_ownerless(group: Group) -> bool:
+    """No owner, as the upstream counts them; a group whose owners are not counted is not."""
+    return group.owners_count == 0
 
 
 def _page_number(value: object) -> int:
@@ -119,25 +187,99 @@ def _live_page[T](fetch: Callable[[int, int], Page[T]], page: object) -> ListPag
     return ListPage(found.items, number, size, found.total, found.has_more)
 
 
+def read_bounded[T](fetch: Callable[[int, int], Page[T]]) -> tuple[list[T], bool]:
+    """The list from its start, READ_PAGE items a call, up to READ_MAX items; and whether more
+    were left. The upstream's own paging rules apply to each call (UpstreamError passes)."""
+    items: list[T] = []
+    while len(items) < READ_MAX:
+        top = min(READ_PAGE, READ_MAX - len(items))
+        found = fetch(top, len(items))
+        items.extend(found.items[:top])
+        if not found.items or not found.has_more:
+            return items, False
+        if found.total is not None and len(items) >= found.total:
+            return items, False
+    return items, True
+
+
+def _local_page[T](
+    fetch: Callable[[int, int], Page[T]],
+    page: object,
+    *,
+    sort: tuple[str, bool] | None,
+    sorts: dict[str, SortKey[T]],
+    keep: Callable[[T], bool | None] | None = None,
+) -> ListPage[T]:
+    """A page cut here from a bounded read: filtered by ``keep`` (None: cannot tell, left out
+    and counted), sorted by ``sort``."""
+    number = _page_number(page)
+    size = settings.DIRECTORY_PAGE_SIZE
+    try:
+        items, partial = read_bounded(fetch)
+    except UpstreamError as error:
+        logger.info("Directory list failed: %s", type(error).__name__)
+        return ListPage([], number, size, error=error.text, local=True)
+    read, unknown = len(items), 0
+    if keep is not None:
+        verdicts = [(item, keep(item)) for item in items]
+        unknown = sum(1 for _, verdict in verdicts if verdict is None)
+        items = [item for item, verdict in verdicts if verdict]
+    if sort is not None:
+        column, descending = sort
+        items = sort_items(items, sorts[column], descending=descending)
+    start = (number - 1) * size
+    return ListPage(
+        items[start : start + size],
+        number,
+        size,
+        total=len(items),
+        has_next=len(items) > start + size,
+        local=True,
+        read=read,
+        partial=partial,
+        unknown=unknown,
+    )
+
+
 def groups_page(
-    *, tenant: Tenant, page: object = 1, group_type: str = "", search: str = ""
+    *,
+    tenant: Tenant,
+    page: object = 1,
+    group_type: str = "",
+    search: str = "",
+    sort: str = "",
+    ownerless: bool = False,
 ) -> ListPage[Group]:
-    """One page of the tenant's groups (the upstream pages; we ask for one page)."""
+    """One page of the tenant's groups. Unsorted and unfiltered: one page asked of the
+    upstream. Sorted, or ownerless only: cut here from a bounded read (READ_MAX)."""
     provider = upstream.provider_for(tenant)
-    return _live_page(
-        lambda top, skip: provider.groups_page(
-            top=top, skip=skip, group_type=group_type, search=search
-        ),
-        page,
-    )
+
+    def fetch(top: int, skip: int) -> Page[Group]:
+        return provider.groups_page(top=top, skip=skip, group_type=group_type, search=search)
+
+    order = parse_sort(sort, GROUP_SORTS)
+    if order is None and not ownerless:
+        return _live_page(fetch, page)
+
+    def keep(group: Group) -> bool | None:
+        return None if group.owners_count is None else is_ownerless(group)
+
+    return _local_page(fetch, page, sort=order, sorts=GROUP_SORTS, keep=keep if ownerless else None)
 
 
-def sites_page(*, tenant: Tenant, page: object = 1, search: str = "") -> ListPage[Site]:
-    """One page of the tenant's SharePoint sites."""
+def sites_page(
+    *, tenant: Tenant, page: object = 1, search: str = "", sort: str = ""
+) -> ListPage[Site]:
+    """One page of the tenant's SharePoint sites; sorted ones are cut here from a bounded read."""
     provider = upstream.provider_for(tenant)
-    return _live_page(
-        lambda top, skip: provider.sites_page(top=top, skip=skip, search=search), page
-    )
+
+    def fetch(top: int, skip: int) -> Page[Site]:
+        return provider.sites_page(top=top, skip=skip, search=search)
+
+    order = parse_sort(sort, SITE_SORTS)
+    if order is None:
+        return _live_page(fetch, page)
+    return _local_page(fetch, page, sort=order, sorts=SITE_SORTS)
 
 
 def group_get(*, tenant: Tenant, name: str) -> tuple[Group | None, str]:

@@ -7,6 +7,7 @@ the latest stored snapshot while a refresh runs in the background (see docs/dire
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.conf import settings
@@ -26,9 +27,9 @@ from core.http import PortalRequest
 from directory import selectors, services
 from directory.forms import (
     GroupFilterForm,
-    ListFilterForm,
     RefreshForm,
     RowFilterForm,
+    SiteFilterForm,
     SiteForm,
     UserAccessForm,
 )
@@ -119,21 +120,56 @@ def index(request: PortalRequest) -> HttpResponse:
     return redirect("directory:groups", slug=tenant.slug)
 
 
+def _sort_headers(
+    request: PortalRequest, sorts: Mapping[str, selectors.SortKey[Any]], sort: str
+) -> dict[str, dict[str, str]]:
+    """Per sortable column: the query of its header link (the page's filters kept, the page
+    dropped), its current state for ``aria-sort`` ("" when not sorted by it), and the
+    direction a click sorts in (the other one when already sorted by it)."""
+    current = selectors.parse_sort(sort, sorts)
+    base = request.GET.copy()
+    base.pop("page", None)
+    base.pop("sort", None)
+    headers = {}
+    for key, spec in sorts.items():
+        if current is not None and current[0] == key:
+            state = "descending" if current[1] else "ascending"
+            descending = not current[1]
+        else:
+            state, descending = "", spec.descending_first
+        query = base.copy()
+        query["sort"] = f"-{key}" if descending else key
+        headers[key] = {
+            "query": query.urlencode(),
+            "state": state,
+            "next": "descending" if descending else "ascending",
+        }
+    return headers
+
+
 @require_GET
 @staff_required
 def groups(request: PortalRequest, slug: str) -> HttpResponse:
-    """Groups, live from Point: type filter, search, paging."""
+    """Groups, live from Point: type filter, search, "ownerless only", sorting, paging. Sorting
+    and the ownerless filter work on the portal's side (selectors.READ_MAX)."""
     tenant = _tenant(request, slug)
     form = GroupFilterForm(request.GET or {})
     data = form.cleaned_data if form.is_valid() else {}
+    sort, ownerless = data.get("sort", ""), bool(data.get("ownerless"))
     page = selectors.groups_page(
         tenant=tenant,
         page=request.GET.get("page"),
         group_type=data.get("type", ""),
         search=data.get("search", ""),
+        sort=sort,
+        ownerless=ownerless,
     )
     rows = [
-        {"group": g, "type_label": selectors.GROUP_TYPE_LABELS.get(g.group_type, g.group_type)}
+        {
+            "group": g,
+            "type_label": selectors.GROUP_TYPE_LABELS.get(g.group_type, g.group_type),
+            "ownerless": selectors.is_ownerless(g),
+        }
         for g in page.items
     ]
     context = {
@@ -141,6 +177,9 @@ def groups(request: PortalRequest, slug: str) -> HttpResponse:
         "form": form,
         "page": page,
         "rows": rows,
+        "sort": sort,
+        "ownerless": ownerless,
+        "sorts": _sort_headers(request, selectors.GROUP_SORTS, sort),
         "query": query_without_page(request),
     }
     return render(request, page_or_fragment(request, f"{TEMPLATES}/groups.html"), context)
@@ -165,14 +204,22 @@ def group(request: PortalRequest, slug: str, name: str) -> HttpResponse:
 @require_GET
 @staff_required
 def sites(request: PortalRequest, slug: str) -> HttpResponse:
-    """SharePoint sites, live from Point: search, paging."""
+    """SharePoint sites, live from Point: search, sorting (on the portal's side), paging."""
     tenant = _tenant(request, slug)
-    form = ListFilterForm(request.GET or {})
+    form = SiteFilterForm(request.GET or {})
     data = form.cleaned_data if form.is_valid() else {}
+    sort = data.get("sort", "")
     page = selectors.sites_page(
-        tenant=tenant, page=request.GET.get("page"), search=data.get("search", "")
+        tenant=tenant, page=request.GET.get("page"), search=data.get("search", ""), sort=sort
     )
-    context = {"tenant": tenant, "form": form, "page": page, "query": query_without_page(request)}
+    context = {
+        "tenant": tenant,
+        "form": form,
+        "page": page,
+        "sort": sort,
+        "sorts": _sort_headers(request, selectors.SITE_SORTS, sort),
+        "query": query_without_page(request),
+    }
     return render(request, page_or_fragment(request, f"{TEMPLATES}/sites.html"), context)
 
 
@@ -183,9 +230,12 @@ def site_permissions(request: PortalRequest, slug: str) -> HttpResponse:
     tenant = _tenant(request, slug)
     form = SiteForm(request.GET or {})
     site = form.cleaned_data.get("site", "") if form.is_valid() else ""
-    context: dict[str, Any] = {"tenant": tenant, "site_form": form}
+    group_name = form.cleaned_data.get("group", "").strip() if form.is_valid() and site else ""
+    context: dict[str, Any] = {"tenant": tenant, "site_form": form, "group_name": group_name}
     if form.is_valid():
         context.update(_report_context(request, tenant, ReportKind.SITE_PERMISSIONS, site, site))
+        if group_name:
+            context["keep"] = {**context["keep"], "group": group_name}
     return _render_report_page(request, f"{TEMPLATES}/site_permissions.html", context)
 
 

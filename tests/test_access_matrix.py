@@ -165,8 +165,12 @@ def alices_approval(w: World) -> dict[str, Any]:
     from provisioning.models import PortalApproval
     from tests.provisioning.ui_fixtures import make_request, make_template
 
-    item = make_request(make_template(w.tenant_a, 1), w.users["requester_a"], state="portal_approval")
-    approval = PortalApproval.objects.create(request=item, stage=1, kind="it_staff", decision="waiting")
+    item = make_request(
+        make_template(w.tenant_a, 1), w.users["requester_a"], state="portal_approval"
+    )
+    approval = PortalApproval.objects.create(
+        request=item, stage=1, kind="it_staff", decision="waiting"
+    )
     return {"pk": approval.pk}
 
 

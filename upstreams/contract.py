@@ -13,7 +13,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Protocol
 
 # --- Errors ------------------------------------------------------------------------------------
@@ -415,13 +415,21 @@ class Group:
 
 @dataclass(frozen=True)
 class Site:
-    """A SharePoint site."""
+    """A SharePoint site. The governance fields are None or "" when the upstream does not say:
+    ``storage_used_bytes`` (bytes), ``last_activity_on`` (the day of the last activity),
+    ``external_sharing`` (who outside the organisation it can be shared with: "Anyone", "New and
+    existing guests", "Existing guests only", "Only people in your organization", or the
+    upstream's own word), ``sensitivity_label`` (the label's name)."""
 
     id: str
     url: str = ""
     title: str = ""
     site_type: str = ""
     primary_admin: str = ""
+    storage_used_bytes: int | None = None
+    last_activity_on: date | None = None
+    external_sharing: str = ""
+    sensitivity_label: str = ""
 
 
 @dataclass(frozen=True)

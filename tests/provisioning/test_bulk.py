@@ -74,7 +74,8 @@ def test_the_accepted_rows_are_submitted_once_each_and_the_results_come_back_as_
     delta = made.last()
     assert delta is not None
     assert sorted(delta.form_data["owners"]) == ["a@contoso.example", "b@contoso.example"]
-    csv = b"".join(staff.get(f"/requests/bulk/{pk}/results.csv").streaming_content).decode()
+    export = staff.get(f"/requests/bulk/{pk}/results.csv")
+    csv = b"".join(export.streaming_content).decode()  # type: ignore[attr-defined]
     lines = csv.splitlines()
     assert lines[0] == "row,name,result,request,state,problems"
     assert lines[1].startswith(f"2,Alpha,submitted,{made.first().pk},")  # type: ignore[union-attr]

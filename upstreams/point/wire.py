@@ -28,7 +28,7 @@ import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -916,9 +916,90 @@ def group(data: Mapping[str, Any]) -> Group:
     )
 
 
+# A site's storage in bytes: the proposed name, Graph's usage reports', SharePoint's site usage
+# and a drive's quota (§5.2, assumed). Megabytes under SharePoint admin's names are converted.
+# A bare "storageUsed" or "storage" is not read: its unit is anyone's guess, and a number off
+# by a factor of a million is worse than "not given".
+_STORAGE_BYTES_KEYS = (
+    "storageUsedBytes",
+    "storageUsedInBytes",
+    "storageUsageBytes",
+    "usage/storage",
+    "quota/used",
+    "drive/quota/used",
+)
+_STORAGE_MEGABYTES_KEYS = ("storageUsedMB", "storageUsedInMB", "storageUsageCurrent")
+_LAST_ACTIVITY_KEYS = (
+    "lastActivityDate",
+    "lastActivityDateTime",
+    "lastActivityOn",
+    "lastActivityAt",
+    "lastActivity",
+)
+_SHARING_KEYS = (
+    "sharingSettings",
+    "sharingSetting",
+    "externalSharing",
+    "sharingCapability",
+    "sharingCapabilities",
+    "externalSharingCapability",
+    "sharing",
+)
+# Who a site can be shared with outside the organisation, as SharePoint's admin center says it.
+SHARING_ANYONE = "Anyone"
+SHARING_NEW_AND_EXISTING_GUESTS = "New and existing guests"
+SHARING_EXISTING_GUESTS = "Existing guests only"
+SHARING_ORGANIZATION_ONLY = "Only people in your organization"
+# The proposed words (the emulator's), SharePoint's SharingCapabilities names (Graph's
+# sharingCapability), and the admin center's; numbers in SharingCapabilities' order (§9, assumed).
+_SHARING_WORDS = {
+    "anyone": SHARING_ANYONE,
+    "anyonewiththelink": SHARING_ANYONE,
+    "externaluserandguestsharing": SHARING_ANYONE,
+    "newandexistingguests": SHARING_NEW_AND_EXISTING_GUESTS,
+    "externalusersharingonly": SHARING_NEW_AND_EXISTING_GUESTS,
+    "existingguestsonly": SHARING_EXISTING_GUESTS,
+    "existingguests": SHARING_EXISTING_GUESTS,
+    "existingexternalusersharingonly": SHARING_EXISTING_GUESTS,
+    "onlyorganization": SHARING_ORGANIZATION_ONLY,
+    "onlypeopleinyourorganization": SHARING_ORGANIZATION_ONLY,
+    "organizationonly": SHARING_ORGANIZATION_ONLY,
+    "disabled": SHARING_ORGANIZATION_ONLY,
+}
+_SHARING_NUMBERS = {
+    0: "Disabled",
+    1: "ExternalUserSharingOnly",
+    2: "ExternalUserAndGuestSharing",
+    3: "ExistingExternalUserSharingOnly",
+}
+
+
+def _storage_bytes(fields: _Fields) -> int | None:
+    """Bytes used, from a bytes key or a megabytes one; None when neither gives a count."""
+    used = fields.whole(*_STORAGE_BYTES_KEYS)
+    if used is None:
+        megabytes = fields.number(*_STORAGE_MEGABYTES_KEYS)
+        used = None if megabytes is None else round(megabytes * 1024 * 1024)
+    return used if used is not None and used >= 0 else None
+
+
+def _day(value: Any) -> date | None:
+    """A date ("2026-08-19") or a timestamp (its day in UTC); anything else is None."""
+    when = _when(value)
+    return None if when is None else when.astimezone(UTC).date()
+
+
+def _sharing(value: Any) -> str:
+    """External sharing as the admin center's words; an unknown word is kept as sent."""
+    word = _enum_text(value, _SHARING_NUMBERS).strip()
+    return _SHARING_WORDS.get(_norm(word), word)
+
+
 def site(data: Mapping[str, Any]) -> Site:
     """A site of GET /v1.0/sites (§5.2: endpoint documented, fields assumed); the site type
-    falls back to the template, and a site without either reads as one without a type."""
+    falls back to the template, and a site without either reads as one without a type.
+    Storage, last activity, external sharing and label are read where given, else left
+    unknown (None or ""), never guessed."""
     fields = _Fields(data)
     return Site(
         id=fields.text(*_SITE_ID_KEYS),
@@ -927,6 +1008,12 @@ def site(data: Mapping[str, Any]) -> Site:
         site_type=fields.text("siteType", "template", "webTemplate", "siteTemplate", "type"),
         primary_admin=_person(
             fields.get("primaryAdmin", "primarySiteCollectionAdmin", "siteOwner", "owner")
+        ),
+        storage_used_bytes=_storage_bytes(fields),
+        last_activity_on=_day(fields.get(*_LAST_ACTIVITY_KEYS)),
+        external_sharing=_sharing(fields.get(*_SHARING_KEYS)),
+        sensitivity_label=_label(
+            fields.get("sensitivityLabel", "sensitivityLabelName", "label", "assignedLabels")
         ),
     )
 
