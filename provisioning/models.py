@@ -126,6 +126,9 @@ class ProvisioningRequest(models.Model):
     # names, so "fix and resubmit" shows each next to its field.
     field_errors = models.JSONField(default=dict, blank=True)
     correlation_id = models.CharField(max_length=100, blank=True)
+    # The upstream's approval process as it last said: {"process", "stages": [{"number",
+    # "status", "approvers", "resolved_by", "resolved_at", "comment"}]} (following.status_fields).
+    upstream_approval = models.JSONField(default=dict, blank=True)
     send_attempts = models.PositiveIntegerField(default=0)
     send_started_at = models.DateTimeField(null=True, blank=True)
     next_poll_at = models.DateTimeField(null=True, blank=True)

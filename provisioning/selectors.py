@@ -11,6 +11,7 @@ from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
 from django.db.models.functions import TruncDate
 from django.http import Http404
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from core.forms import within_dates
 from core.roles import is_staff
@@ -338,3 +339,45 @@ def bulk_upload_get_for_user(*, user: User, pk: int) -> BulkUpload:
     return get_object_for_user(
         user, BulkUpload.objects.select_related("template", "tenant", "uploaded_by"), pk=pk
     )
+
+
+@dataclass(frozen=True)
+class UpstreamStage:
+    number: int
+    status: str  # a contract Status value
+    approvers: list[str]
+    resolved_by: str
+    resolved_at: datetime | None
+    comment: str
+    current: bool
+
+
+def upstream_stages(item: ProvisioningRequest) -> tuple[str, list[UpstreamStage]]:
+    """The upstream's approval process as it last said (its name, its stages); the stage that
+    waits is ``current`` while the request waits for an approver."""
+    data = item.upstream_approval if isinstance(item.upstream_approval, dict) else {}
+    stages: list[UpstreamStage] = []
+    waiting_marked = False
+    for raw in data.get("stages") or []:
+        if not isinstance(raw, dict):
+            continue
+        status = str(raw.get("status") or "unknown")
+        current = (
+            item.state == State.WAITING_APPROVAL
+            and not waiting_marked
+            and status in ("pending_approval", "unknown")
+        )
+        waiting_marked = waiting_marked or current
+        when = parse_datetime(str(raw.get("resolved_at") or ""))
+        stages.append(
+            UpstreamStage(
+                number=int(raw.get("number") or len(stages) + 1),
+                status=status,
+                approvers=[str(a) for a in raw.get("approvers") or []],
+                resolved_by=str(raw.get("resolved_by") or ""),
+                resolved_at=when,
+                comment=str(raw.get("comment") or ""),
+                current=current,
+            )
+        )
+    return str(data.get("process") or ""), stages

@@ -374,6 +374,7 @@ def _detail_context(request: PortalRequest, item: ProvisioningRequest) -> dict[s
     user = request.user
     may_act = selectors.may_act_on(user, item)
     staff = selectors.is_staff(user)
+    process, stages = selectors.upstream_stages(item)
     labels = {
         name: str(field.label) for name, field in RequestForm(template=item.template).fields.items()
     }
@@ -395,6 +396,8 @@ def _detail_context(request: PortalRequest, item: ProvisioningRequest) -> dict[s
         and (item.failure_kind == FailureKind.INVALID or bool(field_errors)),
         "can_cancel": item.state in (State.SUBMITTED, State.PORTAL_APPROVAL) and may_act,
         "portal_approvals": list(item.portal_approvals.select_related("decided_by")),
+        "upstream_process": process,
+        "upstream_stages": stages,
         "may_decide": [a.pk for a in item.portal_approvals.all() if services.may_decide(user, a)],
         "can_send_again": staff and services.may_send_again(item),
         "resubmitted_as": selectors.resubmissions(user=user, item=item),

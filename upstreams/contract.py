@@ -356,6 +356,8 @@ class ApprovalStage:
     resolved_by: str = ""
     comment: str = ""
     approvers: tuple[str, ...] = ()
+    number: int | None = None  # the stage's place in the process, when the upstream says
+    resolved_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -379,6 +381,7 @@ class RequestStatus:
     correlation_id: str = ""
     requested_at: datetime | None = None
     stages: tuple[ApprovalStage, ...] = ()
+    approval_process: str = ""  # the approval process's name, when the upstream says
 
 
 @dataclass(frozen=True)

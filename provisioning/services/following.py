@@ -62,14 +62,36 @@ def capped_retry_after(seconds: float) -> float:
 
 
 def status_fields(found: RequestStatus) -> dict[str, Any]:
-    """The columns a status answer sets (clipped to what the columns hold)."""
-    return {
+    """The columns a status answer sets (clipped to what the columns hold). The approval
+    process only when the answer carries one (an answer without keeps what was said)."""
+    fields: dict[str, Any] = {
         "upstream_status": (found.status_text or found.status.value)[:50],
         "progress": found.progress if found.progress is None else min(max(found.progress, 0), 100),
         "workspace_url": found.workspace_url[:500],
         "workspace_id": found.workspace_id[:100],
         "correlation_id": found.correlation_id[:100],
         "error_message": found.error,
+    }
+    if found.stages or found.approval_process:
+        fields["upstream_approval"] = approval_json(found)
+    return fields
+
+
+def approval_json(found: RequestStatus) -> dict[str, Any]:
+    """The upstream's approval process as stored on the request (what the page shows)."""
+    return {
+        "process": found.approval_process[:200],
+        "stages": [
+            {
+                "number": stage.number or position,
+                "status": stage.status.value,
+                "approvers": list(stage.approvers)[:50],
+                "resolved_by": stage.resolved_by[:300],
+                "resolved_at": stage.resolved_at.isoformat() if stage.resolved_at else "",
+                "comment": stage.comment[:2000],
+            }
+            for position, stage in enumerate(found.stages[:10], start=1)
+        ],
     }
 
 

@@ -724,7 +724,11 @@ def _stage(data: Mapping[str, Any]) -> ApprovalStage:
         status=status(fields.get(*_STATUS_KEYS)),
         resolved_by=_person(fields.get("resolvedBy", "approvedBy", "decidedBy")),
         comment=fields.text("comment", "reason"),
-        approvers=_strings(fields.get("approvers")),
+        approvers=_strings(fields.get("approvers", "approverUpns")),
+        number=fields.whole("stage", "number", "stageNumber", "order", "index"),
+        resolved_at=_when(
+            fields.get("resolvedOn", "resolvedAt", "resolvedDateTime", "decidedOn", "decidedAt")
+        ),
     )
 
 
@@ -768,6 +772,9 @@ def request_status(data: Mapping[str, Any]) -> RequestStatus:
             fields.get("requestedOn", "requestedAt", "requestedDateTime", *_CREATED_KEYS)
         ),
         stages=tuple(_stage(s) for s in stages or ()),
+        approval_process=fields.fields("approval").text("process", "name", "processName")
+        or fields.fields("approvalProcess").text("name")
+        or fields.text("approvalProcessName"),
     )
 
 
