@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -199,17 +199,17 @@ def approvals_remind(now: datetime | None = None) -> int:
         item = approval.request
         link = settings.PORTAL_BASE_URL + reverse("provisioning:approvals")
         to = _addresses(approval)
-        body: dict[str, Any] = {
-            "subject": f"Waiting for your approval: {item.final_name}",
-            "message": f"The request “{item.final_name}” ({item.get_workload_display()}) has "
-            f"waited for stage {approval.stage} since "
-            f"{timezone.localtime(approval.waiting_since or now):%Y-%m-%d %H:%M %Z}. Approve or reject "
-            f"it here: {link}",
-            "from_email": None,
-            "recipient_list": to,
-        }
+        body = (
+            f"The request “{item.final_name}” ({item.get_workload_display()}) has waited for "
+            f"stage {approval.stage} since "
+            f"{timezone.localtime(approval.waiting_since or now):%Y-%m-%d %H:%M %Z}. Approve or "
+            f"reject it here: {link}"
+        )
         if to:
-            send_mail(**body, fail_silently=True)
+            try:
+                EmailMessage(f"Waiting for your approval: {item.final_name}", body, to=to).send()
+            except Exception:  # a mail outage must not stop the other reminders
+                logger.exception("Request %s: approval reminder not sent", item.pk)
         add_event(
             item,
             source=RequestEvent.Source.PORTAL,

@@ -391,9 +391,12 @@ def test_a_full_request_reads_every_field() -> None:
     assert (found.error, found.correlation_id) == ("", "c0ffee")
     assert found.requested_at == datetime(2026, 8, 20, 9, 15, 2, tzinfo=UTC)
     assert found.stages == (
-        ApprovalStage(Status.APPROVED, "nestor@contoso.com", "fine", ("Manager of requester",)),
-        ApprovalStage(Status.PENDING_APPROVAL, "", "", ("Point administrators",)),
+        ApprovalStage(
+            Status.APPROVED, "nestor@contoso.com", "fine", ("Manager of requester",), number=1
+        ),
+        ApprovalStage(Status.PENDING_APPROVAL, "", "", ("Point administrators",), number=2),
     )
+    assert found.approval_process == "Manager and admin approval"
 
 
 @pytest.mark.parametrize(
