@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -31,7 +32,7 @@ from provisioning import (
     tasks,
 )
 from provisioning.forms import RequestFilterForm, RequestForm, initial_for, parse_upns
-from provisioning.models import FailureKind, PortalApproval, ProvisioningRequest
+from provisioning.models import FailureKind, PortalApproval, ProvisioningRequest, Template
 from provisioning.payload import RequestData
 from provisioning.states import State, TransitionRefused
 from tenants import people
@@ -170,13 +171,27 @@ def _typed(request: PortalRequest) -> tuple[str, str]:
     return request.GET.get("display_name", "")[:256], request.GET.get("desired_url", "")[:100]
 
 
+def _form_fragment(
+    view: Callable[[PortalRequest, Template], HttpResponseBase],
+) -> Callable[[PortalRequest, int], HttpResponseBase]:
+    """A live part of the request form (htmx): the view gets the template the person may
+    use; a plain request goes to the form itself."""
+
+    @wraps(view)
+    def wrapper(request: PortalRequest, template_pk: int) -> HttpResponseBase:
+        template = selectors.template_get_for_user(user=request.user, pk=template_pk)
+        if not is_htmx_partial(request):
+            return redirect("provisioning:request_new", template_pk=template.pk)
+        return view(request, template)
+
+    return wrapper
+
+
 @require_GET
 @_any_role
-def request_preview(request: PortalRequest, template_pk: int) -> HttpResponseBase:
+@_form_fragment
+def request_preview(request: PortalRequest, template: Template) -> HttpResponseBase:
     """The final name, URL and alias for what is typed (htmx fragment of the form)."""
-    template = selectors.template_get_for_user(user=request.user, pk=template_pk)
-    if not is_htmx_partial(request):
-        return redirect("provisioning:request_new", template_pk=template.pk)
     display_name, desired_url = _typed(request)
     names = naming.final_names(template.template_rules, display_name, desired_url)
     return render(
@@ -186,11 +201,9 @@ def request_preview(request: PortalRequest, template_pk: int) -> HttpResponseBas
 
 @require_GET
 @_any_role
-def request_availability(request: PortalRequest, template_pk: int) -> HttpResponseBase:
+@_form_fragment
+def request_availability(request: PortalRequest, template: Template) -> HttpResponseBase:
     """Whether the final name (or site URL) is free upstream (htmx fragment of the form)."""
-    template = selectors.template_get_for_user(user=request.user, pk=template_pk)
-    if not is_htmx_partial(request):
-        return redirect("provisioning:request_new", template_pk=template.pk)
     display_name, desired_url = _typed(request)
     result = (
         availability.check(template, display_name, desired_url) if display_name.strip() else None
@@ -212,11 +225,9 @@ def _people_field(request: PortalRequest) -> str:
 
 @require_GET
 @_any_role
-def request_people(request: PortalRequest, template_pk: int) -> HttpResponseBase:
+@_form_fragment
+def request_people(request: PortalRequest, template: Template) -> HttpResponseBase:
     """People of the template's tenant matching what is typed (the picker, htmx fragment)."""
-    template = selectors.template_get_for_user(user=request.user, pk=template_pk)
-    if not is_htmx_partial(request):
-        return redirect("provisioning:request_new", template_pk=template.pk)
     field = _people_field(request)
     text = request.GET.get(f"{field}_search", "")[:100]
     return render(
@@ -233,11 +244,9 @@ def request_people(request: PortalRequest, template_pk: int) -> HttpResponseBase
 
 @require_GET
 @_any_role
-def request_people_check(request: PortalRequest, template_pk: int) -> HttpResponseBase:
+@_form_fragment
+def request_people_check(request: PortalRequest, template: Template) -> HttpResponseBase:
     """The preflight of the people typed in one field (htmx fragment next to it)."""
-    template = selectors.template_get_for_user(user=request.user, pk=template_pk)
-    if not is_htmx_partial(request):
-        return redirect("provisioning:request_new", template_pk=template.pk)
     field = _people_field(request)
     upns = parse_upns(request.GET.get(field, "")[:20000])
     findings = people.check(template.tenant, upns[:200], owners=field == "owners")
