@@ -24,36 +24,32 @@ import os
 import platform
 import re
 import signal
-import socket
 import sqlite3
 import statistics
-import subprocess
 import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
-from typing import IO, Any
+from typing import Any
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # devtools/, and the portal for django_setup()
+
+from devtools.stack import EMULATOR_STATE_FILE, HOST, Services, control, stack  # noqa: E402
+
 WORK = ROOT / "var" / "bench" / "webhook_latency"
-DATABASE = WORK / "portal.sqlite3"
-EMULATOR_STATE = WORK / "emulator-state.json"
+EMULATOR_STATE = WORK / EMULATOR_STATE_FILE
 DOCS = ROOT / "docs" / "performance.md"
 START_MARK = "<!-- bench:webhook_latency -->"
 END_MARK = "<!-- /bench:webhook_latency -->"
 
-HOST = "127.0.0.1"
 TENANT = "contoso"
-# Contoso's Entra tenant, as the Makefile's demo target sets OPERATOR_TENANT_ID.
-OPERATOR_TENANT_ID = "133d5974-f66e-426c-b6f1-7d0710433bc7"
 REQUESTER_UPN = "adele.vance@contoso.onmicrosoft.com"
 # Point template "3": a team with automatic approval; owners are all it needs.
 TEMPLATE = "3"
@@ -66,140 +62,10 @@ STATUS_CHECK = re.compile(r"GET /point/contoso/v1\.0/provision/requests/[^/\s?]+
 PAGE_INTERVAL = re.compile(r'hx-trigger="every (\d+(?:\.\d+)?)s"')
 
 
-# --- Processes ---------------------------------------------------------------------------------
-
-
-class Services:
-    """The processes this run started, stopped (politely, then not) on the way out."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.started: list[tuple[str, subprocess.Popen[bytes], IO[bytes]]] = []
-
-    def log_path(self, name: str) -> Path:
-        return WORK / f"{name}.log"
-
-    def run(self, name: str, *args: str) -> None:
-        with self.log_path(name).open("wb") as log:
-            done = subprocess.run(
-                args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT
-            )
-        if done.returncode:
-            raise RuntimeError(f"{' '.join(args)} failed; see {self.log_path(name)}")
-
-    def start(self, name: str, *args: str) -> subprocess.Popen[bytes]:
-        log = self.log_path(name).open("wb")
-        process = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group, so nothing it starts is left behind
-        )
-        self.started.append((name, process, log))
-        return process
-
-    def wait_for_port(self, name: str, port: int, timeout: float = 60) -> None:
-        process = next(p for n, p, _ in self.started if n == name)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited ({process.returncode}); see {self.log_path(name)}"
-                )
-            if port_open(port):
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"{name} did not listen on port {port} in {timeout:.0f} s")
-
-    def check_alive(self) -> None:
-        """Stop the run when a process it needs has gone (crashed, or killed from outside)."""
-        for name, process, _ in self.started:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited ({process.returncode}) mid-run; see {self.log_path(name)}"
-                )
-
-    def stop_all(self) -> None:
-        for _, process, _ in reversed(self.started):
-            if process.poll() is None:
-                process.terminate()
-        # manage.py worker gives its cluster up to 20 s to finish the current task.
-        deadline = time.monotonic() + 30
-        for _, process, log in reversed(self.started):
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(process.pid, signal.SIGKILL)  # the group this run started, if any left
-            except ProcessLookupError:
-                pass
-            process.wait()
-            log.close()
-        self.started.clear()
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def bench_env(portal_port: int, emulator_port: int) -> dict[str, str]:
-    """What `make demo` exports, on the bench's ports and database."""
-    env = dict(os.environ)
-    env.update(
-        PORTAL_ENV="development",
-        DEMO_MODE="true",
-        DATABASE_URL=f"sqlite:///{DATABASE}",
-        REDIS_URL="",  # the ORM broker, as the demo runs
-        EMULATOR_URL=f"http://{HOST}:{emulator_port}",
-        PORTAL_BASE_URL=f"http://{HOST}:{portal_port}",
-        OPERATOR_TENANT_ID=OPERATOR_TENANT_ID,
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-@contextmanager
-def stack(portal_port: int, emulator_port: int) -> Iterator[Services]:
-    """Emulator, worker and gunicorn on a fresh database; everything stopped on exit."""
-    for port in (portal_port, emulator_port):
-        if port_open(port):
-            raise RuntimeError(f"Port {port} is in use: stop what runs there or pick another.")
-    WORK.mkdir(parents=True, exist_ok=True)
-    for stale in (DATABASE, EMULATOR_STATE):
-        stale.unlink(missing_ok=True)
-    env = bench_env(portal_port, emulator_port)
-    os.environ.update(env)  # this process reads the same settings
-    services = Services(env)
-    python = sys.executable
-    state_file = str(EMULATOR_STATE)
-    try:
-        services.run("migrate", python, "manage.py", "migrate", "--noinput")
-        services.run("seed_demo", python, "manage.py", "seed_demo")
-        listen = ["--host", HOST, "--port", str(emulator_port), "--dialect", "today"]
-        services.start("emulator", python, "-m", "emulator", *listen, "--state-file", state_file)
-        services.wait_for_port("emulator", emulator_port)
-        services.start("worker", python, "manage.py", "worker")
-        gunicorn = str(Path(python).with_name("gunicorn"))
-        web = ["-w", "2", "--threads", "4", "-b", f"{HOST}:{portal_port}"]
-        services.start("gunicorn", gunicorn, "portal.wsgi", *web)
-        services.wait_for_port("gunicorn", portal_port)
-        yield services
-    finally:
-        services.stop_all()
-
-
 # --- The portal, from inside -------------------------------------------------------------------
 
 
 def django_setup() -> None:
-    sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     import django
 
@@ -332,7 +198,7 @@ class Emulator:
         self.log = log
 
     def control(self, path: str, body: dict[str, Any]) -> None:
-        requests.post(f"{self.url}/_control/{path}", json=body, timeout=10).raise_for_status()
+        control(self.url, path, body)
 
     def finished(self) -> dict[str, float]:
         """Upstream request id -> when Point finished creating its workspace (epoch s).
@@ -675,7 +541,8 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, stop)
     base = f"http://{HOST}:{args.portal_port}"
     print(f"Starting emulator, worker and gunicorn (logs in {WORK.relative_to(ROOT)}/)...")
-    with stack(args.portal_port, args.emulator_port) as services:
+    with stack(WORK, args.portal_port, args.emulator_port, web="gunicorn") as services:
+        os.environ.update(services.env)  # this process reads the same settings
         django_setup()
         emulator = Emulator(f"http://{HOST}:{args.emulator_port}", services.log_path("emulator"))
         emulator.control("timing", TIMING)

@@ -17,22 +17,16 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
-from typing import IO
 
-import requests
 from playwright.sync_api import (
     Browser,
     BrowserContext,
@@ -44,18 +38,17 @@ from playwright.sync_api import (
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # devtools/
+
+from devtools.stack import DATABASE_FILE, HOST, Services, control, stack  # noqa: E402
+
 WORK = ROOT / "var" / "screenshots"
-DATABASE = WORK / "portal.sqlite3"
-EMULATOR_STATE = WORK / "emulator-state.json"
+DATABASE = WORK / DATABASE_FILE
 OUT = ROOT / "docs" / "screenshots"
 # Captured here first; docs/screenshots/ changes only when every page was captured.
 DRAFT = WORK / "png"
-FIXTURE = ROOT / "emulator" / "fixtures" / "demo.json"
 
-HOST = "127.0.0.1"
 CHROMIUM = "/usr/bin/chromium"
-# Contoso runs the demo portal, as the Makefile's demo target sets it.
-OPERATOR_TENANT_ID = "133d5974-f66e-426c-b6f1-7d0710433bc7"
 DESKTOP: ViewportSize = {"width": 1280, "height": 900}
 PHONE: ViewportSize = {"width": 390, "height": 844}
 # Point's phases (s): quick, so the requests complete while the script waits.
@@ -63,142 +56,7 @@ TIMING = {"approval": 0, "approved": 0.5, "in_progress": 2.0}
 WAIT_MS = 60_000
 
 
-# --- Processes ---------------------------------------------------------------------------------
-
-
-class Services:
-    """The processes this run started, stopped (politely, then not) on the way out."""
-
-    def __init__(self, env: dict[str, str]) -> None:
-        self.env = env
-        self.started: list[tuple[str, subprocess.Popen[bytes], IO[bytes]]] = []
-
-    def log_path(self, name: str) -> Path:
-        return WORK / f"{name}.log"
-
-    def run(self, name: str, *args: str) -> str:
-        """Run a command to its end; its output (also kept in var/screenshots/<name>.log)."""
-        done = subprocess.run(
-            args, cwd=ROOT, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
-        )
-        self.log_path(name).write_bytes(done.stdout)
-        if done.returncode:
-            raise RuntimeError(f"{' '.join(args)} failed; see {self.log_path(name)}")
-        return done.stdout.decode()
-
-    def start(self, name: str, *args: str) -> None:
-        log = self.log_path(name).open("wb")
-        process = subprocess.Popen(
-            args,
-            cwd=ROOT,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # its own process group: nothing it starts is left behind
-        )
-        self.started.append((name, process, log))
-
-    def wait_for_port(self, name: str, port: int, timeout: float = 60) -> None:
-        process = next(p for n, p, _ in self.started if n == name)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if process.poll() is not None:
-                raise RuntimeError(
-                    f"{name} exited ({process.returncode}); see {self.log_path(name)}"
-                )
-            if port_open(port):
-                return
-            time.sleep(0.2)
-        raise RuntimeError(f"{name} did not listen on port {port} in {timeout:.0f} s")
-
-    def stop_all(self) -> None:
-        for _, process, _ in reversed(self.started):
-            if process.poll() is None:
-                process.terminate()
-        # manage.py worker gives its cluster up to 20 s to finish the current task.
-        deadline = time.monotonic() + 30
-        for _, process, log in reversed(self.started):
-            try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                pass
-            try:
-                os.killpg(process.pid, signal.SIGKILL)  # the group this run started, if any left
-            except ProcessLookupError:
-                pass
-            process.wait()
-            log.close()
-        self.started.clear()
-
-
-def port_open(port: int) -> bool:
-    try:
-        with socket.create_connection((HOST, port), timeout=0.5):
-            return True
-    except OSError:
-        return False
-
-
-def stack_env(portal_port: int, emulator_port: int) -> dict[str, str]:
-    """What `make demo` exports, on this script's ports and database."""
-    env = dict(os.environ)
-    env.update(
-        PORTAL_ENV="development",
-        DEMO_MODE="true",
-        DATABASE_URL=f"sqlite:///{DATABASE}",
-        REDIS_URL="",  # the ORM broker, as the demo runs
-        EMULATOR_URL=f"http://{HOST}:{emulator_port}",
-        PORTAL_BASE_URL=f"http://{HOST}:{portal_port}",
-        OPERATOR_TENANT_ID=OPERATOR_TENANT_ID,
-        PROVISIONING_POLL_MIN_INTERVAL="2",
-        PYTHONUNBUFFERED="1",
-    )
-    return env
-
-
-@contextmanager
-def stack(portal_port: int, emulator_port: int) -> Iterator[Services]:
-    """Emulator, worker and web server on a fresh database; everything stopped on exit."""
-    for port in (portal_port, emulator_port):
-        if port_open(port):
-            raise RuntimeError(f"Port {port} is in use: stop what runs there or pick another.")
-    WORK.mkdir(parents=True, exist_ok=True)
-    for stale in (DATABASE, EMULATOR_STATE):
-        stale.unlink(missing_ok=True)
-    services = Services(stack_env(portal_port, emulator_port))
-    python = sys.executable
-    emulator = f"http://{HOST}:{emulator_port}"
-    try:
-        services.run("migrate", python, "manage.py", "migrate", "--noinput")
-        services.run("seed_demo", python, "manage.py", "seed_demo")
-        listen = ["--host", HOST, "--port", str(emulator_port), "--dialect", "today"]
-        services.start(
-            "emulator", python, "-m", "emulator", *listen, "--state-file", str(EMULATOR_STATE)
-        )
-        services.wait_for_port("emulator", emulator_port)
-        register_callbacks(emulator, f"http://{HOST}:{portal_port}/auth/callback")
-        control(emulator, "timing", TIMING)
-        services.run("webhooks", python, "manage.py", "webhooks", "on", "--all")
-        services.start("worker", python, "manage.py", "worker")
-        services.start(
-            "web", python, "manage.py", "runserver", "--noreload", f"{HOST}:{portal_port}"
-        )
-        services.wait_for_port("web", portal_port)
-        yield services
-    finally:
-        services.stop_all()
-
-
-def control(emulator: str, endpoint: str, body: Mapping[str, object]) -> None:
-    answer = requests.post(f"{emulator}/_control/{endpoint}", json=body, timeout=10)
-    answer.raise_for_status()
-
-
-def register_callbacks(emulator: str, callback: str) -> None:
-    """The demo app registrations know port 8000 only: add this run's callback, as bin/demo does."""
-    for tenant in json.loads(FIXTURE.read_text())["tenants"]:
-        client_id = tenant["apps"][0]["client_id"]
-        control(emulator, "redirect-uris", {"client_id": client_id, "add": [callback]})
+# --- The demo ----------------------------------------------------------------------------------
 
 
 def sync_catalogues(services: Services) -> dict[str, dict[str, int]]:
@@ -564,7 +422,16 @@ def main() -> int:
     portal = f"http://{HOST}:{args.portal_port}"
     emulator = f"http://{HOST}:{args.emulator_port}"
     print(f"Starting the demo on {portal} (emulator {emulator}), database {DATABASE}...")
-    with stack(args.portal_port, args.emulator_port) as services:
+    with stack(
+        WORK,
+        args.portal_port,
+        args.emulator_port,
+        web="runserver",
+        extra_env={"PROVISIONING_POLL_MIN_INTERVAL": "2"},
+        sign_in=True,
+        timing=TIMING,
+        webhooks=True,
+    ) as services:
         history = History(sync_catalogues(services))
         written = capture(portal, emulator, history)
     publish(written)
