@@ -158,10 +158,12 @@ def _data(item: ProvisioningRequest) -> RequestData:
 
 def workspace_spec(item: ProvisioningRequest) -> WorkspaceSpec:
     """What the request asks the upstream for (its adapter renders the wire body). Where the
-    template shapes a URL and none was typed, the portal's (ASCII, naming.slugify) is sent, so
-    the workspace gets the URL the form showed and a lookup by URL finds it."""
+    requester may shape the URL and typed none, the portal's (ASCII, naming.slugify) is sent,
+    as if typed, so the workspace gets the URL the form showed. A URL the template does not
+    let the requester shape is never sent: an upstream may refuse it."""
     data = _data(item)
-    if not data.desired_url and item.template.template_rules.url is not None:
+    url_rules = item.template.template_rules.url
+    if not data.desired_url and url_rules is not None and url_rules.editable:
         data = replace(data, desired_url=slugify(data.display_name))
     return data.to_spec(template_id=item.template.upstream_id, workload=item.workload)
 
