@@ -6,7 +6,7 @@ import re
 import uuid
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import Any, Self
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -14,6 +14,7 @@ from django.core.validators import validate_email
 from django.utils import timezone
 
 from core.forms import DateRangeForm
+from core.http import PortalRequest
 from provisioning import naming
 from provisioning.models import Template, Workload
 from provisioning.payload import RequestData, metadata_form_field
@@ -21,6 +22,7 @@ from provisioning.selectors import QUEUE_LABELS
 from provisioning.states import State
 from tenants import people
 from tenants.models import Tenant
+from tenants.selectors import tenants_for_user
 from upstreams.contract import MetadataField, Privacy
 
 LIST_SPLIT = re.compile(r"[\s,;]+")
@@ -409,6 +411,15 @@ def initial_for(
 
 class TenantFilter(forms.Form):
     """A filter by tenant, offering the tenants the person serves (``tenants=``)."""
+
+    @classmethod
+    def for_request(cls, request: PortalRequest) -> Self:
+        """The filters asked for, among the person's tenants; the tenant is the one chosen in
+        the header until the person picks another (or "Any tenant")."""
+        data = request.GET.copy()
+        if "tenant" not in data and request.tenant is not None:
+            data["tenant"] = str(request.tenant.pk)
+        return cls(data, tenants=tenants_for_user(request.user).order_by("name"))
 
     tenant = forms.ModelChoiceField(
         queryset=Tenant.objects.none(), required=False, empty_label="Any tenant"

@@ -25,6 +25,7 @@ from provisioning.models import (
     Workload,
 )
 from provisioning.states import FINAL_STATES, State
+from tenants import people
 from tenants.models import Tenant
 from tenants.selectors import get_object_for_user, scope_to_user, tenants_for_user
 
@@ -87,14 +88,9 @@ def _requests() -> QuerySet[ProvisioningRequest]:
     return ProvisioningRequest.objects.select_related("tenant", "template", "requested_by")
 
 
-def _names_of(user: User) -> set[str]:
-    """How request forms may name the person: their UPN and e-mail, lower-cased."""
-    return {name.strip().lower() for name in (user.upn, user.email) if name and name.strip()}
-
-
 def _naming(user: User) -> Q:
     """Requests whose owners or members include the person."""
-    names = _names_of(user)
+    names = people.names_of(user)
     if not names:
         return Q(pk__in=[])
     return Q(pk__in=RequestPerson.objects.filter(upn__in=names).values("request_id"))
@@ -129,7 +125,7 @@ def request_get_for_user(*, user: User, pk: int) -> ProvisioningRequest:
 
 def is_named_approver(user: User, item: ProvisioningRequest) -> bool:
     """Is the person named as an approver of one of the request's portal stages?"""
-    names = _names_of(user)
+    names = people.names_of(user)
     return any(names & set(a.approvers) for a in item.portal_approvals.all())
 
 
@@ -149,7 +145,7 @@ def may_act_on(user: User, item: ProvisioningRequest) -> bool:
 
 def named_as(user: User, item: ProvisioningRequest) -> list[str]:
     """The roles ("Owner", "Member") the request gives the person, for "why you see this"."""
-    roles = item.people.filter(upn__in=_names_of(user)).values_list("role", flat=True)
+    roles = item.people.filter(upn__in=people.names_of(user)).values_list("role", flat=True)
     return sorted({RequestPerson.Role(role).label for role in roles})
 
 

@@ -321,10 +321,7 @@ def _filtered(
     request: PortalRequest,
 ) -> tuple[RequestFilterForm, QuerySet[ProvisioningRequest]]:
     user = request.user
-    data = request.GET.copy()
-    if "tenant" not in data and request.tenant is not None:
-        data["tenant"] = str(request.tenant.pk)  # the header's tenant, until another is chosen
-    form = RequestFilterForm(data, tenants=tenants_for_user(user).order_by("name"))
+    form = RequestFilterForm.for_request(request)
     requests = selectors.request_list_for_staff(user=user)
     if form.is_valid():
         requests = selectors.request_filter(requests, form.cleaned_data)
@@ -384,6 +381,7 @@ def _detail_context(request: PortalRequest, item: ProvisioningRequest) -> dict[s
     may_act = selectors.may_act_on(user, item)
     staff = selectors.is_staff(user)
     process, stages = selectors.upstream_stages(item)
+    approvals = list(item.portal_approvals.select_related("decided_by"))
     labels = {
         name: str(field.label) for name, field in RequestForm(template=item.template).fields.items()
     }
@@ -404,10 +402,10 @@ def _detail_context(request: PortalRequest, item: ProvisioningRequest) -> dict[s
         and may_act
         and (item.failure_kind == FailureKind.INVALID or bool(field_errors)),
         "can_cancel": item.state in (State.SUBMITTED, State.PORTAL_APPROVAL) and may_act,
-        "portal_approvals": list(item.portal_approvals.select_related("decided_by")),
+        "portal_approvals": approvals,
         "upstream_process": process,
         "upstream_stages": stages,
-        "may_decide": [a.pk for a in item.portal_approvals.all() if services.may_decide(user, a)],
+        "may_decide": [a.pk for a in approvals if services.may_decide(user, a)],
         "can_send_again": staff and services.may_send_again(item),
         "resubmitted_as": selectors.resubmissions(user=user, item=item),
         "named_as": [] if item.requested_by_id == user.pk else selectors.named_as(user, item),

@@ -28,7 +28,6 @@ from core.http import PortalRequest
 from provisioning import selectors, services
 from provisioning.forms import DeliveryFilterForm
 from provisioning.models import WebhookDelivery
-from tenants.selectors import tenants_for_user
 
 PAGE_SIZE = 50
 
@@ -61,10 +60,7 @@ def _filtered(
     request: PortalRequest,
 ) -> tuple[DeliveryFilterForm, QuerySet[WebhookDelivery]]:
     user = request.user
-    data = request.GET.copy()
-    if "tenant" not in data and request.tenant is not None:
-        data["tenant"] = str(request.tenant.pk)  # the header's tenant, until another is chosen
-    form = DeliveryFilterForm(data, tenants=tenants_for_user(user).order_by("name"))
+    form = DeliveryFilterForm.for_request(request)
     if not form.is_valid():
         return form, WebhookDelivery.objects.none()
     deliveries = selectors.deliveries_for_staff(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import Q
@@ -24,6 +25,11 @@ GUEST_MARK = "#ext#"
 def is_guest(upn: str) -> bool:
     """Entra guest accounts carry #EXT# in their UPN."""
     return GUEST_MARK in upn.lower()
+
+
+def names_of(user: Any) -> set[str]:
+    """How a request may name the person: their UPN and e-mail, lower-cased."""
+    return {n.strip().lower() for n in (user.upn, user.email) if n and n.strip()}
 
 
 def domain_of(upn: str) -> str:

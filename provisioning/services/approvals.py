@@ -29,6 +29,7 @@ from core.roles import is_staff
 from provisioning.models import PortalApproval, ProvisioningRequest, RequestEvent
 from provisioning.services.transitions import add_event, enqueue_send, record_transition
 from provisioning.states import State, TransitionRefused
+from tenants import people
 from tenants.selectors import tenants_for_user
 
 if TYPE_CHECKING:
@@ -76,10 +77,6 @@ def approvals_start(item: ProvisioningRequest) -> bool:
     return True
 
 
-def _names(user: User) -> set[str]:
-    return {str(n).lower() for n in (user.upn, user.email) if n}
-
-
 def may_decide(user: User, approval: PortalApproval) -> bool:
     """Is the stage waiting, and is the person one of its approvers (never the requester)?"""
     item = approval.request
@@ -87,7 +84,7 @@ def may_decide(user: User, approval: PortalApproval) -> bool:
         return False
     if approval.kind == Kind.IT_STAFF:
         return is_staff(user) and tenants_for_user(user).filter(pk=item.tenant_id).exists()
-    return bool(_names(user) & set(approval.approvers))
+    return bool(people.names_of(user) & set(approval.approvers))
 
 
 def waiting_on(user: User) -> list[PortalApproval]:
