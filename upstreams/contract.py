@@ -109,13 +109,25 @@ class Conflict(UpstreamError):
 class AlreadyExists(Conflict):
     """A submit was refused because a workspace or request with its name (or URL, or alias)
     already exists upstream. ``existing_id``: the upstream request id, when the answer names it.
+    ``existing``: what the provider could read of the object that holds the name (its status,
+    when it was made), when it looked; ``field``: the neutral field the clash is on.
 
     After an attempt that may have arrived, this is our own request: the caller adopts it.
     """
 
-    def __init__(self, message: str, *, existing_id: str = "", status: int | None = 409) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        existing_id: str = "",
+        status: int | None = 409,
+        existing: RequestStatus | None = None,
+        field: str = "",
+    ) -> None:
         super().__init__(message, status=status)
-        self.existing_id = existing_id
+        self.existing_id = existing_id or (existing.id if existing is not None else "")
+        self.existing = existing
+        self.field = field
 
 
 class NotSupported(UpstreamError):
@@ -512,12 +524,78 @@ class Permission:
 class Capabilities:
     """What an upstream can do; pages and the request flow hide or skip what it cannot."""
 
-    catalogue: bool = True  # lists its own templates
+    catalogue: bool = True  # lists its own templates (else admins define them in the portal)
     approvals: bool = True  # requests may wait for an approver upstream
     request_lookup: bool = True  # can find requests by name after an unknown outcome
     directory: bool = True  # lists groups and sites
     reports: bool = True  # produces membership, permission and access reports
     webhooks: bool = True  # pushes signed events about requests to a registered URL
+    # A second submit of the same workspace is refused (a unique alias), so that after a lost
+    # answer it may be sent again when nothing can be looked up: the refusal proves arrival.
+    duplicates_refused: bool = False
+    name_check: bool = False  # checks a name against the tenant's naming policy (check_name)
+    workloads: frozenset[Workload] = frozenset(Workload)  # what it can create
+
+
+# --- People and provisioning jobs (Microsoft Graph, whatever the tenant provisions through) ------
+
+
+@dataclass(frozen=True)
+class Person:
+    """A person of the tenant's directory. ``enabled``, ``licensed``, ``guest`` are None when the
+    directory does not say."""
+
+    upn: str
+    name: str = ""
+    mail: str = ""
+    id: str = ""
+    enabled: bool | None = None
+    licensed: bool | None = None
+    guest: bool | None = None
+
+
+@dataclass(frozen=True)
+class NameCheck:
+    """What the tenant's naming policy says of a name: ``problems`` maps a neutral field
+    (FIELD_DISPLAY_NAME, FIELD_DESIRED_URL for an alias) to messages; empty when it is fine."""
+
+    problems: Mapping[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+@dataclass(frozen=True)
+class SyncJob:
+    """An enterprise application's provisioning (synchronization) job."""
+
+    service_principal_id: str
+    app_name: str = ""
+    job_id: str = ""
+    template_id: str = ""
+    status: str = ""  # the upstream's word: Active, Paused, Quarantine...
+    last_run_at: datetime | None = None
+    last_error: str = ""
+
+
+class PeopleDirectory(Protocol):
+    """The tenant's people (Graph ``/users``); raises PermissionMissing without User.Read.All."""
+
+    def search_people(self, text: str, *, limit: int = 10) -> list[Person]: ...
+
+    def get_person(self, upn: str) -> Person | None: ...
+
+
+class ProvisioningJobs(Protocol):
+    """Enterprise applications' provisioning jobs and their credentials (seed 003)."""
+
+    def sync_jobs(self, search: str = "") -> list[SyncJob]: ...
+
+    def acquire_sync_token(self, service_principal_id: str, credentials: Mapping[str, str]) -> None:
+        """Hand the job ``credentials`` (key -> value; secrets, never logged). Invalid,
+        NotFound, PermissionMissing as documented."""
+        ...
 
 
 # --- Pushed events (webhooks) --------------------------------------------------------------------
@@ -665,6 +743,11 @@ class Upstream(Protocol):
 
     def probe(self, permission: str) -> str:
         """One cheap call that needs ``permission``; returns the endpoint used."""
+        ...
+
+    def check_name(self, spec: WorkspaceSpec) -> NameCheck:
+        """The tenant's naming policy on the final name and alias (capabilities.name_check);
+        NotSupported otherwise."""
         ...
 
     # Webhooks (capabilities.webhooks)

@@ -28,6 +28,7 @@ from upstreams.contract import (
     Connection,
     Group,
     Invalid,
+    NameCheck,
     NotFound,
     NotSupported,
     Page,
@@ -673,6 +674,10 @@ class PointProvider:
         self._call("GET", path, permission=permission, params=params, expect_json=False)
         query = "?" + "&".join(f"{k}={v}" for k, v in params.items()) if params else ""
         return f"GET {API}{path}{query}"
+
+    def check_name(self, spec: WorkspaceSpec) -> NameCheck:
+        """Point publishes no naming-policy check: its templates' rules are applied on the form."""
+        raise NotSupported("Point has no naming-policy check.")
 
     # --- Webhooks (§11) ----------------------------------------------------------------------
 

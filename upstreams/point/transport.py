@@ -1,41 +1,25 @@
-"""HTTP to one Point instance: timeouts, the bearer token, retries and neutral errors.
+"""HTTP to one Point instance: the upstream layer's HTTP loop (upstreams/http.py: timeouts, the
+bearer token, bounded retries honouring Retry-After, OutcomeUnknown for a write that may have
+arrived, one token renewal on 401) with Point's errors, plus Point's paging.
 
-One call is a loop of three small steps:
-
-1. ``_send``: one attempt, with ``timeout=(connect, read)`` and redirects off (a status poll
-   must see the 302 that means "done", docs/point-contract.md §6.1, and the token must never
-   follow a redirect to another host);
-2. ``_classify``: the answer becomes an Answer, a reason to try again (``_Again``), or a
-   neutral error of upstreams.contract;
-3. ``_Retries.pause``: bounded retries with exponential back-off and jitter, Retry-After
-   honoured (capped), all waiting within the connection's retry budget.
-
-What is retried: 429 (rate limits are not documented, §8; treated as retryable), 5xx,
-connection errors and malformed JSON. A POST that is not safe to repeat (a provisioning
-request) is never sent twice once it may have arrived: it raises OutcomeUnknown and the caller
-looks the request up first. But a 2xx (or 3xx) to it is an answer whatever its body: Point
-accepted the request, so an unreadable body is handed back (``Answer.unreadable``), never an
-error (§3.2). A 401 gets one fresh token.
-
-Tokens: only in the Authorization header, never in a message or a log line; the local
-variables holding one are named ``token`` so the portal's error-report scrubbing hides them.
+Redirects are not followed: a status poll must see the 302 that means "done"
+(docs/point-contract.md §6.1). A 2xx or 3xx to a provisioning POST is an answer whatever its
+body: Point accepted the request, so an unreadable body is handed back (``Answer.unreadable``),
+never an error (§3.2). What is retried: 429 (rate limits are not documented, §8), 5xx,
+connection errors and malformed JSON.
 """
 
 from __future__ import annotations
 
-import email.utils
 import logging
-import random
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import urljoin
 
 import requests
-from requests.structures import CaseInsensitiveDict
-from urllib3.exceptions import NameResolutionError, NewConnectionError
 
+from upstreams import http
 from upstreams.contract import (
     AlreadyExists,
     AuthenticationFailed,
@@ -43,47 +27,20 @@ from upstreams.contract import (
     Connection,
     Invalid,
     NotFound,
-    OutcomeUnknown,
     PermissionMissing,
-    Throttled,
-    TokenSource,
-    Unavailable,
     UpstreamError,
 )
+from upstreams.http import Answer, backoff, retry_after
 from upstreams.point import wire
+
+__all__ = ["Answer", "ListStats", "backoff", "call", "iter_pages", "list_answer", "retry_after"]
 
 logger = logging.getLogger(__name__)
 
 # One pool of connections for every tenant (requests keeps them per host). Tests replace it.
-_session = requests.Session()
+_session: http.Session = requests.Session()
 
-# The exponent of the back-off stops growing here: 2**32 back-off units already exceed any
-# retry budget, and a larger power could overflow a float.
-_MAX_BACKOFF_EXPONENT = 32
-
-# Configuration errors: the request never left, and sending it again cannot help.
-_NOT_SENDABLE = (
-    requests.exceptions.InvalidURL,
-    requests.exceptions.MissingSchema,
-    requests.exceptions.InvalidSchema,
-    requests.exceptions.InvalidHeader,
-)
-
-
-@dataclass(frozen=True)
-class Answer:
-    """A successful answer: its status (2xx, or 3xx since redirects are not followed), the
-    decoded JSON (None when empty or not asked for) and the headers (any case).
-
-    ``unreadable``: the body of a write that must not be repeated was not JSON; ``text`` holds
-    its first characters (a plain-text id, perhaps). Only such writes get one (§3.2).
-    """
-
-    status: int
-    data: Any
-    headers: Mapping[str, str]
-    unreadable: bool = False
-    text: str = ""
+LABEL = "Point"
 
 
 @dataclass
@@ -95,274 +52,55 @@ class ListStats:
     pages: int = 0
 
 
-@dataclass(frozen=True)
-class _Request:
-    method: str
-    url: str
-    path: str  # for messages and logs (see _endpoint)
-    permission: str
-    params: Mapping[str, Any] | None
-    body: Any
-    repeatable: bool
-    expect_json: bool
+class _Point:
+    """How Point's answers read (http.Api)."""
 
-    @property
-    def name(self) -> str:
-        return f"{self.method} {self.path}"
+    label = LABEL
 
+    def error_message(self, data: Any, *, status: int, reason: str) -> str:
+        return wire.error_message(data, status=status, reason=reason)
 
-@dataclass(frozen=True)
-class _Again:
-    """Try the call again: ``problem`` says why (for the message if we give up); ``wait`` is
-    the upstream's Retry-After (None: back-off only); ``throttled``: it was a 429."""
-
-    problem: str
-    wait: float | None = None
-    throttled: bool = False
-
-
-# --- Addresses ----------------------------------------------------------------------------------
-
-
-def _origin(url: str) -> tuple[str, str]:
-    parts = urlsplit(url)
-    return parts.scheme.lower(), parts.netloc.lower()
-
-
-def absolute_url(connection: Connection, path_or_url: str) -> str:
-    """The URL of a path under the base URL, or an absolute URL (a paging link) checked to be
-    on the base URL's origin: the bearer token goes with it and must never leave Point."""
-    if not path_or_url.startswith(("http://", "https://")):
-        return connection.base_url.rstrip("/") + "/" + path_or_url.lstrip("/")
-    if _origin(path_or_url) != _origin(connection.base_url):
-        raise UpstreamError(
-            f"Refusing to follow a link to another host ({_origin(path_or_url)[1]}): the "
-            "portal's token is only sent to the tenant's Point."
-        )
-    return path_or_url
-
-
-def _endpoint(connection: Connection, url: str) -> str:
-    """The path of ``url`` under the base URL ("/v1.0/groups"), for messages and logs: no host
-    and no query (a query may hold a person's search term)."""
-    path = urlsplit(url).path
-    base = urlsplit(connection.base_url).path.rstrip("/")
-    return path[len(base) :] if base and path.startswith(base + "/") else path
-
-
-# --- Retry policy -------------------------------------------------------------------------------
-
-
-def retry_after(value: str | None, *, limit: float) -> float | None:
-    """Retry-After in seconds, from delta-seconds or an HTTP date, at most ``limit``.
-
-    None when absent or unparseable (the back-off applies instead). A huge or far-future value
-    neither stalls a call for hours (the cap) nor overflows (a float, never a date sum).
-    """
-    text = (value or "").strip()
-    if not text:
-        return None
-    if text.isascii() and text.isdigit():
-        seconds = float(text)  # inf for absurdly many digits, which the cap then bounds
-    else:
-        try:
-            when = email.utils.parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        seconds = (when - datetime.now(UTC)).total_seconds()
-    return min(max(0.0, seconds), max(0.0, limit))
-
-
-def backoff(connection: Connection, retry: int) -> float:
-    """Exponential back-off with jitter: ``backoff * 2**retry``, between half and all of it
-    (the jitter spreads the retries of many workers hit by the same outage)."""
-    ceiling = connection.backoff * 2.0 ** min(max(retry, 0), _MAX_BACKOFF_EXPONENT)
-    return ceiling / 2 + random.uniform(0, ceiling / 2)
-
-
-class _Retries:
-    """How many retries one call has made and how long it has waited; ``pause`` waits before
-    the next attempt or raises when the limits are spent."""
-
-    def __init__(self, connection: Connection) -> None:
-        self.connection = connection
-        self.count = 0
-        self.waited = 0.0
-
-    def pause(self, again: _Again, request: _Request) -> None:
-        connection = self.connection
-        delay = max(again.wait or 0.0, backoff(connection, self.count))
-        spent = self.count >= connection.max_retries
-        over_budget = self.waited + delay > connection.retry_budget
-        if again.throttled and (spent or over_budget):
-            raise Throttled(
-                f"Point is throttling the portal ({request.name}); try again "
-                + (f"in {int(again.wait)} s." if again.wait is not None else "later."),
-                retry_after=again.wait,
-            )
-        if spent:
-            raise Unavailable(
-                f"Point {again.problem} for {request.name}, {self.count + 1} times; giving up. "
-                "Try again later; if it persists, check the tenant's Point API URL and "
-                "Point's status."
-            )
-        if over_budget:
-            raise Unavailable(
-                f"Point {again.problem} for {request.name}; giving up after {self.count + 1} "
-                f"attempts (retry budget of {connection.retry_budget:g} s spent)."
-            )
-        connection.sleep(delay)
-        self.waited += delay
-        self.count += 1
-
-
-# --- One attempt --------------------------------------------------------------------------------
-
-
-def _send(request: _Request, connection: Connection, token: str) -> requests.Response:
-    """One HTTP attempt. Raises requests.RequestException when no answer came."""
-    return _session.request(
-        request.method,
-        request.url,
-        params=request.params,
-        json=request.body,
-        timeout=(connection.connect_timeout, connection.read_timeout),
-        allow_redirects=False,
-        headers={"Authorization": f"Bearer {token}", "Accept": "application/json"},
-    )
-
-
-def _never_arrived(error: requests.RequestException) -> bool:
-    """True when the request certainly never reached the server (safe to send again)."""
-    if isinstance(error, requests.ConnectTimeout):
-        return True
-    reason = error.args[0] if error.args else None
-    reason = getattr(reason, "reason", reason)  # urllib3's MaxRetryError wraps the cause
-    return isinstance(reason, NewConnectionError | NameResolutionError)
-
-
-def _decoded(response: requests.Response) -> Any:
-    """The JSON of an error answer, or None (an error body is read for its words only)."""
-    if not response.content:
-        return None
-    try:
-        return response.json()
-    except ValueError:
-        return None
-
-
-def _no_answer(error: requests.RequestException, request: _Request) -> _Again:
-    """A connection error, timeout or broken transfer: retry, unless a write may have landed."""
-    kind = type(error).__name__
-    if isinstance(error, _NOT_SENDABLE):
-        raise UpstreamError(
-            f"The Point API URL is not usable for {request.name} ({kind}): check the tenant's "
-            "Point API URL."
-        ) from None
-    if not request.repeatable and not _never_arrived(error):
-        logger.warning("Point %s: no answer (%s); outcome unknown", request.name, kind)
-        raise OutcomeUnknown(
-            f"Point did not answer {request.name} ({kind}): it may or may not have been "
-            "carried out."
-        ) from None
-    problem = (
-        "timed out" if isinstance(error, requests.Timeout) else f"could not be reached ({kind})"
-    )
-    logger.warning("Point %s: %s", request.name, problem)
-    return _Again(problem)
-
-
-def _refused(response: requests.Response, request: _Request) -> UpstreamError:
-    """The error for a 4xx other than 401 and 429 (those two are handled by the loop)."""
-    status = response.status_code
-    data = _decoded(response)
-    reason = response.reason or ""
-    if status == 403:
-        return PermissionMissing(
-            f"The portal's app registration lacks the Point permission {request.permission} "
-            f"(needed for {request.name}).",
-            permission=request.permission,
-            guidance="In Entra ID > App registrations > the portal's app > API permissions, "
-            f'add the application permission {request.permission} of the "Syskit Point API", '
-            'then select "Grant admin consent".',
-        )
-    if status in (400, 422):
-        return Invalid(wire.field_errors(data, status=status, reason=reason), status=status)
-    message = wire.error_message(data, status=status, reason=reason)
-    if status == 404:
-        return NotFound(message, status=404)
-    if status == 409:
-        # A duplicate name, URL or alias (and the request that holds it, when said) is told
-        # apart from other conflicts (a report not ready): the send adopts its own request (§8).
-        is_duplicate, existing_id = wire.duplicate(data, message)
-        if is_duplicate:
-            return AlreadyExists(message, existing_id=existing_id, status=409)
-        return Conflict(message, status=409)
-    return UpstreamError(f"Point answered {status} to {request.name}: {message}", status=status)
-
-
-def _classify(
-    response: requests.Response, request: _Request, connection: Connection
-) -> Answer | _Again:
-    """What an answer means: success, try again, or a neutral error (raised). A 401 here is
-    the second one (the loop renews the token once before)."""
-    status = response.status_code
-    if status == 401:
-        raise AuthenticationFailed(
+    def unauthorized(self, request: http.Request) -> AuthenticationFailed:
+        return AuthenticationFailed(
             f"Point rejected the portal's token for {request.name} (401).",
             guidance="The token was issued for another app: check the Point API app ID (the "
             '"Syskit Point API" app registration of this tenant) and the Point API URL.',
             status=401,
         )
-    if status == 429:
-        wait = retry_after(response.headers.get("Retry-After"), limit=connection.retry_after_max)
-        logger.info("Point %s: 429, Retry-After %s", request.name, wait)
-        return _Again("throttled (429)", wait=wait, throttled=True)
-    if status >= 500:
-        logger.warning("Point %s: %s", request.name, status)
-        if not request.repeatable:
-            raise OutcomeUnknown(
-                f"Point answered {status} to {request.name}: it may or may not have been "
-                "carried out.",
-                status=status,
+
+    def refused(self, response: requests.Response, request: http.Request) -> UpstreamError:
+        status = response.status_code
+        data = http.decoded(response)
+        reason = response.reason or ""
+        if status == 403:
+            return PermissionMissing(
+                f"The portal's app registration lacks the Point permission "
+                f"{request.permission} (needed for {request.name}).",
+                permission=request.permission,
+                guidance="In Entra ID > App registrations > the portal's app > API permissions, "
+                f"add the application permission {request.permission} of the "
+                '"Syskit Point API", then select "Grant admin consent".',
             )
-        message = wire.error_message(_decoded(response), status=status, reason=response.reason)
-        return _Again(f"answered {status}: {message}")
-    if status >= 400:
-        logger.info("Point %s: %s", request.name, status)
-        raise _refused(response, request)
-    return _success(response, request)
+        if status in (400, 422):
+            return Invalid(wire.field_errors(data, status=status, reason=reason), status=status)
+        message = wire.error_message(data, status=status, reason=reason)
+        if status == 404:
+            return NotFound(message, status=404)
+        if status == 409:
+            # A duplicate name, URL or alias (and the request that holds it, when said) is told
+            # apart from other conflicts (a report not ready): the send adopts its own (§8).
+            is_duplicate, existing_id = wire.duplicate(data, message)
+            if is_duplicate:
+                return AlreadyExists(message, existing_id=existing_id, status=409)
+            return Conflict(message, status=409)
+        return UpstreamError(f"Point answered {status} to {request.name}: {message}", status=status)
 
 
-def _success(response: requests.Response, request: _Request) -> Answer | _Again:
-    """A 2xx or 3xx: its JSON. A broken body is retried on a call that may be repeated; on a
-    write that may not, it is still an answer (Point accepted the write, §3.2): handed back as
-    unreadable, with its first characters, for the caller to read what it can."""
-    headers = CaseInsensitiveDict(response.headers)
-    data: Any = None
-    if request.expect_json and response.content:
-        try:
-            data = response.json()
-        except ValueError:
-            if not request.repeatable:
-                logger.warning("Point %s: accepted, with a body that is not JSON", request.name)
-                text = response.content[:200].decode("utf-8", errors="replace")
-                return Answer(response.status_code, None, headers, unreadable=True, text=text)
-            logger.warning("Point %s: malformed JSON", request.name)
-            return _Again("sent a malformed JSON answer")
-    return Answer(response.status_code, data, headers)
+_API = _Point()
 
 
-# --- The call -----------------------------------------------------------------------------------
-
-
-def _fresh_token(tokens: TokenSource, rejected: str) -> str:
-    """After a 401: forget the rejected token and get a new one (it may have been revoked or
-    issued before a permission change). Raises AuthenticationFailed."""
-    tokens.rejected(rejected)
-    return tokens.token(fresh=True)
+def absolute_url(connection: Connection, path_or_url: str) -> str:
+    return http.absolute_url(connection, path_or_url, label=LABEL)
 
 
 def call(
@@ -376,42 +114,19 @@ def call(
     safe_to_repeat: bool | None = None,
     expect_json: bool = True,
 ) -> Answer:
-    """One Point call with timeouts, retries and neutral errors (see the module docstring).
-
-    ``path_or_url``: a path under the connection's base URL, or a paging link on its origin.
-    ``permission``: the application permission the endpoint needs (named by PermissionMissing).
-    ``safe_to_repeat`` defaults to True for everything but POST: a POST that may have arrived
-    is then never sent twice (OutcomeUnknown instead).
-    """
-    method = method.upper()
-    url = absolute_url(connection, path_or_url)
-    request = _Request(
-        method=method,
-        url=url,
-        path=_endpoint(connection, url),
+    """One Point call (upstreams.http.call with Point's errors)."""
+    return http.call(
+        _API,
+        _session,
+        connection,
+        method,
+        path_or_url,
         permission=permission,
         params=params,
         body=body,
-        repeatable=method != "POST" if safe_to_repeat is None else safe_to_repeat,
+        safe_to_repeat=safe_to_repeat,
         expect_json=expect_json,
     )
-    retries = _Retries(connection)
-    token = connection.tokens.token()
-    renewed = False
-    while True:
-        try:
-            response = _send(request, connection, token)
-        except requests.RequestException as error:
-            outcome: Answer | _Again = _no_answer(error, request)
-        else:
-            if response.status_code == 401 and not renewed:
-                renewed = True
-                token = _fresh_token(connection.tokens, token)
-                continue
-            outcome = _classify(response, request, connection)
-        if isinstance(outcome, Answer):
-            return outcome
-        retries.pause(outcome, request)
 
 
 def list_answer(answer: Answer, *, lone_object: bool = False) -> wire.ListShape:
@@ -477,7 +192,7 @@ def iter_pages(
             return
         if not shape.next_link and shape.items[0] == first_item:
             logger.warning(
-                "Point %s: $skip ignored; the list ends here", _endpoint(connection, url)
+                "Point %s: $skip ignored; the list ends here", http.endpoint(connection, url)
             )
             return
         read += len(shape.items)
