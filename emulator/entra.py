@@ -483,6 +483,10 @@ def _client_credentials(
             claims["roles"] = roles
     elif resource.lower() in (GRAPH_RESOURCE, GRAPH_APP_ID):
         claims["aud"] = GRAPH_RESOURCE
+        with state.lock:
+            roles = list(app.get("graph_permissions", []))
+        if roles:
+            claims["roles"] = roles
     else:
         raise EntraError(
             400,

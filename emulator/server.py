@@ -127,6 +127,8 @@ def load_routes() -> None:
     """Import the route modules (each registers itself once, at first import)."""
     import emulator.control  # noqa: F401
     import emulator.entra  # noqa: F401
+    import emulator.graph.routes  # noqa: F401
+    import emulator.gt365.routes  # noqa: F401
     import emulator.point.routes  # noqa: F401
 
 

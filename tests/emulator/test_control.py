@@ -290,4 +290,4 @@ def test_state_survives_a_restart_with_a_state_file(tmp_path: Path) -> None:
 def test_a_fresh_emulator_starts_clean(emulator: RunningEmulator) -> None:
     state = emulator.control_get("state")
     assert state["token_requests"] == 0 and state["state_file"] is None
-    assert [t["slug"] for t in state["tenants"]] == ["contoso", "fabrikam"]
+    assert [t["slug"] for t in state["tenants"]] == ["contoso", "fabrikam", "litware", "tailspin"]

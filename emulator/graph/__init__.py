@@ -1,0 +1,1 @@
+"""graph emulator (see routes.py)."""

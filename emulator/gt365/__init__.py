@@ -1,0 +1,1 @@
+"""gt365 emulator (see routes.py)."""

@@ -1,0 +1,1 @@
+"""Routes of the gt365 emulator."""
