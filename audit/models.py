@@ -23,6 +23,8 @@ class AuditAction(models.TextChoices):
     ACCESS_CHANGED = "access_changed", "Access changed"
     CONNECTION_TESTED = "connection_tested", "Connection tested"
     WEBHOOKS_CHANGED = "webhooks_changed", "Webhooks changed"
+    TEMPLATE_DEFINED = "template_defined", "Template defined in the portal"
+    JOB_CREDENTIALS_SENT = "job_credentials_sent", "Provisioning-job credentials handed over"
     REQUEST_SUBMITTED = "request_submitted", "Provisioning request submitted"
     REQUEST_RETRIED = "request_retried", "Provisioning request retried"
     REQUEST_CANCELLED = "request_cancelled", "Provisioning request cancelled"

@@ -293,6 +293,23 @@ POINT_READ_TIMEOUT = env_int("POINT_READ_TIMEOUT", 20, minimum=1)
 POINT_MAX_RETRIES = env_int("POINT_MAX_RETRIES", 3, minimum=0)
 POINT_BACKOFF_MS = env_int("POINT_BACKOFF_MS", 500, minimum=0)
 POINT_RETRY_BUDGET = env_int("POINT_RETRY_BUDGET", 30, minimum=0)
+# GT365's ProvisionGroup answers only once the group exists ("seconds to 2 minutes", seed 001),
+# so its read timeout is longer, yet below the task timeout (a timeout is an unknown outcome,
+# settled without a duplicate: GT365 refuses a second group with the same alias).
+GT365_READ_TIMEOUT = env_int("GT365_READ_TIMEOUT", 100, minimum=1)
+if GT365_READ_TIMEOUT >= Q_CLUSTER_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"GT365_READ_TIMEOUT={GT365_READ_TIMEOUT} must be below Q_TIMEOUT={Q_CLUSTER_TIMEOUT}."
+    )
+# Microsoft Graph, for tenants provisioning through it and for every tenant's people picker and
+# provisioning-job credentials (where the app is granted the Graph permissions). The demo's
+# emulator serves a Graph of its own.
+GRAPH_API_URL = env_str(
+    "GRAPH_API_URL",
+    f"{EMULATOR_URL.rstrip('/')}/graph/v1.0"
+    if EMULATOR_URL
+    else "https://graph.microsoft.com/v1.0",
+)
 # An upstream's Retry-After is honoured up to this many seconds (a larger one is capped, so a
 # bad header can neither park a request for hours nor overflow a date).
 RETRY_AFTER_MAX = env_int("RETRY_AFTER_MAX", 900, minimum=1)

@@ -467,3 +467,107 @@ class DeliveryFilterForm(TenantFilter):
         ],
         required=False,
     )
+
+
+AFFIX = re.compile(r"^[A-Za-z0-9 _.\-]*$")
+
+
+class TemplateDefinitionForm(forms.Form):
+    """A template an admin defines in the portal, for an upstream without a catalogue."""
+
+    name = forms.CharField(max_length=200, help_text="What requesters see, e.g. Project team.")
+    workload = forms.ChoiceField(label="Workspace")
+    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
+    help_text = forms.CharField(
+        label="Guidance",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="Shown to requesters above the form.",
+    )
+    naming_prefix = forms.CharField(
+        label="Name prefix", required=False, max_length=30, help_text='E.g. "PRJ-".'
+    )
+    naming_suffix = forms.CharField(label="Name suffix", required=False, max_length=30)
+    privacy = forms.ChoiceField(
+        choices=[
+            (Privacy.REQUESTER, "The requester chooses"),
+            (Privacy.PRIVATE, "Always private"),
+            (Privacy.PUBLIC, "Always public"),
+        ]
+    )
+    owners_min = forms.IntegerField(
+        label="Owners, at least",
+        min_value=1,
+        max_value=20,
+        initial=1,
+        help_text="Microsoft 365 needs an owner for a workspace made by an app.",
+    )
+    owners_max = forms.IntegerField(
+        label="Owners, at most", min_value=1, max_value=100, required=False
+    )
+    classifications = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text="One per line; the requester picks one. They must exist in the tenant's "
+        "classification policy first. Leave empty for none.",
+    )
+    terms = forms.CharField(
+        label="Terms to accept", required=False, widget=forms.Textarea(attrs={"rows": 2})
+    )
+    hidden = forms.BooleanField(required=False, help_text="Hidden templates are not offered.")
+
+    def __init__(self, *args: Any, tenant: Tenant, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.tenant = tenant
+        supported = tenant.capabilities.workloads
+        workload = self.fields["workload"]
+        assert isinstance(workload, forms.ChoiceField)
+        workload.choices = [(w.value, w.label) for w in Workload if w in supported]
+        if tenant.provider != "gt365":
+            # Only GT365 sends a classification (seed 001).
+            del self.fields["classifications"]
+
+    def _affix(self, name: str) -> str:
+        value = str(self.cleaned_data.get(name) or "")
+        if not AFFIX.match(value):
+            raise ValidationError("Use letters, digits, spaces, - _ and . only.")
+        return value
+
+    def clean_naming_prefix(self) -> str:
+        return self._affix("naming_prefix")
+
+    def clean_naming_suffix(self) -> str:
+        return self._affix("naming_suffix")
+
+    def clean_classifications(self) -> list[str]:
+        text = str(self.cleaned_data.get("classifications") or "")
+        values = list(dict.fromkeys(v.strip() for v in text.splitlines() if v.strip()))
+        if any(len(v) > 60 for v in values):
+            raise ValidationError("A classification has at most 60 characters.")
+        return values
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        low, high = data.get("owners_min"), data.get("owners_max")
+        if low and high and high < low:
+            self.add_error("owners_max", "At most cannot be below at least.")
+        return data
+
+    @classmethod
+    def initial_from(cls, template: Template) -> dict[str, Any]:
+        rules = template.template_rules
+        classification = next((m for m in rules.metadata if m.name == "classification"), None)
+        return {
+            "name": template.name,
+            "workload": template.workload,
+            "description": template.description,
+            "help_text": template.help_text,
+            "naming_prefix": rules.naming.prefix,
+            "naming_suffix": rules.naming.suffix,
+            "privacy": rules.privacy or Privacy.REQUESTER,
+            "owners_min": rules.owners_min or 1,
+            "owners_max": rules.owners_max,
+            "classifications": "\n".join(classification.options) if classification else "",
+            "terms": rules.terms,
+            "hidden": template.hidden,
+        }

@@ -30,6 +30,10 @@ class FailureKind(models.TextChoices):
     NOT_RECEIVED = "not_received", "It never reached the upstream"
 
 
+# The upstream_id of a template an admin defined in the portal (no upstream catalogue).
+PORTAL_TEMPLATE_PREFIX = "portal:"
+
+
 class Template(models.Model):
     """A provisioning template of a tenant, as last synced from the upstream."""
 
@@ -72,6 +76,11 @@ class Template(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.get_workload_display()})"
+
+    @property
+    def portal_defined(self) -> bool:
+        """Defined by an admin in the portal (the upstream has no catalogue), not synced."""
+        return self.upstream_id.startswith(PORTAL_TEMPLATE_PREFIX)
 
     @property
     def offered(self) -> bool:

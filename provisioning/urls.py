@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from django.urls import path
 
-from provisioning import views, views_bulk, views_webhooks
+from provisioning import views, views_bulk, views_templates, views_webhooks
 
 app_name = "provisioning"
 urlpatterns = [
     path("new/", views.catalogue, name="catalogue"),
     path("new/refresh", views.catalogue_refresh, name="catalogue_refresh"),
+    path("new/templates/new", views_templates.template_define, name="template_new"),
+    path("new/templates/<pk:pk>/edit", views_templates.template_define, name="template_edit"),
     path("new/<pk:template_pk>/", views.request_new, name="request_new"),
     path("new/<pk:template_pk>/preview", views.request_preview, name="request_preview"),
     path(

@@ -36,7 +36,7 @@ from provisioning.models import FailureKind, PortalApproval, ProvisioningRequest
 from provisioning.payload import RequestData
 from provisioning.states import State, TransitionRefused
 from tenants import people
-from tenants.selectors import receives_webhooks, tenants_for_user
+from tenants.selectors import administers, receives_webhooks, tenants_for_user
 from upstreams.contract import UpstreamError
 
 PAGE_SIZE = 25
@@ -66,6 +66,9 @@ def catalogue(request: PortalRequest) -> HttpResponse:
             "groups": groups,
             "sync": sync,
             "is_staff": selectors.is_staff(request.user),
+            "defines_templates": bool(
+                tenant and not tenant.capabilities.catalogue and administers(request.user, tenant)
+            ),
         },
     )
 
@@ -85,7 +88,8 @@ def catalogue_refresh(request: PortalRequest) -> HttpResponse:
         else:
             messages.success(
                 request,
-                f"Refreshing the catalogue of {tenant.name} from Point. Reload in a moment to see changes.",
+                f"Refreshing the catalogue of {tenant.name} from {tenant.upstream_label}. Reload "
+                "in a moment to see changes.",
             )
     return redirect("provisioning:catalogue")
 

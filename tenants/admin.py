@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from portal.models import User
 
 # What a token depends on: a change here makes cached tokens and apps unusable.
-CREDENTIAL_FIELDS = {"entra_tenant_id", "client_id", "point_app_id", "point_base_url"}
+CREDENTIAL_FIELDS = {"entra_tenant_id", "client_id", "point_app_id", "api_url"}
 # Changed by operators only (with the secret), each change audited.
 OPERATOR_FIELDS = [*sorted(CREDENTIAL_FIELDS), "provider", "slug", "is_active"]
 # What an organisation's admin may change on their own tenant.
@@ -61,7 +61,7 @@ class TenantAdmin(TenantScopedAdmin):
                 ],
             },
         ),
-        ("Point API", {"fields": ["point_base_url", "point_app_id"]}),
+        ("Point API", {"fields": ["api_url", "point_app_id"]}),
         ("Status", {"fields": ["last_check", "webhooks", "created_at", "updated_at"]}),
     ]
 
@@ -146,7 +146,7 @@ class TenantAdmin(TenantScopedAdmin):
             changed=list(form.changed_data),
             user=_person(request),
         )
-        if change and {"point_base_url", "point_app_id", "provider"} & set(form.changed_data):
+        if change and {"api_url", "point_app_id", "provider"} & set(form.changed_data):
             self.message_user(
                 request,
                 f"{obj.name} now reaches another {obj.upstream_label}: its template catalogue is "

@@ -65,7 +65,7 @@ def _probe(
             permission,
             detail=error.message,
             guidance=f"{label} URL unreachable or failing: check the tenant's {label} API URL "
-            f"({tenant.point_base_url}) and that {label} is up.",
+            f"({tenant.api_url}) and that {label} is up.",
         )
     except UpstreamError as error:
         return _row(

@@ -32,12 +32,12 @@ class TenantAdminForm(forms.ModelForm):
             "client_id",
             "client_secret",
             "secret_expires_on",
-            "point_base_url",
+            "api_url",
             "point_app_id",
         ]
 
-    def clean_point_base_url(self) -> str:
-        value: str = self.cleaned_data["point_base_url"].strip()
+    def clean_api_url(self) -> str:
+        value: str = self.cleaned_data["api_url"].strip()
         schemes = ["https", "http"] if settings.DEMO_MODE else ["https"]
         URLValidator(
             schemes=schemes, message="Enter a full URL, e.g. https://contoso.syskit365demo.com."

@@ -10,17 +10,33 @@ from django.db import models
 
 from tenants import crypto
 from upstreams import registry
+from upstreams.contract import Capabilities
 
 
-def validate_point_url(value: str) -> None:
+def validate_api_url(value: str) -> None:
     # Credentials travel to this URL as bearer tokens: https only, except the demo emulator.
     if not value.startswith("https://") and not settings.DEMO_MODE:
-        raise ValidationError("The Point API URL must start with https://.")
+        raise ValidationError("The upstream API URL must start with https://.")
+
+
+validate_point_url = validate_api_url  # the name older migrations use
+
+
+# Microsoft Graph's token resource; GT365 is called with a Graph token too (docs/gt365-contract.md).
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
 
 
 class Provider(models.TextChoices):
     POINT = "point", "Syskit Point"
-    # Later upstreams (GT365 ProvisionGroup, Microsoft Graph) join here.
+    GT365 = "gt365", "GT365"
+    GRAPH = "graph", "Microsoft Graph"
+
+
+# Where each upstream lives when the tenant does not say (Point has no public address).
+DEFAULT_API_URLS = {
+    Provider.GT365: "https://gt365api.atwork-it.com/api",
+    Provider.GRAPH: "https://graph.microsoft.com/v1.0",
+}
 
 
 class Tenant(models.Model):
@@ -42,19 +58,29 @@ class Tenant(models.Model):
         blank=True,
         help_text="When the client secret expires in Entra; warnings start 30 days before.",
     )
-    point_base_url = models.CharField(
-        "Point API URL",
+    api_url = models.CharField(
+        "upstream API URL",
         max_length=300,
-        validators=[validate_point_url],
-        help_text="The address of this tenant's Syskit Point web app, as in the Point API docs' "
-        "{{pointWebAppUrl}}/v1.0/sites (without /v1.0), e.g. https://contoso.syskit365demo.com. "
-        "Changing it re-reads the template catalogue from the new Point.",
+        validators=[validate_api_url],
+        help_text="Point: the address of this tenant's Syskit Point web app, as in the Point API "
+        "docs' {{pointWebAppUrl}}/v1.0/sites (without /v1.0), e.g. https://contoso.syskit365demo.com. "
+        "GT365: https://gt365api.atwork-it.com/api. Microsoft Graph: "
+        "https://graph.microsoft.com/v1.0. Changing it re-reads the template catalogue.",
     )
     point_app_id = models.UUIDField(
         "Point API app ID",
-        help_text="Client ID of the Syskit Point API app; the token scope is <app id>/.default.",
+        null=True,
+        blank=True,
+        help_text="Point only: client ID of the Syskit Point API app; the token scope is "
+        "<app id>/.default. GT365 and Microsoft Graph use a Graph token.",
     )
-    provider = models.CharField(max_length=20, choices=Provider, default=Provider.POINT)
+    provider = models.CharField(
+        "upstream",
+        max_length=20,
+        choices=Provider,
+        default=Provider.POINT,
+        help_text="What the portal provisions through for this tenant.",
+    )
     is_active = models.BooleanField("active", default=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -84,8 +110,20 @@ class Tenant(models.Model):
         return registry.label(self.provider)
 
     @property
-    def point_scope(self) -> str:
-        return f"{self.point_app_id}/.default"
+    def capabilities(self) -> Capabilities:
+        """What this tenant's upstream can do: pages show only that."""
+        return registry.capabilities(self.provider)
+
+    @property
+    def token_scope(self) -> str:
+        """The scope of the app token for this tenant's upstream."""
+        if self.provider == Provider.POINT:
+            return f"{self.point_app_id}/.default"
+        return GRAPH_SCOPE
+
+    def clean(self) -> None:
+        if self.provider == Provider.POINT and not self.point_app_id:
+            raise ValidationError({"point_app_id": "Point needs the Point API app ID."})
 
 
 class TenantToken(models.Model):
@@ -95,11 +133,18 @@ class TenantToken(models.Model):
     `fingerprint` ties it to the credentials it was issued for (tenants.tokens).
     """
 
-    tenant = models.OneToOneField(Tenant, on_delete=models.CASCADE, related_name="token")
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="tokens")
+    # What the token is for: the tenant's upstream, or Microsoft Graph (people, provisioning jobs).
+    scope = models.CharField(max_length=200, default="")
     token_encrypted = models.TextField()
     fingerprint = models.CharField(max_length=64)
     expires_at = models.DateTimeField()
     obtained_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["tenant", "scope"], name="token_unique_per_scope")
+        ]
 
     def __str__(self) -> str:
         return f"Token of {self.tenant} until {self.expires_at:%Y-%m-%d %H:%M}"

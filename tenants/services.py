@@ -58,13 +58,13 @@ def credentials_changed(*, tenant: Tenant, user: User | None = None) -> None:
 CONNECTION_FIELDS = {
     "entra_tenant_id": "Entra tenant ID",
     "client_id": "client ID",
-    "point_base_url": "Point API URL",
+    "api_url": "Point API URL",
     "point_app_id": "Point API app ID",
     "provider": "upstream",
     "slug": "slug",
     "is_active": "active",
 }
-TOKEN_FIELDS = {"entra_tenant_id", "client_id", "point_app_id", "point_base_url"}
+TOKEN_FIELDS = {"entra_tenant_id", "client_id", "point_app_id", "api_url"}
 
 
 def tenant_settings_changed(
@@ -76,7 +76,7 @@ def tenant_settings_changed(
             AuditAction.TENANT_CREATED,
             user=user,
             tenant=tenant,
-            detail=f"Tenant {tenant.name} ({tenant.slug}) created; Point API URL {tenant.point_base_url}.",
+            detail=f"Tenant {tenant.name} ({tenant.slug}) created; Point API URL {tenant.api_url}.",
         )
         return
     moved = [
@@ -90,7 +90,7 @@ def tenant_settings_changed(
         )
     if TOKEN_FIELDS & set(changed):
         credentials_changed(tenant=tenant, user=user)
-    if {"point_base_url", "point_app_id", "provider"} & set(changed):
+    if {"api_url", "point_app_id", "provider"} & set(changed):
         transaction.on_commit(lambda: signals.upstream_moved.send(sender=Tenant, tenant=tenant))
 
 

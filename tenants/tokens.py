@@ -104,18 +104,18 @@ class AccessToken:
 
 _apps: dict[int, tuple[tuple[str, ...], msal.ConfidentialClientApplication]] = {}
 _apps_lock = threading.Lock()
-# Per-process copy of the shared token: {tenant pk: (fingerprint, AccessToken)}.
-_memory: dict[int, tuple[str, AccessToken]] = {}
+# Per-process copy of the shared tokens: {(tenant pk, scope): (fingerprint, AccessToken)}.
+_memory: dict[tuple[int, str], tuple[str, AccessToken]] = {}
 
 
-def credential_fingerprint(tenant: Tenant) -> str:
+def credential_fingerprint(tenant: Tenant, scope: str | None = None) -> str:
     """A hash of everything a token depends on: ids, scope and the (encrypted) secret."""
     material = "|".join(
         [
             _issuer(),
             str(tenant.entra_tenant_id),
             str(tenant.client_id),
-            tenant.point_scope,
+            scope or tenant.token_scope,
             tenant.client_secret_encrypted,
         ]
     )
@@ -279,7 +279,8 @@ def forget(tenant: Tenant | None = None) -> None:
             _memory.clear()
         else:
             _apps.pop(tenant.pk, None)
-            _memory.pop(tenant.pk, None)
+            for key in [k for k in _memory if k[0] == tenant.pk]:
+                _memory.pop(key, None)
 
 
 # --- Error mapping ---------------------------------------------------------------------------
@@ -292,7 +293,7 @@ def _expiry_text(tenant: Tenant) -> str:
     return "has expired"
 
 
-def error_from_msal(tenant: Tenant, result: dict[str, Any]) -> TokenError:
+def error_from_msal(tenant: Tenant, result: dict[str, Any], scope: str | None = None) -> TokenError:
     """A typed error for msal's error dict; branches on the AADSTS code, never the text."""
     codes = [
         int(c) for c in result.get("error_codes") or [] if re.fullmatch(r"[0-9]{1,12}", str(c))
@@ -335,9 +336,19 @@ def error_from_msal(tenant: Tenant, result: dict[str, Any]) -> TokenError:
         )
     if code == 90002:
         return _unknown_tenant(tenant)
+    scope = scope or tenant.token_scope
+    if (code in (70011, 700022, 500011) or error in ("invalid_scope", "invalid_resource")) and (
+        scope != tenant.token_scope or tenant.provider != "point"
+    ):
+        return TokenError(
+            f"Entra ID does not accept the scope {scope} for {app}.",
+            guidance="Check the tenant's Entra tenant ID and that the app registration exists "
+            "there; Microsoft Graph's scope needs no setting.",
+            aadsts=code,
+        )
     if code in (70011, 700022, 500011) or error in ("invalid_scope", "invalid_resource"):
         return InvalidPointAppId(
-            f"Entra ID does not accept the scope {tenant.point_scope}: the Point API app id "
+            f"Entra ID does not accept the scope {scope}: the Point API app id "
             f"{tenant.point_app_id} is not known in this tenant.",
             guidance='Copy the Application (client) ID of the "Syskit Point API" app registration '
             "(Entra ID > Enterprise applications) into the tenant's Point API app ID.",
@@ -363,11 +374,13 @@ def _usable(token: AccessToken) -> bool:
 
 
 @sensitive_variables("result", "value")
-def _request_token(tenant: Tenant, app: msal.ConfidentialClientApplication) -> AccessToken:
+def _request_token(
+    tenant: Tenant, app: msal.ConfidentialClientApplication, scope: str
+) -> AccessToken:
     # We cache tokens ourselves (shared by processes): msal's copy would hide a revoked role.
     app.remove_tokens_for_client()
     try:
-        result = app.acquire_token_for_client(scopes=[tenant.point_scope])
+        result = app.acquire_token_for_client(scopes=[scope])
     except json.JSONDecodeError as error:
         # A ValueError too, but Entra's fault (a body that is not JSON), not our request's.
         raise _unavailable_from(tenant, error) from None
@@ -379,7 +392,7 @@ def _request_token(tenant: Tenant, app: msal.ConfidentialClientApplication) -> A
         raise _unavailable_from(tenant, TypeError(type(result).__name__))
     value = result.get("access_token")
     if value is None:
-        failure = error_from_msal(tenant, result)
+        failure = error_from_msal(tenant, result, scope)
         logger.warning(
             "token request for tenant %s failed: %s (AADSTS%s)",
             tenant.slug,
@@ -399,8 +412,8 @@ def _request_token(tenant: Tenant, app: msal.ConfidentialClientApplication) -> A
 
 
 @sensitive_variables("token")
-def _read_shared(tenant: Tenant, fingerprint: str) -> AccessToken | None:
-    row = TenantToken.objects.filter(tenant_id=tenant.pk).first()
+def _read_shared(tenant: Tenant, scope: str, fingerprint: str) -> AccessToken | None:
+    row = TenantToken.objects.filter(tenant_id=tenant.pk, scope=scope).first()
     if row is None or row.fingerprint != fingerprint:
         return None
     try:
@@ -411,9 +424,10 @@ def _read_shared(tenant: Tenant, fingerprint: str) -> AccessToken | None:
 
 
 @sensitive_variables("token")
-def _store_shared(tenant: Tenant, fingerprint: str, token: AccessToken) -> None:
+def _store_shared(tenant: Tenant, scope: str, fingerprint: str, token: AccessToken) -> None:
     TenantToken.objects.update_or_create(
         tenant_id=tenant.pk,
+        scope=scope,
         defaults={
             "token_encrypted": crypto.encrypt(token.value),
             "fingerprint": fingerprint,
@@ -424,49 +438,55 @@ def _store_shared(tenant: Tenant, fingerprint: str, token: AccessToken) -> None:
 
 
 @sensitive_variables("token", "shared", "remembered")
-def get_token(tenant: Tenant, *, fresh: bool = False) -> AccessToken:
-    """A valid app token for the tenant's upstream (scope `<point app id>/.default`).
+def get_token(tenant: Tenant, *, fresh: bool = False, scope: str | None = None) -> AccessToken:
+    """A valid app token for ``scope``: by default the tenant's upstream's (`<point app
+    id>/.default` for Point, Microsoft Graph's for GT365 and Graph).
 
     Reuses the token every process shares until it is close to expiry. `fresh=True` asks Entra
     for a new one (the connection check, and after the upstream answered 401), which also
     becomes the shared token. Raises TokenError (with guidance) when Entra refuses, and its
     subclass EntraUnavailable (retryable) when Entra is down or its answer is unusable.
     """
-    fingerprint = credential_fingerprint(tenant)
+    scope = scope or tenant.token_scope
+    fingerprint = credential_fingerprint(tenant, scope)
+    key = (tenant.pk, scope)
     if not fresh:
-        remembered = _memory.get(tenant.pk)
+        remembered = _memory.get(key)
         if remembered and remembered[0] == fingerprint and _usable(remembered[1]):
             return remembered[1]
-        shared = _read_shared(tenant, fingerprint)
+        shared = _read_shared(tenant, scope, fingerprint)
         if shared is not None:
-            _memory[tenant.pk] = (fingerprint, shared)
+            _memory[key] = (fingerprint, shared)
             return shared
     # Renew under the tenant's row lock: the other processes wait and then reuse ours.
     with transaction.atomic():
         Tenant.objects.select_for_update().filter(pk=tenant.pk).first()
         if not fresh:
-            shared = _read_shared(tenant, fingerprint)
+            shared = _read_shared(tenant, scope, fingerprint)
             if shared is not None:
-                _memory[tenant.pk] = (fingerprint, shared)
+                _memory[key] = (fingerprint, shared)
                 return shared
         # A fresh token also gets a fresh app: msal caches a 400 answer for 60 s per app.
         try:
-            token = _request_token(tenant, _build_app(tenant) if fresh else app_for(tenant))
+            token = _request_token(tenant, _build_app(tenant) if fresh else app_for(tenant), scope)
         except EntraUnavailable:
             _drop_app(tenant)
             raise
-        _store_shared(tenant, fingerprint, token)
-    _memory[tenant.pk] = (fingerprint, token)
+        _store_shared(tenant, scope, fingerprint, token)
+    _memory[key] = (fingerprint, token)
     return token
 
 
 @sensitive_variables("token", "remembered")
-def invalidate(tenant: Tenant, token: AccessToken) -> None:
+def invalidate(tenant: Tenant, token: AccessToken, scope: str | None = None) -> None:
     """The upstream rejected `token`: forget it here and in the shared store."""
-    remembered = _memory.get(tenant.pk)
+    key = (tenant.pk, scope or tenant.token_scope)
+    remembered = _memory.get(key)
     if remembered and remembered[1] == token:
-        _memory.pop(tenant.pk, None)
-    TenantToken.objects.filter(tenant_id=tenant.pk, expires_at=token.expires_at).delete()
+        _memory.pop(key, None)
+    TenantToken.objects.filter(
+        tenant_id=tenant.pk, scope=key[1], expires_at=token.expires_at
+    ).delete()
 
 
 @sensitive_variables("token", "payload", "claims")

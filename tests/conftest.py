@@ -35,7 +35,7 @@ def demo_tenant(slug: str) -> dict[str, Any]:
     return next(t for t in tenants if t["slug"] == slug)
 
 
-def make_tenant(slug: str, point_base_url: str) -> Tenant:
+def make_tenant(slug: str, api_url: str) -> Tenant:
     data = demo_tenant(slug)
     app = data["apps"][0]
     tenant = Tenant(
@@ -43,7 +43,7 @@ def make_tenant(slug: str, point_base_url: str) -> Tenant:
         slug=slug,
         entra_tenant_id=data["id"],
         client_id=app["client_id"],
-        point_base_url=point_base_url,
+        api_url=api_url,
         point_app_id=data["point"]["api_app_id"],
     )
     tenant.set_client_secret(app["secrets"][0]["value"])
@@ -149,13 +149,13 @@ def emulator(settings: Settings) -> Iterator[RunningEmulator]:
 @pytest.fixture
 def live_tenant_a(tenant_a: Tenant, emulator: RunningEmulator) -> Tenant:
     """tenant_a wired to the emulator's Point instance for Contoso."""
-    tenant_a.point_base_url = f"{emulator.url}/point/contoso"
+    tenant_a.api_url = f"{emulator.url}/point/contoso"
     tenant_a.save()
     return tenant_a
 
 
 @pytest.fixture
 def live_tenant_b(tenant_b: Tenant, emulator: RunningEmulator) -> Tenant:
-    tenant_b.point_base_url = f"{emulator.url}/point/fabrikam"
+    tenant_b.api_url = f"{emulator.url}/point/fabrikam"
     tenant_b.save()
     return tenant_b

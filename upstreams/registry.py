@@ -10,12 +10,14 @@ from __future__ import annotations
 from importlib import import_module
 from typing import cast
 
-from upstreams.contract import Connection, PushReader, Upstream
+from upstreams.contract import Capabilities, Connection, PushReader, Upstream
 
 # kind -> (what people call it, "module:factory"); the factory takes a Connection and returns
 # an Upstream.
 PROVIDERS: dict[str, tuple[str, str]] = {
     "point": ("Point", "upstreams.point.provider:PointProvider"),
+    "gt365": ("GT365", "upstreams.gt365.provider:Gt365Provider"),
+    "graph": ("Microsoft Graph", "upstreams.graph.provider:GraphProvider"),
 }
 
 
@@ -45,3 +47,9 @@ def push_reader(kind: str) -> PushReader:
 def label(kind: str) -> str:
     """What people call an upstream of ``kind`` in messages ("Point"); the kind if unknown."""
     return PROVIDERS[kind][0] if kind in PROVIDERS else kind
+
+
+def capabilities(kind: str) -> Capabilities:
+    """What an upstream of ``kind`` can do, without a connection (the provider class says)."""
+    found = getattr(_factory(kind), "capabilities", None)
+    return found if isinstance(found, Capabilities) else Capabilities()

@@ -25,7 +25,13 @@ from provisioning.services.approvals import (
     waiting_on,
 )
 from provisioning.services.bulk import RowResult, bulk_results, bulk_submit, bulk_upload
-from provisioning.services.catalogue import SyncReport, catalogue_sync, content_hash
+from provisioning.services.catalogue import (
+    SyncReport,
+    TemplateDefinition,
+    catalogue_sync,
+    content_hash,
+    template_define,
+)
 from provisioning.services.following import (
     PollReport,
     apply_status,
@@ -81,7 +87,9 @@ __all__ = [
     "bulk_upload",
     "apply_status",
     "capped_retry_after",
+    "TemplateDefinition",
     "catalogue_sync",
+    "template_define",
     "content_hash",
     "deliveries_prune",
     "deliveries_resume",

@@ -5,17 +5,32 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from provisioning.models import Template
+from audit.models import AuditAction
+from audit.services import audit_record
+from provisioning.models import PORTAL_TEMPLATE_PREFIX, Template
 from tenants import upstream
 from tenants.models import Tenant
-from upstreams.contract import Approval, CatalogueItem
+from upstreams.contract import (
+    AddressRules,
+    Affixes,
+    Approval,
+    CatalogueItem,
+    MetadataField,
+    Privacy,
+    TemplateRules,
+    Workload,
+)
+
+if TYPE_CHECKING:
+    from portal.models import User
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +54,17 @@ def catalogue_sync(*, tenant: Tenant) -> SyncReport:
 
     hidden and help_text belong to the admins and are never touched; changed_at moves only
     when the definition's hash does; templates gone upstream are marked removed_upstream and
-    kept (requests point at them).
+    kept (requests point at them). An upstream without a catalogue has nothing to read: its
+    templates are the ones admins define in the portal, and any synced from an earlier
+    upstream are no longer offered.
     """
+    if not tenant.capabilities.catalogue:
+        removed = (
+            Template.objects.filter(tenant=tenant, removed_upstream=False)
+            .exclude(upstream_id__startswith=PORTAL_TEMPLATE_PREFIX)
+            .update(removed_upstream=True)
+        )
+        return SyncReport(removed=removed)
     return _apply_catalogue(tenant, upstream.provider_for(tenant).list_templates())
 
 
@@ -107,3 +131,104 @@ def _apply_catalogue(tenant: Tenant, items: list[CatalogueItem]) -> SyncReport:
     report = SyncReport(created, updated, unchanged, removed)
     logger.info("Tenant %s: catalogue synced: %s", tenant.slug, report)
     return report
+
+
+# --- Templates the portal defines (upstreams without a catalogue: GT365, Microsoft Graph) -------
+
+
+@dataclass(frozen=True)
+class TemplateDefinition:
+    """What an admin says of a template the portal defines."""
+
+    name: str
+    workload: str
+    description: str = ""
+    help_text: str = ""
+    naming_prefix: str = ""
+    naming_suffix: str = ""
+    privacy: str = Privacy.REQUESTER
+    owners_min: int = 1
+    owners_max: int | None = None
+    classifications: tuple[str, ...] = ()
+    terms: str = ""
+    hidden: bool = False
+
+    def rules(self) -> TemplateRules:
+        """The neutral rules the form and the naming read. The URL (and the alias, which is
+        its slug) is shaped by the requester unless the workload has none (communities)."""
+        has_url = self.workload != Workload.COMMUNITY
+        url = AddressRules(editable=True, max_length=64) if has_url else None
+        metadata: tuple[MetadataField, ...] = ()
+        if self.classifications:
+            metadata = (
+                MetadataField(
+                    name=CLASSIFICATION,
+                    kind="dropdown",
+                    required=True,
+                    options=self.classifications,
+                ),
+            )
+        return TemplateRules(
+            naming=Affixes(self.naming_prefix, self.naming_suffix),
+            url=url,
+            alias=AddressRules(editable=False) if has_url else None,
+            privacy=Privacy(self.privacy),
+            owners_min=self.owners_min,
+            owners_max=self.owners_max,
+            metadata=metadata,
+            terms=self.terms,
+        )
+
+
+# The metadata field a GT365 template offers for the group's classification (seed 001).
+CLASSIFICATION = "classification"
+
+
+@transaction.atomic
+def template_define(
+    *,
+    user: User | None,
+    tenant: Tenant,
+    definition: TemplateDefinition,
+    template: Template | None = None,
+) -> Template:
+    """Create (or change) a template the portal defines for a tenant whose upstream has no
+    catalogue. Requests already made keep what they were sent with."""
+    if tenant.capabilities.catalogue:
+        raise ValueError(f"{tenant.upstream_label} has a catalogue: its templates are synced.")
+    now = timezone.now()
+    rules = definition.rules().to_json()
+    fields: dict[str, Any] = {
+        "workload": definition.workload,
+        "name": definition.name[:200],
+        "description": definition.description,
+        "help_text": definition.help_text,
+        "hidden": definition.hidden,
+        "approval": Template.Approval.AUTOMATIC,  # the portal's own stages decide, if any
+        "rules": rules,
+        "definition": {},
+        "content_hash": content_hash(rules),
+        "synced_at": now,
+    }
+    if template is None:
+        template = Template.objects.create(
+            tenant=tenant,
+            upstream_id=f"{PORTAL_TEMPLATE_PREFIX}{uuid.uuid4().hex}",
+            changed_at=now,
+            **fields,
+        )
+        verb = "defined"
+    else:
+        if template.content_hash != fields["content_hash"]:
+            template.changed_at = now
+        for name, value in fields.items():
+            setattr(template, name, value)
+        template.save()
+        verb = "changed"
+    audit_record(
+        action=AuditAction.TEMPLATE_DEFINED,
+        user=user,
+        tenant=tenant,
+        detail=f"Template {template.name} ({template.get_workload_display()}) {verb}.",
+    )
+    return template

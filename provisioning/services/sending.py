@@ -162,8 +162,17 @@ def workspace_spec(item: ProvisioningRequest) -> WorkspaceSpec:
     as if typed, so the workspace gets the URL the form showed. A URL the template does not
     let the requester shape is never sent: an upstream may refuse it."""
     data = _data(item)
-    url_rules = item.template.template_rules.url
-    if not data.desired_url and url_rules is not None and url_rules.editable:
+    rules = item.template.template_rules
+    if item.template.portal_defined:
+        # The upstream has no catalogue and so knows nothing of the template: the portal
+        # applies its naming and sends the final names (the alias is the URL's slug).
+        names = final_names(rules, data.display_name, data.desired_url)
+        data = replace(
+            data,
+            display_name=names.display_name,
+            desired_url=names.url_slug or names.email_alias or slugify(data.display_name),
+        )
+    elif not data.desired_url and rules.url is not None and rules.url.editable:
         data = replace(data, desired_url=slugify(data.display_name))
     return data.to_spec(template_id=item.template.upstream_id, workload=item.workload)
 

@@ -26,7 +26,7 @@ def test_it_seeds_the_demo_tenants_people_and_schedules_once(settings: Settings)
     seed()
     assert sorted(Tenant.objects.values_list("slug", flat=True)) == ["contoso", "fabrikam"]
     contoso = Tenant.objects.get(slug="contoso")
-    assert contoso.point_base_url == "http://127.0.0.1:8301/point/contoso"
+    assert contoso.api_url == "http://127.0.0.1:8301/point/contoso"
     assert contoso.get_client_secret().startswith("Ctso8Q~")
     megan = User.objects.get()
     assert megan.home_tenant == contoso
@@ -50,12 +50,12 @@ def test_it_follows_the_emulator_port_but_never_undoes_a_re_pointed_tenant(
     settings.EMULATOR_URL = "http://127.0.0.1:8401"
     seed()
     assert (
-        Tenant.objects.get(slug="contoso").point_base_url == "http://127.0.0.1:8401/point/contoso"
+        Tenant.objects.get(slug="contoso").api_url == "http://127.0.0.1:8401/point/contoso"
     )
     Tenant.objects.filter(slug="fabrikam").update(
-        point_base_url="https://fabrikam.syskit365demo.com"
+        api_url="https://fabrikam.syskit365demo.com"
     )
     seed()
     assert (
-        Tenant.objects.get(slug="fabrikam").point_base_url == "https://fabrikam.syskit365demo.com"
+        Tenant.objects.get(slug="fabrikam").api_url == "https://fabrikam.syskit365demo.com"
     )

@@ -223,7 +223,7 @@ def test_an_unreachable_point_is_retried_then_failed_with_a_clear_message(
     live_tenant_a: Tenant,
 ) -> None:
     settings.PROVISIONING_SEND_MAX_ATTEMPTS = 2
-    live_tenant_a.point_base_url = "http://127.0.0.1:9/point/contoso"  # nothing listens there
+    live_tenant_a.api_url = "http://127.0.0.1:9/point/contoso"  # nothing listens there
     live_tenant_a.save()
     request = submit(
         django_capture_on_commit_callbacks, catalogue["3"], requester_a, request_data("3")

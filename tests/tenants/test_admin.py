@@ -25,7 +25,7 @@ def form_data(tenant: Tenant, **changes: Any) -> dict[str, Any]:
         "client_id": str(tenant.client_id),
         "client_secret": "",
         "secret_expires_on": "2027-06-30",
-        "point_base_url": tenant.point_base_url,
+        "api_url": tenant.api_url,
         "point_app_id": str(tenant.point_app_id),
     }
     data.update(changes)
@@ -77,13 +77,13 @@ def test_bad_ids_and_urls_are_shown_next_to_their_fields_and_input_kept(
         form_data(
             tenant_a,
             entra_tenant_id="not-a-guid",
-            point_base_url="http://point.example/api",
+            api_url="http://point.example/api",
             client_secret="Typed8Q~secret",
         ),
     )
     assert response.status_code == 200
     errors = response.context["adminform"].form.errors
-    assert "entra_tenant_id" in errors and "point_base_url" in errors
+    assert "entra_tenant_id" in errors and "api_url" in errors
     page = response.content.decode()
     assert "not-a-guid" in page and "Typed8Q~secret" not in page
 
@@ -120,20 +120,20 @@ def test_an_admin_sees_their_tenant_but_cannot_move_its_connection(
     client = client_for(admin)
     page = client.get(f"/admin/tenants/tenant/{tenant_a.pk}/change/").content.decode()
     assert 'type="password"' not in page  # no secret field at all
-    assert 'name="point_base_url"' not in page and tenant_a.point_base_url in page  # read-only
+    assert 'name="api_url"' not in page and tenant_a.api_url in page  # read-only
     response = client.post(
         f"/admin/tenants/tenant/{tenant_a.pk}/change/",
         form_data(
             tenant_a,
             name="Contoso Ltd",
-            point_base_url="https://attacker.example",
+            api_url="https://attacker.example",
             client_secret="x",
         ),
     )
     assert response.status_code == 302
     tenant_a.refresh_from_db()
     assert tenant_a.name == "Contoso Ltd"
-    assert tenant_a.point_base_url == "http://127.0.0.1:9/point/contoso"
+    assert tenant_a.api_url == "http://127.0.0.1:9/point/contoso"
     assert tenant_a.get_client_secret() == CONTOSO_SECRET
     assert not AuditEvent.objects.filter(action=AuditAction.TENANT_CONNECTION_CHANGED).exists()
     # Another organisation's tenant is not there at all; nor may an admin add one.
@@ -145,10 +145,10 @@ def test_an_operator_moving_a_tenants_point_url_is_audited_and_drops_its_token(
     operator: User, live_tenant_a: Tenant
 ) -> None:
     tokens.get_token(live_tenant_a)
-    old = live_tenant_a.point_base_url
+    old = live_tenant_a.api_url
     response = client_for(operator).post(
         f"/admin/tenants/tenant/{live_tenant_a.pk}/change/",
-        form_data(live_tenant_a, point_base_url="https://point.contoso.example"),
+        form_data(live_tenant_a, api_url="https://point.contoso.example"),
     )
     assert response.status_code == 302
     event = AuditEvent.objects.get(action=AuditAction.TENANT_CONNECTION_CHANGED)
@@ -168,11 +168,11 @@ def test_re_pointing_a_tenant_re_reads_its_catalogue_and_says_so(
     ):
         response = client_for(operator).post(
             f"/admin/tenants/tenant/{tenant_a.pk}/change/",
-            form_data(tenant_a, point_base_url="https://contoso.syskit365demo.com/v1.0/"),
+            form_data(tenant_a, api_url="https://contoso.syskit365demo.com/v1.0/"),
             follow=True,
         )
     tenant_a.refresh_from_db()
     # The client adds /v1.0 itself: a URL pasted with it is kept without.
-    assert tenant_a.point_base_url == "https://contoso.syskit365demo.com"
+    assert tenant_a.api_url == "https://contoso.syskit365demo.com"
     enqueue.assert_called_once_with("provisioning.tasks.sync_catalogue", tenant_a.pk)
     assert "template catalogue is being read again" in response.content.decode()

@@ -123,7 +123,7 @@ def test_an_expired_secret_says_renew_it_with_the_date(
 def test_an_unreachable_point_url_is_reported(
     live_tenant_a: Tenant, django_capture_on_commit_callbacks: Any
 ) -> None:
-    live_tenant_a.point_base_url = "http://127.0.0.1:9/point/contoso"
+    live_tenant_a.api_url = "http://127.0.0.1:9/point/contoso"
     live_tenant_a.save()
     check = run_check(live_tenant_a, django_capture_on_commit_callbacks)
     assert check.token_ok

@@ -216,7 +216,7 @@ def test_an_answer_with_neither_a_usable_token_nor_an_error_is_entra_unavailable
     tenant_a: Tenant, app: _AnswersWith
 ) -> None:
     with pytest.raises(tokens.EntraUnavailable, match="cannot read|neither a token"):
-        tokens._request_token(tenant_a, app)
+        tokens._request_token(tenant_a, app, tenant_a.token_scope)
 
 
 # --- What people see -------------------------------------------------------------------------

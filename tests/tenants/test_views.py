@@ -103,7 +103,7 @@ def test_the_list_shows_each_tenants_latest_check_in_a_fixed_number_of_queries(
             slug=f"extra-{n}",
             entra_tenant_id=uuid.uuid4(),
             client_id=uuid.uuid4(),
-            point_base_url="https://point.example",
+            api_url="https://point.example",
             point_app_id=uuid.uuid4(),
         )
         ConnectionCheck.objects.create(tenant=more, status="done", ok=True, token_ok=True)

@@ -9,11 +9,16 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 
+# Where each upstream lives on the emulator, under its URL ({slug}: the tenant's).
+DEMO_PATHS = {"point": "/point/{slug}", "gt365": "/gt365/api", "graph": "/graph/v1.0"}
+
+
 def _seeded(url: str, slug: str) -> bool:
-    """Whether a Point URL is one this command set: the emulator on this machine."""
+    """Whether an upstream URL is one this command set: the emulator on this machine."""
     parts = urlsplit(url)
     local = parts.hostname in ("127.0.0.1", "localhost", "::1")
-    return parts.scheme == "http" and local and parts.path.rstrip("/") == f"/point/{slug}"
+    paths = {p.format(slug=slug) for p in DEMO_PATHS.values()}
+    return parts.scheme == "http" and local and parts.path.rstrip("/") in paths
 
 
 class Command(BaseCommand):
@@ -23,6 +28,7 @@ class Command(BaseCommand):
         call_command("setup_schedules", stdout=self.stdout)
         self._seed_tenants()
         self._seed_it_staff_reach()
+        self._seed_portal_templates()
         self.stdout.write("Demo data loaded.")
 
     def _seed_it_staff_reach(self) -> None:
@@ -76,13 +82,73 @@ class Command(BaseCommand):
             tenant.entra_tenant_id = data["id"]
             tenant.client_id = app["client_id"]
             tenant.point_app_id = data["point"]["api_app_id"]
-            demo_url = f"{settings.EMULATOR_URL.rstrip('/')}/point/{data['slug']}"
-            if not tenant.point_base_url or _seeded(tenant.point_base_url, data["slug"]):
+            if not tenant.pk:
+                tenant.provider = data.get("upstream", "point")
+            path = DEMO_PATHS.get(tenant.provider, DEMO_PATHS["point"]).format(slug=data["slug"])
+            demo_url = f"{settings.EMULATOR_URL.rstrip('/')}{path}"
+            if not tenant.api_url or _seeded(tenant.api_url, data["slug"]):
                 # Follows the emulator's port; an admin's re-pointing is left alone.
-                tenant.point_base_url = demo_url
+                tenant.api_url = demo_url
             if secret.get("expires"):
                 tenant.secret_expires_on = date.fromisoformat(str(secret["expires"])[:10])
             if not tenant.has_client_secret:
                 tenant.set_client_secret(secret["value"])
             tenant.save()
             self.stdout.write(f"Demo tenant {tenant.name} ready.")
+
+    def _seed_portal_templates(self) -> None:
+        """Templates for the demo tenants whose upstream has no catalogue (made once: an
+        admin's changes are left alone)."""
+        from django.conf import settings
+
+        from provisioning import services
+        from provisioning.models import Template
+        from tenants.models import Tenant
+
+        if not settings.DEMO_MODE:
+            return
+        definitions = {
+            "gt365": [
+                services.TemplateDefinition(
+                    name="Project group",
+                    workload="group",
+                    description="A Microsoft 365 group for a project, made by GT365.",
+                    naming_prefix="PRJ-",
+                    classifications=("General", "Confidential"),
+                ),
+                services.TemplateDefinition(
+                    name="Department team",
+                    workload="team",
+                    description="A private team for a department.",
+                    privacy="private",
+                    owners_min=2,
+                ),
+            ],
+            "graph": [
+                services.TemplateDefinition(
+                    name="Microsoft 365 group", workload="group", description="A plain group."
+                ),
+                services.TemplateDefinition(
+                    name="Project team",
+                    workload="team",
+                    description="A team for a project.",
+                    naming_prefix="PRJ-",
+                ),
+                services.TemplateDefinition(
+                    name="Communication site",
+                    workload="site",
+                    description="A SharePoint communication site.",
+                ),
+                services.TemplateDefinition(
+                    name="Viva Engage community",
+                    workload="community",
+                    description="A community for a topic.",
+                ),
+            ],
+        }
+        for tenant in Tenant.objects.filter(provider__in=definitions):
+            if Template.objects.filter(tenant=tenant).exists():
+                continue
+            for definition in definitions[tenant.provider]:
+                services.template_define(user=None, tenant=tenant, definition=definition)
+            self.stdout.write(f"Demo templates for {tenant.name} ready.")
