@@ -45,6 +45,12 @@ def _tenant(request: PortalRequest, slug: str) -> Tenant:
     return tenant_selectors.tenant_get_for_user(user=request.user, slug=slug)
 
 
+def _unsupported(request: PortalRequest, tenant: Tenant, what: str) -> HttpResponse:
+    """The page of something the tenant's upstream cannot do (GT365 lists nothing; Graph makes
+    no reports): said plainly, with what is there instead."""
+    return render(request, f"{TEMPLATES}/unsupported.html", {"tenant": tenant, "what": what})
+
+
 # --- The report panel (shared by the group, site permissions and user access pages) -----------
 
 
@@ -153,6 +159,8 @@ def groups(request: PortalRequest, slug: str) -> HttpResponse:
     """Groups, live from Point: type filter, search, "ownerless only", sorting, paging. Sorting
     and the ownerless filter work on the portal's side (selectors.READ_MAX)."""
     tenant = _tenant(request, slug)
+    if not tenant.capabilities.directory:
+        return _unsupported(request, tenant, "groups")
     form = GroupFilterForm(request.GET or {})
     data = form.cleaned_data if form.is_valid() else {}
     sort, ownerless = data.get("sort", ""), bool(data.get("ownerless"))
@@ -190,10 +198,14 @@ def groups(request: PortalRequest, slug: str) -> HttpResponse:
 def group(request: PortalRequest, slug: str, name: str) -> HttpResponse:
     """One group (GET /v1.0/groups/{name}) with its memberships snapshot."""
     tenant = _tenant(request, slug)
+    if not tenant.capabilities.directory:
+        return _unsupported(request, tenant, "groups")
     found, problem = selectors.group_get(tenant=tenant, name=name)
     context: dict[str, Any] = {"tenant": tenant, "group": found, "problem": problem, "name": name}
     if found is not None:
         context["type_label"] = selectors.GROUP_TYPE_LABELS.get(found.group_type, found.group_type)
+        if not tenant.capabilities.reports:
+            return render(request, f"{TEMPLATES}/group.html", context)
         context.update(
             _report_context(request, tenant, ReportKind.GROUP_MEMBERSHIPS, found.id, found.name)
         )
@@ -206,6 +218,8 @@ def group(request: PortalRequest, slug: str, name: str) -> HttpResponse:
 def sites(request: PortalRequest, slug: str) -> HttpResponse:
     """SharePoint sites, live from Point: search, sorting (on the portal's side), paging."""
     tenant = _tenant(request, slug)
+    if not tenant.capabilities.directory:
+        return _unsupported(request, tenant, "sites")
     form = SiteFilterForm(request.GET or {})
     data = form.cleaned_data if form.is_valid() else {}
     sort = data.get("sort", "")
@@ -228,6 +242,8 @@ def sites(request: PortalRequest, slug: str) -> HttpResponse:
 def site_permissions(request: PortalRequest, slug: str) -> HttpResponse:
     """The site permissions report of one site (?site=<url>) or of every site."""
     tenant = _tenant(request, slug)
+    if not tenant.capabilities.reports:
+        return _unsupported(request, tenant, "site permissions")
     form = SiteForm(request.GET or {})
     site = form.cleaned_data.get("site", "") if form.is_valid() else ""
     group_name = form.cleaned_data.get("group", "").strip() if form.is_valid() and site else ""
@@ -244,6 +260,8 @@ def site_permissions(request: PortalRequest, slug: str) -> HttpResponse:
 def user_access(request: PortalRequest, slug: str) -> HttpResponse:
     """ "What can this person reach?": the user access report of a UPN."""
     tenant = _tenant(request, slug)
+    if not tenant.capabilities.reports:
+        return _unsupported(request, tenant, "access reports")
     form = UserAccessForm(request.GET if "upn" in request.GET else None)
     context: dict[str, Any] = {"tenant": tenant, "upn_form": form}
     if form.is_bound and form.is_valid():
@@ -257,6 +275,8 @@ def user_access(request: PortalRequest, slug: str) -> HttpResponse:
 def report_refresh(request: PortalRequest, slug: str) -> HttpResponseBase:
     """Start a report (or join the one running) and show its progress."""
     tenant = _tenant(request, slug)
+    if not tenant.capabilities.reports:
+        raise Http404("reports")
     form = RefreshForm(request.POST)
     if not form.is_valid():
         errors = "; ".join(str(e) for errs in form.errors.values() for e in errs)
@@ -301,6 +321,8 @@ def report_refresh(request: PortalRequest, slug: str) -> HttpResponseBase:
 def report_progress(request: PortalRequest, slug: str, pk: int) -> HttpResponse:
     """The progress fragment; htmx polls it while the run runs (286 stops it when done)."""
     tenant = _tenant(request, slug)
+    if not tenant.capabilities.reports:
+        raise Http404("reports")
     run = selectors.run_get_for_tenant(tenant=tenant, pk=pk)
     if not run.is_running and is_htmx_partial(request):
         response = render(
@@ -319,6 +341,8 @@ def report_progress(request: PortalRequest, slug: str, pk: int) -> HttpResponse:
 def report_export(request: PortalRequest, slug: str, pk: int) -> StreamingHttpResponse:
     """A stored snapshot (with the page's filters) as CSV, streamed."""
     tenant = _tenant(request, slug)
+    if not tenant.capabilities.reports:
+        raise Http404("reports")
     run = selectors.run_get_for_tenant(tenant=tenant, pk=pk)
     if run.state != ReportRun.State.SUCCEEDED:
         raise Http404("This report has no stored result.")

@@ -41,14 +41,14 @@ class TenantAdmin(TenantScopedAdmin):
     tenant_field = "pk"
     admins_may_change = True
     form = TenantAdminForm
-    list_display = ["name", "slug", "is_active", "secret_expires_on", "last_check"]
+    list_display = ["name", "slug", "provider", "is_active", "secret_expires_on", "last_check"]
     list_filter = ["is_active", "provider"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
     readonly_fields = ["secret_status", "last_check", "webhooks", "created_at", "updated_at"]
     actions = ["test_connection", "turn_webhooks_on", "turn_webhooks_off"]
     fieldsets = [
-        (None, {"fields": ["name", "slug", "provider", "is_active"]}),
+        (None, {"fields": ["name", "slug", "is_active"]}),
         (
             "Entra ID app registration",
             {
@@ -61,7 +61,7 @@ class TenantAdmin(TenantScopedAdmin):
                 ],
             },
         ),
-        ("Point API", {"fields": ["api_url", "point_app_id"]}),
+        ("Upstream", {"fields": ["provider", "api_url", "point_app_id"]}),
         ("Status", {"fields": ["last_check", "webhooks", "created_at", "updated_at"]}),
     ]
 

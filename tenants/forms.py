@@ -6,9 +6,32 @@ from typing import Any
 
 from django import forms
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 
-from tenants.models import Tenant
+from tenants.models import DEFAULT_API_URLS, Provider, Tenant
+
+
+def clean_api_url(value: str, provider: str) -> str:
+    """An upstream URL as the clients want it: https (http only for the demo's emulator), no
+    trailing slash; Point's without /v1.0 (its client adds it), Graph's with its version."""
+    value = (value or "").strip() or DEFAULT_API_URLS.get(provider, "")
+    schemes = ["https", "http"] if settings.DEMO_MODE else ["https"]
+    URLValidator(
+        schemes=schemes, message="Enter a full URL, e.g. https://contoso.syskit365demo.com."
+    )(value)
+    value = value.rstrip("/")
+    if provider == Provider.POINT and value.lower().endswith("/v1.0"):
+        # The client adds the API version itself: /v1.0/v1.0/... would be a 404 everywhere.
+        value = value[: -len("/v1.0")]
+    return value
+
+
+def clean_point_app_id(provider: str, value: Any) -> None:
+    if provider == Provider.POINT and not value:
+        raise ValidationError(
+            "Point needs the Point API app ID (the token scope is <id>/.default)."
+        )
 
 
 class TenantAdminForm(forms.ModelForm):
@@ -37,16 +60,7 @@ class TenantAdminForm(forms.ModelForm):
         ]
 
     def clean_api_url(self) -> str:
-        value: str = self.cleaned_data["api_url"].strip()
-        schemes = ["https", "http"] if settings.DEMO_MODE else ["https"]
-        URLValidator(
-            schemes=schemes, message="Enter a full URL, e.g. https://contoso.syskit365demo.com."
-        )(value)
-        value = value.rstrip("/")
-        if value.lower().endswith("/v1.0"):
-            # The client adds the API version itself: /v1.0/v1.0/... would be a 404 everywhere.
-            value = value[: -len("/v1.0")]
-        return value
+        return clean_api_url(self.cleaned_data["api_url"], self.data.get("provider", ""))
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean() or {}
@@ -56,4 +70,35 @@ class TenantAdminForm(forms.ModelForm):
             and not (self.instance.pk and self.instance.has_client_secret)
         ):
             self.add_error("client_secret", "Enter the client secret: none is stored yet.")
+        try:
+            clean_point_app_id(str(cleaned.get("provider") or ""), cleaned.get("point_app_id"))
+        except ValidationError as error:
+            self.add_error("point_app_id", error)
+        return cleaned
+
+
+class UpstreamForm(forms.ModelForm):
+    """What a tenant provisions through, on the tenant page (its admins and operators)."""
+
+    class Meta:
+        model = Tenant
+        fields = ["provider", "api_url", "point_app_id"]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["api_url"].required = False
+        self.fields["api_url"].help_text = (
+            "Point: its web app's address. Leave empty for GT365 or Microsoft Graph to use "
+            "their public address."
+        )
+
+    def clean_api_url(self) -> str:
+        return clean_api_url(self.cleaned_data.get("api_url", ""), self.data.get("provider", ""))
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        try:
+            clean_point_app_id(str(cleaned.get("provider") or ""), cleaned.get("point_app_id"))
+        except ValidationError as error:
+            self.add_error("point_app_id", error)
         return cleaned

@@ -33,7 +33,7 @@ class Provider(models.TextChoices):
 
 
 # Where each upstream lives when the tenant does not say (Point has no public address).
-DEFAULT_API_URLS = {
+DEFAULT_API_URLS: dict[str, str] = {
     Provider.GT365: "https://gt365api.atwork-it.com/api",
     Provider.GRAPH: "https://graph.microsoft.com/v1.0",
 }

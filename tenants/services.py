@@ -58,7 +58,7 @@ def credentials_changed(*, tenant: Tenant, user: User | None = None) -> None:
 CONNECTION_FIELDS = {
     "entra_tenant_id": "Entra tenant ID",
     "client_id": "client ID",
-    "api_url": "Point API URL",
+    "api_url": "upstream API URL",
     "point_app_id": "Point API app ID",
     "provider": "upstream",
     "slug": "slug",
@@ -76,7 +76,8 @@ def tenant_settings_changed(
             AuditAction.TENANT_CREATED,
             user=user,
             tenant=tenant,
-            detail=f"Tenant {tenant.name} ({tenant.slug}) created; Point API URL {tenant.api_url}.",
+            detail=f"Tenant {tenant.name} ({tenant.slug}) created; {tenant.upstream_label} API URL "
+            f"{tenant.api_url}.",
         )
         return
     moved = [
@@ -92,6 +93,19 @@ def tenant_settings_changed(
         credentials_changed(tenant=tenant, user=user)
     if {"api_url", "point_app_id", "provider"} & set(changed):
         transaction.on_commit(lambda: signals.upstream_moved.send(sender=Tenant, tenant=tenant))
+
+
+@transaction.atomic
+def tenant_upstream_change(*, tenant: Tenant, before: Tenant, user: User | None = None) -> None:
+    """Save what the tenant now provisions through: audited, old tokens dropped, the catalogue
+    read again (or, without one, the synced templates no longer offered)."""
+    changed = [
+        f
+        for f in ("provider", "api_url", "point_app_id")
+        if getattr(before, f) != getattr(tenant, f)
+    ]
+    tenant.save(update_fields=[*changed, "updated_at"] if changed else ["updated_at"])
+    tenant_settings_changed(tenant=tenant, before=before, changed=changed, user=user)
 
 
 @transaction.atomic

@@ -12,9 +12,11 @@ from django.views.decorators.http import require_GET, require_POST
 from core.decorators import staff_required
 from core.htmx import is_htmx_partial
 from core.http import PortalRequest
+from core.roles import is_operator
 from tenants import selectors, services, webhooks
+from tenants.forms import UpstreamForm
 from tenants.models import Tenant
-from upstreams.contract import UpstreamError
+from upstreams.contract import UpstreamError, Workload
 
 
 @require_GET
@@ -26,10 +28,9 @@ def tenant_list(request: PortalRequest) -> HttpResponse:
     return render(request, "tenants/tenant_list.html", {"rows": rows})
 
 
-@require_GET
-@staff_required
-def tenant_detail(request: PortalRequest, slug: str) -> HttpResponse:
-    tenant = selectors.tenant_get_for_user(user=request.user, slug=slug)
+def _detail(
+    request: PortalRequest, tenant: Tenant, upstream_form: UpstreamForm | None, status: int = 200
+) -> HttpResponse:
     return render(
         request,
         "tenants/tenant_detail.html",
@@ -40,8 +41,37 @@ def tenant_detail(request: PortalRequest, slug: str) -> HttpResponse:
             "notices": list(tenant.notices.all()[:20]),
             "webhook": selectors.webhook_of(tenant),
             "may_administer": selectors.administers(request.user, tenant),
+            "upstream_form": upstream_form,
+            "workloads": list(Workload),
         },
+        status=status,
     )
+
+
+@require_GET
+@staff_required
+def tenant_detail(request: PortalRequest, slug: str) -> HttpResponse:
+    tenant = selectors.tenant_get_for_user(user=request.user, slug=slug)
+    form = UpstreamForm(instance=tenant) if is_operator(request.user) else None
+    return _detail(request, tenant, form)
+
+
+@require_POST
+@staff_required
+def tenant_upstream(request: PortalRequest, slug: str) -> HttpResponse:
+    """Choose what the tenant provisions through (operators, as in Django admin)."""
+    tenant = selectors.tenant_get_for_user(user=request.user, slug=slug)
+    if not is_operator(request.user):
+        raise PermissionDenied
+    before = Tenant.objects.get(pk=tenant.pk)
+    form = UpstreamForm(request.POST, instance=tenant)
+    if not form.is_valid():
+        return _detail(request, before, form, status=400)
+    services.tenant_upstream_change(
+        tenant=form.save(commit=False), before=before, user=request.user
+    )
+    messages.success(request, f"{tenant.name} now provisions through {tenant.upstream_label}.")
+    return redirect("tenants:detail", slug=tenant.slug)
 
 
 @require_POST

@@ -21,7 +21,12 @@ GROUPS_READ = (
 )
 GROUPS_CREATE = ("Group.ReadWrite.All", "Group.Create", "Directory.ReadWrite.All")
 GROUPS_WRITE = ("Group.ReadWrite.All", "Directory.ReadWrite.All")
-VALIDATE = ("Group.Read.All", "Group.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All")
+VALIDATE = (
+    "Group.Read.All",
+    "Group.ReadWrite.All",
+    "Directory.Read.All",
+    "Directory.ReadWrite.All",
+)
 TEAMS_CREATE = ("Team.Create", "Group.ReadWrite.All", "Directory.ReadWrite.All")
 TEAMS_READ = (*TEAMS_CREATE, "Group.Read.All", "Team.ReadBasic.All")
 SITES_READ = ("Sites.Read.All", "Sites.ReadWrite.All", "Sites.FullControl.All")

@@ -358,7 +358,14 @@ def _look(item: ProvisioningRequest, provider: Upstream) -> _Looked:
         return (
             by_workspace if by_workspace.workspace_id or by_workspace.workspace_url else by_request
         )
-    by_workspace = _lookup_workspace(item, provider)
+    try:
+        by_workspace = _lookup_workspace(item, provider)
+    except NotSupported:
+        if provider.capabilities.duplicates_refused:
+            # Nothing can be looked up, but a second submit is refused as a duplicate: sending
+            # again is safe, and its refusal proves the first one arrived.
+            return _Looked(absent=True)
+        raise
     if by_workspace.workspace_url or by_workspace.workspace_id:
         return by_workspace
     return by_request
@@ -423,7 +430,7 @@ def _adopt_workspace(item: ProvisioningRequest, looked: _Looked) -> bool:
     named: dict[str, Any] = (
         {"final_name": looked.workspace_name[:300]} if looked.workspace_name else {}
     )
-    shown = looked.workspace_name or looked.workspace_url or looked.workspace_id
+    shown = looked.workspace_name or looked.workspace_url or looked.workspace_id or item.final_name
     return record_transition(
         item=item,
         to_state=State.COMPLETED,
@@ -434,6 +441,27 @@ def _adopt_workspace(item: ProvisioningRequest, looked: _Looked) -> bool:
         workspace_id=looked.workspace_id[:100],
         **named,
     )
+
+
+def _ours(item: ProvisioningRequest, error: AlreadyExists) -> bool:
+    """After an attempt of this round may have arrived, is what holds the name ours? Yes,
+    unless the upstream says it was made before the round began (someone else's)."""
+    made = error.existing.requested_at if error.existing is not None else None
+    return made is None or made >= round_started_at(item) - LOOKUP_CLOCK_SKEW
+
+
+def _adopt_existing(item: ProvisioningRequest, error: AlreadyExists) -> SendResult:
+    """Our own earlier attempt of this round holds the name: adopt it, by its id when named;
+    an upstream that creates at once and names nothing (GT365) made the workspace itself."""
+    label = item.tenant.upstream_label
+    existing = error.existing or RequestStatus(id=error.existing_id)
+    if not existing.id and existing.status == Status.COMPLETED:
+        _adopt_workspace(
+            item, _Looked(workspace_id=existing.workspace_id, workspace_url=existing.workspace_url)
+        )
+        return SendResult("adopted", existing.workspace_id)
+    _record_sent(item, existing, f"{label} already has this request: {error.message}")
+    return SendResult("adopted", existing.id)
 
 
 def _retry_delay(item: ProvisioningRequest, retry_after: float | None) -> timedelta:
@@ -615,17 +643,14 @@ def request_send(*, request_id: int) -> SendResult:
         logger.warning("Request %s: send outcome unknown", item.pk)
         return _confirming(item, error.message, maybe_sent=True)
     except AlreadyExists as error:
-        if item.maybe_sent:
-            # Our own earlier attempt of this round: adopt it, by its id when named.
-            adopted = RequestStatus(id=error.existing_id)
-            _record_sent(item, adopted, f"{label} already has this request: {error.message}")
-            return SendResult("adopted", error.existing_id)
+        if item.maybe_sent and _ours(item, error):
+            return _adopt_existing(item, error)
         message = f"{label} refused the request: {error.message}"
         return _fail(
             item,
             message,
             FailureKind.INVALID,
-            field_errors=form_errors({"display_name": [error.message]}),
+            field_errors=form_errors({error.field or "display_name": [error.message]}),
         )
     except Invalid as error:
         summary = f"{label} refused the request: " + "; ".join(

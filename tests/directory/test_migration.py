@@ -17,6 +17,7 @@ from django.utils import timezone
 BEFORE = [
     ("provisioning", "0002_submission_key_request_people"),
     ("portal", "0003_operator_role_upn_audit_role"),
+    ("tenants", "0004_known_people"),  # before the Point URL became the upstream URL
 ]
 
 

@@ -152,7 +152,7 @@ def test_an_operator_moving_a_tenants_point_url_is_audited_and_drops_its_token(
     )
     assert response.status_code == 302
     event = AuditEvent.objects.get(action=AuditAction.TENANT_CONNECTION_CHANGED)
-    assert event.detail == f"Point API URL: {old} -> https://point.contoso.example"
+    assert event.detail == f"upstream API URL: {old} -> https://point.contoso.example"
     assert event.user == operator and event.actor_role == "operator"
     assert not TenantToken.objects.exists()
 

@@ -196,8 +196,8 @@ def problem(data: Any, *, status: int, reason: str = "", text: str = "") -> Prob
             details=_details(_get(error, "details")),
         )
     wrapped = _get(data, "statusCode")
-    if isinstance(wrapped, int) and not isinstance(wrapped, bool):
-        status = wrapped  # the wrapped message's own status is the one that matters
+    if isinstance(wrapped, int) and not isinstance(wrapped, bool) and wrapped >= 400:
+        status = wrapped  # the wrapped message's own failure is the one that matters
     message = _text(error) or _text(
         _get(data, "message", "exceptionMessage", "detail", "title", "reasonPhrase")
     )
@@ -303,6 +303,11 @@ def failure(data: Any, *, status: int, text: str = "") -> Problem | None:
             success = _get(data, "isSuccessStatusCode")
             if success is False or str(success).lower() == "false" or (code or 0) >= 400:
                 return problem(data, status=code if code and code >= 400 else 400)
+            return None
+        # {"Message": "No visibility ..."} with a 2xx: a sentence in an object, no group.
+        said = _text(_get(data, "message"))
+        if said and not _get(data, "id") and _looks_like_error(said):
+            return problem(data, status=400)
         return None
     sentence = data if isinstance(data, str) else text
     if sentence and not _GUID.fullmatch(sentence.strip()) and _looks_like_error(sentence):
