@@ -310,6 +310,9 @@ GRAPH_API_URL = env_str(
     if EMULATOR_URL
     else "https://graph.microsoft.com/v1.0",
 )
+# The people picker and owner checks ask Graph /users where the tenant's app holds
+# User.Read.All, and fall back to the people the portal has seen where it does not.
+PEOPLE_FROM_GRAPH = env_bool("PEOPLE_FROM_GRAPH", default=True)
 # An upstream's Retry-After is honoured up to this many seconds (a larger one is capped, so a
 # bad header can neither park a request for hours nor overflow a date).
 RETRY_AFTER_MAX = env_int("RETRY_AFTER_MAX", 900, minimum=1)

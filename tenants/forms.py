@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from django import forms
@@ -102,3 +103,69 @@ class UpstreamForm(forms.ModelForm):
         except ValidationError as error:
             self.add_error("point_app_id", error)
         return cleaned
+
+
+CREDENTIAL_KEY = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,63}$")
+CREDENTIAL_PAIRS = 4
+
+
+class JobCredentialsForm(forms.Form):
+    """Key/value credentials for one provisioning job. The values are write-only."""
+
+    service_principal_id = forms.CharField(max_length=100, widget=forms.HiddenInput)
+    app_name = forms.CharField(max_length=256, required=False, widget=forms.HiddenInput)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        for n in range(1, CREDENTIAL_PAIRS + 1):
+            self.fields[f"key_{n}"] = forms.CharField(
+                label=f"Key {n}",
+                required=False,
+                max_length=64,
+                help_text='E.g. "BaseAddress" or "SecretToken", as the application documents.'
+                if n == 1
+                else "",
+            )
+            self.fields[f"value_{n}"] = forms.CharField(
+                label=f"Value {n}",
+                required=False,
+                max_length=4096,
+                strip=False,
+                widget=forms.PasswordInput(
+                    render_value=False, attrs={"autocomplete": "new-password"}
+                ),
+            )
+
+    def pairs(self) -> list[tuple[forms.BoundField, forms.BoundField]]:
+        return [(self[f"key_{n}"], self[f"value_{n}"]) for n in range(1, CREDENTIAL_PAIRS + 1)]
+
+    def clean_service_principal_id(self) -> str:
+        value = str(self.cleaned_data["service_principal_id"]).strip()
+        if not re.fullmatch(r"[0-9A-Za-z-]{1,100}", value):
+            raise ValidationError("Not an enterprise application id.")
+        return value
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        credentials: dict[str, str] = {}
+        for n in range(1, CREDENTIAL_PAIRS + 1):
+            key = str(data.get(f"key_{n}") or "").strip()
+            value = str(data.get(f"value_{n}") or "")
+            if not key and not value:
+                continue
+            if not key:
+                self.add_error(f"key_{n}", "Name the key of this value.")
+            elif not CREDENTIAL_KEY.match(key):
+                self.add_error(
+                    f"key_{n}", "Letters, digits, _ - and . only, starting with a letter."
+                )
+            elif key in credentials:
+                self.add_error(f"key_{n}", "This key is given twice.")
+            elif not value.strip():
+                self.add_error(f"value_{n}", "Enter the value for this key.")
+            else:
+                credentials[key] = value
+        if not credentials and not self.errors:
+            self.add_error("key_1", "Enter at least one key and its value.")
+        data["credentials"] = credentials
+        return data

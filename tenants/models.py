@@ -273,7 +273,8 @@ class WebhookSubscription(models.Model):
 class KnownPerson(models.Model):
     """Someone the portal has seen in a tenant: in a directory report (members, owners,
     permissions) or signed in. Feeds the people picker and the owner/member checks of the
-    request form; ``enabled`` is None where no source says (Point does not)."""
+    request form; ``enabled`` and ``licensed`` are None where no source says (Point does not;
+    Microsoft Graph's /users does)."""
 
     class Kind(models.TextChoices):
         USER = "user", "User"
@@ -284,6 +285,7 @@ class KnownPerson(models.Model):
     name = models.CharField(max_length=256, blank=True)
     kind = models.CharField(max_length=10, choices=Kind, default=Kind.USER)
     enabled = models.BooleanField(null=True, blank=True)
+    licensed = models.BooleanField(null=True, blank=True)
     seen_at = models.DateTimeField()
 
     class Meta:
@@ -293,3 +295,34 @@ class KnownPerson(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name or self.upn} ({self.get_kind_display()}, {self.tenant})"
+
+
+class JobCredentials(models.Model):
+    """Credentials an admin handed to an enterprise application's provisioning job (seed 003:
+    ``acquireAccessToken``). The values are held encrypted only until they are sent, then
+    erased: the portal never shows them, and keeps only their keys and the outcome."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Sending"
+        SENT = "sent", "Handed over"
+        FAILED = "failed", "Refused"
+
+    tenant = models.ForeignKey(Tenant, on_delete=models.CASCADE, related_name="job_credentials")
+    service_principal_id = models.CharField(max_length=100)
+    app_name = models.CharField(max_length=256, blank=True)
+    keys = models.JSONField(default=list, help_text="The credential keys (never the values).")
+    values_encrypted = models.TextField(blank=True, editable=False)
+    status = models.CharField(max_length=10, choices=Status, default=Status.PENDING)
+    error = models.TextField(blank=True, help_text="What went wrong, and what to do.")
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        verbose_name_plural = "job credentials"
+
+    def __str__(self) -> str:
+        return f"Credentials for {self.app_name or self.service_principal_id} ({self.status})"

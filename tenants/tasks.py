@@ -31,3 +31,10 @@ def resync_webhooks(tenant_id: int) -> bool:
     except webhooks.WebhookSetupError:
         return False  # kept in last_error, shown on the tenant page
     return True
+
+
+def send_job_credentials(handover_id: int) -> None:
+    """Hand a provisioning job its credentials (enqueued by jobs.credentials_start)."""
+    from tenants import jobs
+
+    jobs.credentials_send(handover_id=handover_id)

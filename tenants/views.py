@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
@@ -13,10 +13,10 @@ from core.decorators import staff_required
 from core.htmx import is_htmx_partial
 from core.http import PortalRequest
 from core.roles import is_operator
-from tenants import selectors, services, webhooks
-from tenants.forms import UpstreamForm
-from tenants.models import Tenant
-from upstreams.contract import UpstreamError, Workload
+from tenants import jobs, selectors, services, webhooks
+from tenants.forms import JobCredentialsForm, UpstreamForm
+from tenants.models import JobCredentials, Tenant
+from upstreams.contract import SyncJob, UpstreamError, Workload
 
 
 @require_GET
@@ -190,3 +190,82 @@ def webhook_remove(request: PortalRequest, slug: str) -> HttpResponse:
     else:
         messages.success(request, outcome.message)
     return redirect("tenants:detail", slug=tenant.slug)
+
+
+# --- Provisioning-job credentials (seed 003) -------------------------------------------------------
+
+
+def _jobs_page(
+    request: PortalRequest,
+    tenant: Tenant,
+    form: JobCredentialsForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    search = str(request.GET.get("search", "")).strip()[:100]
+    found: list[SyncJob] = []
+    problem = ""
+    try:
+        found = jobs.jobs_list(tenant=tenant, search=search)
+    except UpstreamError as error:
+        problem = error.text
+    rows = []
+    for number, job in enumerate(found):
+        auto_id = f"job{number}_%s"
+        mine = (
+            form is not None and form.data.get("service_principal_id") == job.service_principal_id
+        )
+        initial = {"service_principal_id": job.service_principal_id, "app_name": job.app_name}
+        job_form = form if mine else JobCredentialsForm(initial=initial)
+        job_form.auto_id = auto_id
+        rows.append((job, job_form))
+    return render(
+        request,
+        "tenants/jobs.html",
+        {
+            "tenant": tenant,
+            "rows": rows,
+            "problem": problem,
+            "search": search,
+            "form": form,
+            "handovers": tenant.job_credentials.select_related("started_by")[:10],
+        },
+        status=status,
+    )
+
+
+@never_cache
+@require_GET
+@staff_required
+def provisioning_jobs(request: PortalRequest, slug: str) -> HttpResponse:
+    """The tenant's provisioning jobs, live from Microsoft Graph, and their credentials."""
+    return _jobs_page(request, _administered(request, slug))
+
+
+@require_POST
+@staff_required
+def job_credentials(request: PortalRequest, slug: str) -> HttpResponse:
+    tenant = _administered(request, slug)
+    form = JobCredentialsForm(request.POST)
+    if not form.is_valid():
+        return _jobs_page(request, tenant, form, status=400)
+    handover = jobs.credentials_start(
+        tenant=tenant,
+        user=request.user,
+        service_principal_id=form.cleaned_data["service_principal_id"],
+        app_name=form.cleaned_data["app_name"],
+        credentials=form.cleaned_data["credentials"],
+    )
+    return redirect("tenants:job_credentials_result", slug=tenant.slug, pk=handover.pk)
+
+
+@never_cache
+@require_GET
+@staff_required
+def job_credentials_result(request: PortalRequest, slug: str, pk: int) -> HttpResponse:
+    """How a handover went; htmx polls the fragment while it is being sent."""
+    tenant = _administered(request, slug)
+    handover = get_object_or_404(JobCredentials, pk=pk, tenant=tenant)
+    name = (
+        "tenants/job_result.html#result" if is_htmx_partial(request) else "tenants/job_result.html"
+    )
+    return render(request, name, {"tenant": tenant, "handover": handover})

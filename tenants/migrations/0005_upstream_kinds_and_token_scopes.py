@@ -67,6 +67,11 @@ class Migration(migrations.Migration):
             name="scope",
             field=models.CharField(default="", max_length=200),
         ),
+        migrations.AddField(
+            model_name="knownperson",
+            name="licensed",
+            field=models.BooleanField(blank=True, null=True),
+        ),
         migrations.AddConstraint(
             model_name="tenanttoken",
             constraint=models.UniqueConstraint(

@@ -99,9 +99,7 @@ def test_permission_changes_apply_to_new_tokens_only(emulator: RunningEmulator) 
 
 def test_the_tenant_is_the_tokens_tid(emulator: RunningEmulator) -> None:
     contoso = Graph(emulator, CONTOSO).get("/users").json()["value"]
-    assert {u["userPrincipalName"].split("@")[-1] for u in contoso} == {
-        "contoso.onmicrosoft.com"
-    }
+    assert {u["userPrincipalName"].split("@")[-1] for u in contoso} == {"contoso.onmicrosoft.com"}
 
 
 # -- users -------------------------------------------------------------------------------------
@@ -200,7 +198,10 @@ def test_skip_is_not_supported_on_groups(graph: Graph) -> None:
             "groupTypes/any(c:c eq 'Unified')",
             {"All Company", "Marketing", "Sales Team", "Project Falcon"},
         ),
-        ("groupTypes/any(c:c eq 'Unified') and visibility eq 'Private'", {"Sales Team", "Project Falcon"}),
+        (
+            "groupTypes/any(c:c eq 'Unified') and visibility eq 'Private'",
+            {"Sales Team", "Project Falcon"},
+        ),
     ],
 )
 def test_groups_filter(graph: Graph, clause: str, names: set[str]) -> None:

@@ -72,14 +72,14 @@ def test_the_team_operation_is_also_found_by_slash_path(graph: Graph) -> None:
 
 
 def test_a_team_operation_progresses_with_time(graph: Graph) -> None:
-    graph.control("timing", team=0.8)
+    graph.control("timing", team=1.6)  # notStarted for 0.4 s, then inProgress
     gid = new_group_id(graph, "slowteam")
     location = graph.post("/teams", team_body(gid)).headers["Location"]
     assert follow(graph, location).json()["status"] == "notStarted"
     assert graph.get(f"/teams/{gid}").status_code == 404
-    time.sleep(0.3)
-    assert follow(graph, location).json()["status"] == "inProgress"
     time.sleep(0.6)
+    assert follow(graph, location).json()["status"] == "inProgress"
+    time.sleep(1.1)
     assert follow(graph, location).json()["status"] == "succeeded"
     assert graph.get(f"/teams/{gid}").status_code == 200
 

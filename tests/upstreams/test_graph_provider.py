@@ -137,7 +137,9 @@ def test_group_resolves_people_then_creates_the_group(
         f"GET /v1.0/users/{ALEX}",
         "POST /v1.0/groups",
     ]
-    assert query(scripted.sent[0])["$select"] == ["id,displayName,userPrincipalName,mail,accountEnabled,userType,assignedLicenses"]
+    assert query(scripted.sent[0])["$select"] == [
+        "id,displayName,userPrincipalName,mail,accountEnabled,userType,assignedLicenses"
+    ]
     body = scripted.sent[2].kwargs["json"]
     assert body["mailNickname"] == "falcon" and body["visibility"] == "Private"
     assert body["owners@odata.bind"] == [f"{ROOT}/users/u1"]
@@ -160,7 +162,9 @@ def test_an_unknown_upn_is_invalid_before_any_write(
     assert all(s.method == "GET" for s in scripted.sent)
 
 
-def test_no_owner_is_invalid_without_a_call(graph: GraphProvider, scripted: ScriptedSession) -> None:
+def test_no_owner_is_invalid_without_a_call(
+    graph: GraphProvider, scripted: ScriptedSession
+) -> None:
     with pytest.raises(Invalid) as raised:
         graph.submit(spec(owners=()))
     assert FIELD_OWNERS in raised.value.field_errors
@@ -282,7 +286,9 @@ def test_403_names_the_permission_and_where_to_consent(
     script(
         scripted,
         user(ADELE, "u1"),
-        error(403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."),
+        error(
+            403, "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+        ),
     )
     with pytest.raises(PermissionMissing) as raised:
         graph.submit(spec())
@@ -305,9 +311,7 @@ def test_401_twice_is_authentication_failed(
 def test_429_is_honoured_by_retry_after(
     graph: GraphProvider, scripted: ScriptedSession, waits: list[float]
 ) -> None:
-    throttled = answer(
-        429, {"error": {"code": "TooManyRequests"}}, headers={"Retry-After": "7"}
-    )
+    throttled = answer(429, {"error": {"code": "TooManyRequests"}}, headers={"Retry-After": "7"})
     script(scripted, throttled, user(ADELE, "u1"))
     assert graph.get_person(ADELE) is not None
     assert waits and waits[0] >= 7
@@ -485,6 +489,7 @@ def test_site_asks_beta_with_the_tenant_host(
     [
         error(404, "itemNotFound", "Not found"),
         error(400, "BadRequest", "Resource not found for the segment 'sites'."),
+        error(400, "BadRequest", "This API is not supported in this environment."),
     ],
 )
 def test_site_api_unavailable_is_not_supported(
@@ -526,7 +531,9 @@ def test_site_url_taken_is_already_exists(graph: GraphProvider, scripted: Script
     assert path(scripted.sent[-1]) == "GET /v1.0/sites/contoso.sharepoint.com:/sites/falcon"
 
 
-@pytest.mark.parametrize(("word", "status"), [("succeeded", Status.COMPLETED), ("Running", Status.IN_PROGRESS)])
+@pytest.mark.parametrize(
+    ("word", "status"), [("succeeded", Status.COMPLETED), ("Running", Status.IN_PROGRESS)]
+)
 def test_site_status(
     graph: GraphProvider, scripted: ScriptedSession, word: str, status: Status
 ) -> None:
@@ -622,9 +629,7 @@ def test_find_workspace_group_and_team(graph: GraphProvider, scripted: ScriptedS
     assert found.created_at is not None
     script(scripted, answer(200, {"value": [group()]}), error(404, "NotFound", "No team"))
     assert graph.find_workspace(workload=Workload.TEAM, name="Falcon") is None
-    script(
-        scripted, answer(200, {"value": [group()]}), answer(200, {"webUrl": "https://teams/x"})
-    )
+    script(scripted, answer(200, {"value": [group()]}), answer(200, {"webUrl": "https://teams/x"}))
     team = graph.find_workspace(workload=Workload.TEAM, name="Falcon")
     assert team is not None and team.url == "https://teams/x"
 

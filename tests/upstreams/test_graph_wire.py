@@ -222,7 +222,12 @@ def test_error_envelope_details_to_neutral_fields() -> None:
 
 
 def test_error_without_details_names_the_property_in_the_message() -> None:
-    data = {"error": {"code": "request_BadRequest", "message": "Invalid value for property 'mailNickname'."}}
+    data = {
+        "error": {
+            "code": "request_BadRequest",
+            "message": "Invalid value for property 'mailNickname'.",
+        }
+    }
     assert wire.field_errors(data, status=400) == {FIELD_DESIRED_URL: [data["error"]["message"]]}
     assert wire.field_errors({"error": {"message": "Nope"}}, status=400) == {"": ["Nope"]}
     assert wire.field_errors(None, status=400, reason="Bad Request") == {"": ["400 Bad Request"]}

@@ -456,6 +456,10 @@ class GraphProvider:
             raise NotSupported(self._no_site_api(), status=404) from None
         except NotSupported as error:
             raise NotSupported(self._no_site_api(), status=error.status) from None
+        except Invalid as error:
+            if not wire.says_unsupported(error.message):
+                raise
+            raise NotSupported(self._no_site_api(), status=error.status) from None
         except Conflict as error:
             raise AlreadyExists(
                 f"A site already has the address https://{host}/sites/{path} ({error.message}).",

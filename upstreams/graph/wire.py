@@ -529,9 +529,12 @@ def name_taken(data: Any) -> bool:
 
 
 def api_unavailable(data: Any) -> bool:
-    """A 400 of beta POST /sites meaning the API is not there (not a refusal of the input)."""
-    message = _norm(problem(data).message)
-    return any(
-        words in message
-        for words in ("resource not found for the segment", "not supported", "unsupported")
-    )
+    """A 400 meaning the endpoint is not there at all (Graph's OData router), not a refusal of
+    the input: "Resource not found for the segment 'sites'"."""
+    return "resource not found for the segment" in _norm(problem(data).message)
+
+
+def says_unsupported(text: str) -> bool:
+    """Words of a refusal that mean "not offered here" (beta POST /sites, reference §3.3)."""
+    text = _norm(text)
+    return any(words in text for words in ("not supported", "unsupported", "not available"))

@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
 from tenants import crypto, tokens
-from tenants.models import Tenant, TenantToken, WebhookSubscription
+from tenants.models import JobCredentials, Tenant, TenantToken, WebhookSubscription
 
 
 class Command(BaseCommand):
@@ -49,7 +49,7 @@ class Command(BaseCommand):
                     row.delete()  # a cached token is disposable: a new one is fetched on demand
                     dropped += 1
                     continue
-                row.fingerprint = tokens.credential_fingerprint(row.tenant)
+                row.fingerprint = tokens.credential_fingerprint(row.tenant, row.scope or None)
                 row.save(update_fields=["token_encrypted", "fingerprint"])
                 token_count += 1
             keys = keys_dropped = 0
@@ -63,6 +63,14 @@ class Command(BaseCommand):
                     sub.signing_key_encrypted = ""
                     keys_dropped += 1
                 sub.save(update_fields=["signing_key_encrypted"])
+            pending = JobCredentials.objects.select_for_update().exclude(values_encrypted="")
+            for handover in pending:
+                try:
+                    handover.values_encrypted = crypto.rotate(handover.values_encrypted)
+                except crypto.SecretUnavailable:
+                    # Not sendable any more: the send task says so and asks for them again.
+                    handover.values_encrypted = ""
+                handover.save(update_fields=["values_encrypted"])
         tokens.forget()
         self.stdout.write(
             f"Re-encrypted {len(tenants)} tenant secret(s), {token_count} stored token(s) and "
