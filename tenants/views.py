@@ -211,11 +211,10 @@ def _jobs_page(
     rows = []
     for number, job in enumerate(found):
         auto_id = f"job{number}_%s"
-        mine = (
-            form is not None and form.data.get("service_principal_id") == job.service_principal_id
-        )
         initial = {"service_principal_id": job.service_principal_id, "app_name": job.app_name}
-        job_form = form if mine else JobCredentialsForm(initial=initial)
+        job_form = JobCredentialsForm(initial=initial)
+        if form is not None and form.data.get("service_principal_id") == job.service_principal_id:
+            job_form = form  # the one sent, with its errors
         job_form.auto_id = auto_id
         rows.append((job, job_form))
     return render(

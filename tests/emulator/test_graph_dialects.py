@@ -14,10 +14,11 @@ from tests.emulator.test_graph_support import (
     Graph,
     all_pages,
     bind,
+    community_body,
     error_code,
+    team_body,
     user_id,
 )
-from tests.emulator.test_graph_provisioning import community_body, team_body
 
 
 @pytest.fixture

@@ -10,9 +10,15 @@ import pytest
 import requests
 
 from emulator.server import RunningEmulator
-from tests.emulator.test_graph_support import CONTOSO, LITWARE, Graph, bind, error_code, user_id
-
-TEMPLATE = "https://graph.microsoft.com/v1.0/teamsTemplates('standard')"
+from tests.emulator.test_graph_support import (
+    CONTOSO,
+    LITWARE,
+    Graph,
+    community_body,
+    error_code,
+    team_body,
+    user_id,
+)
 
 
 @pytest.fixture
@@ -20,13 +26,6 @@ def graph(emulator: RunningEmulator) -> Graph:
     graph = Graph(emulator)
     graph.control("timing", seconds=0)
     return graph
-
-
-def team_body(group_id: str) -> dict[str, str]:
-    return {
-        "template@odata.bind": TEMPLATE,
-        "group@odata.bind": f"https://graph.microsoft.com/v1.0/groups('{group_id}')",
-    }
 
 
 def new_group_id(graph: Graph, nickname: str, owners: int = 1) -> str:
@@ -261,15 +260,6 @@ def test_creating_sites_is_beta_only_and_needs_sites_create(emulator: RunningEmu
 
 
 # -- communities -----------------------------------------------------------------------------------
-
-
-def community_body(name: str = "Makers", owners: int = 1) -> dict[str, Any]:
-    return {
-        "displayName": name,
-        "description": "People who make things",
-        "privacy": "public",
-        "owners@odata.bind": [bind(user_id(LITWARE, i)) for i in range(owners)],
-    }
 
 
 def test_a_community_is_created_through_its_operation_with_its_group(graph: Graph) -> None:

@@ -40,6 +40,25 @@ def bind(user: str) -> str:
     return f"https://graph.microsoft.com/v1.0/users/{user}"
 
 
+TEMPLATE = "https://graph.microsoft.com/v1.0/teamsTemplates('standard')"
+
+
+def team_body(group_id: str) -> dict[str, str]:
+    return {
+        "template@odata.bind": TEMPLATE,
+        "group@odata.bind": f"https://graph.microsoft.com/v1.0/groups('{group_id}')",
+    }
+
+
+def community_body(name: str = "Makers", owners: int = 1) -> dict[str, Any]:
+    return {
+        "displayName": name,
+        "description": "People who make things",
+        "privacy": "public",
+        "owners@odata.bind": [bind(user_id(LITWARE, i)) for i in range(owners)],
+    }
+
+
 class Graph:
     """A thin client for the emulated Graph, as one tenant's app."""
 
