@@ -8,8 +8,9 @@ from dataclasses import dataclass
 from provisioning import naming
 from provisioning.models import Template, Workload
 from tenants import upstream
-from upstreams.contract import AuthenticationFailed, Upstream, UpstreamError
+from upstreams.contract import AuthenticationFailed, NotSupported, Upstream, UpstreamError
 from upstreams.contract import Workload as ContractWorkload
+from upstreams.contract import WorkspaceSpec as ContractWorkspaceSpec
 
 logger = logging.getLogger(__name__)
 
@@ -17,6 +18,7 @@ FREE = "free"
 TAKEN = "taken"
 MAYBE = "maybe"  # the naming rule is not published: a workspace holds the typed name
 UNKNOWN = "unknown"
+REFUSED = "taken"  # the tenant's naming policy refuses the name (shown like a taken one)
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,14 @@ def check(template: Template, display_name: str, desired_url: str = "") -> Avail
             url_slug=(names.url_slug or "") if site else "",
         )
         taken = found is not None
+    except NotSupported:
+        label = template.tenant.upstream_label
+        return Availability(
+            UNKNOWN,
+            checked,
+            f"{label} cannot look names up. It refuses an alias that is taken when the request "
+            "is sent, and the request page then says so.",
+        )
     except UpstreamError as error:
         logger.info("Availability check for template %s: %s", template.pk, type(error).__name__)
         return Availability(
@@ -61,7 +71,38 @@ def check(template: Template, display_name: str, desired_url: str = "") -> Avail
         )
     if taken:
         return Availability(TAKEN, checked, f"“{checked}” is already taken. Choose another name.")
+    refused = _naming_policy(template, provider, names.display_name, names.url_slug or "")
+    if refused is not None:
+        return refused
     return Availability(FREE, checked, f"“{checked}” is available.")
+
+
+def _naming_policy(
+    template: Template, provider: Upstream, display_name: str, alias: str
+) -> Availability | None:
+    """The tenant's naming policy on the final name and alias (Microsoft Graph's
+    validateProperties), where the upstream checks one: what it refuses, or None."""
+    if not provider.capabilities.name_check:
+        return None
+    spec = ContractWorkspaceSpec(
+        template_id=template.upstream_id,
+        workload=ContractWorkload(template.workload),
+        display_name=display_name,
+        desired_url=alias,
+    )
+    try:
+        verdict = provider.check_name(spec)
+    except UpstreamError as error:
+        logger.info("Naming policy check for template %s: %s", template.pk, type(error).__name__)
+        return None  # the upstream checks again when the request is sent
+    if verdict.ok:
+        return None
+    problems = " ".join(m for messages in verdict.problems.values() for m in messages)
+    return Availability(
+        REFUSED,
+        display_name,
+        f"The organisation's naming policy refuses “{display_name}”: {problems}",
+    )
 
 
 def _check_unpublished(template: Template, provider: Upstream, typed: str) -> Availability:

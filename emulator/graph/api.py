@@ -85,7 +85,8 @@ class Ctx:
 
 
 GraphHandler = Callable[[Ctx], Response]
-ADVANCERS: list[Callable[[Ctx], None]] = []  # settle due async operations before each call
+# Settle due async operations before each call; each says whether it changed anything.
+ADVANCERS: list[Callable[[Ctx], bool]] = []
 
 
 def graph_route(
@@ -118,11 +119,14 @@ def _wrap(handler: GraphHandler, roles: tuple[str, ...], version: str) -> Callab
                     version,
                     state.now(),
                 )
-                for advance in ADVANCERS:
-                    advance(ctx)
-                response = handler(ctx)
-                state.save()
-                return response
+                changed = [advance(ctx) for advance in ADVANCERS]
+                try:
+                    return handler(ctx)
+                finally:
+                    # Refused writes still add to the ledger; reads change nothing unless an
+                    # operation settled, so they spare the state file.
+                    if req.method != "GET" or any(changed):
+                        state.save()
         except GraphError as exc:
             return dialect.error(req, exc.status, exc.code, exc.message, exc.details, exc.headers)
 

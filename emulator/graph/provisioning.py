@@ -61,17 +61,20 @@ def _operation(ctx: Ctx, op_id: str, kind: str) -> dict[str, Any]:
     return op
 
 
-def settle(tenant: dict[str, Any], gstore: dict[str, Any], now: float) -> None:
-    """Finish every operation that is due (caller holds the lock)."""
+def settle(tenant: dict[str, Any], gstore: dict[str, Any], now: float) -> bool:
+    """Finish every operation that is due (caller holds the lock); True if any was."""
+    changed = False
     for op in gstore["operations"].values():
         if op["outcome"] is None and now >= op["due"]:
             op["settled"] = now
+            changed = True
             if op["fail"]:
                 op["outcome"] = "failed"
                 store.record(gstore, now, op["kind"], id=None, operation=op["id"], outcome="failed")
                 continue
             op["outcome"] = "succeeded"
             _FINISH[op["kind"]](tenant, gstore, op, now)
+    return changed
 
 
 def _finish_team(
@@ -150,8 +153,8 @@ def _finish_community(
 _FINISH = {"team": _finish_team, "site": _finish_site, "community": _finish_community}
 
 
-def _advance(ctx: Ctx) -> None:
-    settle(ctx.tenant, ctx.store, ctx.now)
+def _advance(ctx: Ctx) -> bool:
+    return settle(ctx.tenant, ctx.store, ctx.now)
 
 
 api.ADVANCERS.append(_advance)
@@ -161,8 +164,8 @@ def tick(state: EmulatorState) -> None:
     with state.lock:
         for slug, gstore in list(state.data.get("graph", {}).items()):
             tenant = state.tenant(slug)
-            if tenant is not None:
-                settle(tenant, gstore, state.now())
+            if tenant is not None and settle(tenant, gstore, state.now()):
+                state.save()
 
 
 # -- teams ---------------------------------------------------------------------------------
