@@ -135,6 +135,7 @@ def emulator(settings: Settings) -> Iterator[RunningEmulator]:
     running = start_background(log_requests=False)
     settings.DEMO_MODE = True
     settings.EMULATOR_URL = running.url
+    settings.GRAPH_API_URL = f"{running.url}/graph/v1.0"
     # As portal/settings.py does for the demo emulator: sign-in forms redirect to it.
     settings.SECURE_CSP = {
         **settings.SECURE_CSP,
@@ -152,6 +153,24 @@ def live_tenant_a(tenant_a: Tenant, emulator: RunningEmulator) -> Tenant:
     tenant_a.api_url = f"{emulator.url}/point/contoso"
     tenant_a.save()
     return tenant_a
+
+
+@pytest.fixture
+def live_graph_tenant(emulator: RunningEmulator) -> Tenant:
+    """Litware, provisioning straight through the emulator's Microsoft Graph."""
+    tenant = make_tenant("litware", f"{emulator.url}/graph/v1.0")
+    tenant.provider = "graph"
+    tenant.save()
+    return tenant
+
+
+@pytest.fixture
+def live_gt365_tenant(emulator: RunningEmulator) -> Tenant:
+    """Tailspin Toys, provisioning through the emulator's GT365."""
+    tenant = make_tenant("tailspin", f"{emulator.url}/gt365/api")
+    tenant.provider = "gt365"
+    tenant.save()
+    return tenant
 
 
 @pytest.fixture

@@ -70,6 +70,49 @@ def contoso_check(w: World) -> dict[str, Any]:
     return {"slug": w.tenant_a.slug, "pk": ConnectionCheck.objects.create(tenant=w.tenant_a).pk}
 
 
+def on_graph(w: World) -> dict[str, Any]:
+    """Contoso provisioning through Microsoft Graph: its admins define its templates."""
+    w.tenant_a.provider = "graph"
+    w.tenant_a.save(update_fields=["provider"])
+    return {}
+
+
+def graph_template(w: World) -> dict[str, Any]:
+    from provisioning import services
+
+    on_graph(w)
+    definition = services.TemplateDefinition(name="Project group", workload="group")
+    template = services.template_define(user=None, tenant=w.tenant_a, definition=definition)
+    return {"pk": template.pk}
+
+
+def template_definition(w: World) -> dict[str, Any]:
+    return {"name": "Project group", "workload": "group", "privacy": "requester", "owners_min": 1}
+
+
+def same_upstream(w: World) -> dict[str, Any]:
+    t = w.tenant_a
+    return {"provider": t.provider, "api_url": t.api_url, "point_app_id": str(t.point_app_id)}
+
+
+def job_credentials(w: World) -> dict[str, Any]:
+    return {
+        "service_principal_id": "sp-1",
+        "app_name": "Slack",
+        "key_1": "SecretToken",
+        "value_1": "s3cret",
+    }
+
+
+def contoso_handover(w: World) -> dict[str, Any]:
+    from tenants.models import JobCredentials
+
+    handover = JobCredentials.objects.create(
+        tenant=w.tenant_a, service_principal_id="sp-1", keys=["SecretToken"]
+    )
+    return {"slug": w.tenant_a.slug, "pk": handover.pk}
+
+
 def contoso_group(w: World) -> dict[str, Any]:
     return {"slug": w.tenant_a.slug, "name": "All Company"}
 
@@ -216,6 +259,21 @@ MATRIX: list[Row] = [
     Row("tenants:webhooks_off", "POST", (302, 403, 403, 403, 404, 302, 404, 302), kwargs=contoso),
     Row("tenants:webhook_registrations", "GET", (302, 403, 403, 200, 404, 200, 404, 200), kwargs=contoso),
     Row("tenants:webhook_remove", "POST", (302, 403, 403, 403, 404, 302, 404, 302), kwargs=contoso),
+    # The upstream is an operator's choice (as in Django admin); provisioning jobs are the admins'.
+    Row("tenants:upstream", "POST", (302, 403, 403, 403, 404, 403, 404, 302), kwargs=contoso, data=same_upstream),
+    Row("tenants:jobs", "GET", (302, 403, 403, 403, 404, 200, 404, 200), kwargs=contoso),
+    Row("tenants:job_credentials", "POST", (302, 403, 403, 403, 404, 302, 404, 302), kwargs=contoso,
+        data=job_credentials),
+    Row("tenants:job_credentials_result", "GET", (302, 403, 403, 403, 404, 200, 404, 200), kwargs=contoso_handover),
+    Row("tenants:job_credentials_result", "GET", (401, 403, 403, 403, 404, 200, 404, 200), kwargs=contoso_handover,
+        htmx=True),
+    # Templates the portal defines: the admins of a tenant without a catalogue (on the header's tenant).
+    Row("provisioning:template_new", "GET", (302, 403, 403, 403, 403, 200, 404, 200), kwargs=on_graph),
+    Row("provisioning:template_new", "POST", (302, 403, 403, 403, 403, 302, 404, 302), kwargs=on_graph,
+        data=template_definition),
+    Row("provisioning:template_edit", "GET", (302, 403, 403, 403, 403, 200, 404, 200), kwargs=graph_template),
+    Row("provisioning:template_new", "GET", (302, 403, 403, 403, 403, 404, 404, 404),
+        note="Contoso on Point: its templates come from Point's catalogue"),
     Row("webhook_receive", "POST", (401, 401, 401, 401, 401, 401, 401, 401), kwargs=contoso_hooks,
         note="public by design: no session; the signature (missing here) decides"),
     Row("webhook_receive", "GET", (405, 405, 405, 405, 405, 405, 405, 405), kwargs=contoso_hooks),

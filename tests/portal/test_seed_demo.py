@@ -49,13 +49,7 @@ def test_it_follows_the_emulator_port_but_never_undoes_a_re_pointed_tenant(
     seed()
     settings.EMULATOR_URL = "http://127.0.0.1:8401"
     seed()
-    assert (
-        Tenant.objects.get(slug="contoso").api_url == "http://127.0.0.1:8401/point/contoso"
-    )
-    Tenant.objects.filter(slug="fabrikam").update(
-        api_url="https://fabrikam.syskit365demo.com"
-    )
+    assert Tenant.objects.get(slug="contoso").api_url == "http://127.0.0.1:8401/point/contoso"
+    Tenant.objects.filter(slug="fabrikam").update(api_url="https://fabrikam.syskit365demo.com")
     seed()
-    assert (
-        Tenant.objects.get(slug="fabrikam").api_url == "https://fabrikam.syskit365demo.com"
-    )
+    assert Tenant.objects.get(slug="fabrikam").api_url == "https://fabrikam.syskit365demo.com"

@@ -8,7 +8,6 @@ from urllib.parse import urlsplit
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
-
 # Where each upstream lives on the emulator, under its URL ({slug}: the tenant's).
 DEMO_PATHS = {"point": "/point/{slug}", "gt365": "/gt365/api", "graph": "/graph/v1.0"}
 
