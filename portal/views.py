@@ -12,6 +12,7 @@ from core.http import PortalRequest
 from core.roles import is_staff
 from portal.health import collect_warnings, run_checks
 from provisioning import selectors as provisioning_selectors
+from tenants.models import Tenant
 
 # The kinds of workspace on the home page: each card leads to its templates in the catalogue.
 HOME_KINDS = [
@@ -42,6 +43,14 @@ HOME_KINDS = [
 ]
 
 
+def _kinds(tenant: Tenant | None) -> list[tuple[str, str, str, str]]:
+    """What the tenant's upstream makes (GT365: groups and teams only)."""
+    if tenant is None:
+        return HOME_KINDS
+    makes = tenant.capabilities.workloads
+    return [kind for kind in HOME_KINDS if kind[0] in makes]
+
+
 @require_GET
 @role_required()
 def home(request: PortalRequest) -> HttpResponse:
@@ -54,7 +63,7 @@ def home(request: PortalRequest) -> HttpResponse:
     return render(
         request,
         "portal/home.html",
-        {"kinds": HOME_KINDS, "queues": queues, "tenant": request.tenant},
+        {"kinds": _kinds(request.tenant), "queues": queues, "tenant": request.tenant},
     )
 
 

@@ -101,7 +101,8 @@ def _naming_policy(
     return Availability(
         REFUSED,
         display_name,
-        f"The organisation's naming policy refuses “{display_name}”: {problems}",
+        f"{template.tenant.upstream_label} refuses “{display_name}” (the organisation's naming "
+        f"policy, or a name in use): {problems}",
     )
 
 

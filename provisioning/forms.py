@@ -556,7 +556,9 @@ class TemplateDefinitionForm(forms.Form):
     @classmethod
     def initial_from(cls, template: Template) -> dict[str, Any]:
         rules = template.template_rules
-        classification = next((m for m in rules.metadata if m.name == "classification"), None)
+        classification = next(
+            (m for m in rules.metadata if m.name.casefold() == "classification"), None
+        )
         return {
             "name": template.name,
             "workload": template.workload,

@@ -9,16 +9,16 @@ from django.conf import settings
 from django.db import models
 
 from provisioning.states import FINAL_STATES, IN_FLIGHT_STATES, State
-from upstreams.contract import TemplateRules
+from upstreams.contract import WORKLOAD_LABELS, TemplateRules
 
 
 class Workload(models.TextChoices):
     """The kinds of workspace; values are upstreams.contract.Workload's."""
 
-    TEAM = "team", "Team"
-    GROUP = "group", "Microsoft 365 group"
-    SITE = "site", "SharePoint site"
-    COMMUNITY = "community", "Viva Engage community"
+    TEAM = "team", WORKLOAD_LABELS["team"]
+    GROUP = "group", WORKLOAD_LABELS["group"]
+    SITE = "site", WORKLOAD_LABELS["site"]
+    COMMUNITY = "community", WORKLOAD_LABELS["community"]
 
 
 class FailureKind(models.TextChoices):

@@ -190,7 +190,13 @@ class ConnectionCheck(models.Model):
             return "Connected: every permission granted"
         if not self.token_ok:
             return "No token"
-        missing = [p["permission"] for p in self.probes if p.get("outcome") == "missing"]
+        # The tenant's own upstream comes first; Graph's extras (people, jobs) are optional.
+        own = self.probes[0].get("upstream", "") if self.probes else ""
+        missing = [
+            p["permission"]
+            for p in self.probes
+            if p.get("outcome") == "missing" and p.get("upstream", "") == own
+        ]
         if missing:
             return "Missing " + ", ".join(missing)
         return "Errors"

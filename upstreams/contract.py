@@ -198,6 +198,19 @@ class Workload(enum.StrEnum):
     SITE = "site"
     COMMUNITY = "community"
 
+    @property
+    def label(self) -> str:
+        """What people call it."""
+        return WORKLOAD_LABELS[self.value]
+
+
+WORKLOAD_LABELS = {
+    "team": "Team",
+    "group": "Microsoft 365 group",
+    "site": "SharePoint site",
+    "community": "Viva Engage community",
+}
+
 
 class Approval(enum.StrEnum):
     AUTOMATIC = "automatic"

@@ -181,7 +181,7 @@ class TemplateDefinition:
 
 
 # The metadata field a GT365 template offers for the group's classification (seed 001).
-CLASSIFICATION = "classification"
+CLASSIFICATION = "Classification"
 
 
 @transaction.atomic

@@ -219,7 +219,7 @@ def test_a_bearer_token_held_in_requests_frames_is_never_shown(
     settings.DEBUG = debug
     bearer = canary("bearer")
     token = tokens.AccessToken(bearer, timezone.now() + timedelta(hours=1))
-    monkeypatch.setattr(tokens, "get_token", lambda tenant, fresh=False: token)
+    monkeypatch.setattr(tokens, "get_token", lambda tenant, fresh=False, scope=None: token)
 
     def send(request: requests.PreparedRequest, **kwargs: Any) -> Any:
         raise UnexpectedFailure("the socket broke")

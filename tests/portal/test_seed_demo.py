@@ -24,7 +24,12 @@ def test_it_seeds_the_demo_tenants_people_and_schedules_once(settings: Settings)
     settings.EMULATOR_URL = "http://127.0.0.1:8301"
     seed()
     seed()
-    assert sorted(Tenant.objects.values_list("slug", flat=True)) == ["contoso", "fabrikam"]
+    assert sorted(Tenant.objects.values_list("slug", flat=True)) == [
+        "contoso",
+        "fabrikam",
+        "litware",
+        "tailspin",
+    ]
     contoso = Tenant.objects.get(slug="contoso")
     assert contoso.api_url == "http://127.0.0.1:8301/point/contoso"
     assert contoso.get_client_secret().startswith("Ctso8Q~")

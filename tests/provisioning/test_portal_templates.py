@@ -88,7 +88,7 @@ def test_a_gt365_template_offers_its_classifications_as_a_required_choice(
     )
     template = services.template_define(user=None, tenant=tenant_a, definition=definition)
     (field,) = template.template_rules.metadata
-    assert (field.name, field.kind, field.required) == ("classification", "dropdown", True)
+    assert (field.name, field.kind, field.required) == ("Classification", "dropdown", True)
     assert field.options == ("General", "Confidential")
 
 

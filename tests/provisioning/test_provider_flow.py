@@ -103,7 +103,7 @@ class World:
         if self.upstream.kind == "point":
             values.update(VALID[POINT_TEMPLATES[workload]])
         if self.upstream.kind == "gt365":
-            values["metadata"] = {"classification": "General"}
+            values["metadata"] = {"Classification": "General"}
         values.update(overrides)
         return RequestData(**values)
 
@@ -303,9 +303,31 @@ def test_gt365_refuses_a_classification_its_policy_lacks_on_that_field(
     data = RequestData(
         display_name=f"Falcon {uuid.uuid4().hex[:8]}",
         owners=[GT365.owner],
-        metadata={"classification": "Confidential"},
+        metadata={"Classification": "Confidential"},
     )
     item = submit(django_capture_on_commit_callbacks, templates["group"], user, data)
     assert item.state == State.FAILED
     assert "meta__classification" in item.field_errors, item.field_errors
     assert "classification policy" in " ".join(item.field_errors["meta__classification"])
+
+
+def test_graph_checks_the_naming_policy_while_the_requester_types(
+    live_graph_tenant: Tenant, emulator: RunningEmulator
+) -> None:
+    from provisioning import availability
+
+    emulator.control("graph/naming", tenant="litware", prefix="GRP-", blocked=["secret"])
+    templates = _portal_templates(live_graph_tenant, GRAPH)
+    refused = availability.check(templates["group"], "Falcon")
+    assert refused.outcome == availability.REFUSED
+    assert "prefix" in refused.message
+    ok = availability.check(templates["group"], "GRP-Falcon")
+    assert ok.outcome == availability.FREE, ok.message
+
+
+def test_gt365_says_it_cannot_look_names_up(live_gt365_tenant: Tenant) -> None:
+    from provisioning import availability
+
+    templates = _portal_templates(live_gt365_tenant, GT365)
+    result = availability.check(templates["group"], "Falcon")
+    assert result.outcome == availability.UNKNOWN and "cannot look names up" in result.message
