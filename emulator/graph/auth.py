@@ -1,7 +1,7 @@
 """The application permissions (token ``roles``) that open each Graph call: any one suffices.
 
-The table is the shared spec's (/tmp/graph-spec.md, "Endpoints and the application
-permissions"), which follows the Graph permission pages (reference §3.7).
+The table follows the Graph permission pages (reference §3.7) and is listed in
+docs/emulator-graph.md.
 """
 
 from __future__ import annotations

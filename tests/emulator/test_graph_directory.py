@@ -3,6 +3,8 @@ organization, and the token and permission checks in front of them, over real HT
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 import requests
 
@@ -283,7 +285,7 @@ def test_a_duplicate_mail_nickname_is_400_with_object_conflict(graph: Graph) -> 
     ],
 )
 def test_invalid_group_properties_are_400(
-    graph: Graph, change: dict[str, object], target: str
+    graph: Graph, change: dict[str, Any], target: str
 ) -> None:
     answer = graph.new_group("valid", **change)
     assert answer.status_code == 400
@@ -291,13 +293,14 @@ def test_invalid_group_properties_are_400(
 
 
 def test_more_than_20_owners_in_the_create_call_is_400(graph: Graph) -> None:
-    body = {"owners@odata.bind": [bind(user_id(LITWARE, 0))] * 21}
+    body: dict[str, Any] = {"owners@odata.bind": [bind(user_id(LITWARE, 0))] * 21}
     assert graph.new_group("crowd", **body).status_code == 400
 
 
 def test_binding_an_unknown_user_is_404(graph: Graph) -> None:
     ghost = "00000000-0000-0000-0000-00000000dead"
-    answer = graph.new_group("ghostly", **{"members@odata.bind": [bind(ghost)]})
+    members: dict[str, Any] = {"members@odata.bind": [bind(ghost)]}
+    answer = graph.new_group("ghostly", **members)
     assert answer.status_code == 404
     error = answer.json()["error"]
     assert error["code"] == "Request_ResourceNotFound"

@@ -18,6 +18,7 @@ from portal.models import User
 from tenants import checks, people, tokens
 from tenants.models import ConnectionCheck, JobCredentials, KnownPerson, Tenant
 from tests.conftest import client_for, make_user
+from upstreams.contract import SyncJob
 
 if TYPE_CHECKING:
     from emulator.server import RunningEmulator
@@ -177,7 +178,7 @@ def test_a_credential_form_without_a_value_is_refused_next_to_the_field(
     assert not JobCredentials.objects.exists()
 
 
-def people_jobs(tenant: Tenant) -> list:  # type: ignore[type-arg]
+def people_jobs(tenant: Tenant) -> list[SyncJob]:
     from tenants import jobs
 
     return jobs.jobs_list(tenant=tenant)

@@ -53,7 +53,7 @@ def _post(connection: Connection, **extra: object) -> transport.Answer:
         permission="Point.Provisioning",
         body={"displayName": "Falcon"},
         safe_to_repeat=False,
-        **extra,  # type: ignore[arg-type]
+        **extra,
     )
 
 

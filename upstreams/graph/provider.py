@@ -66,7 +66,7 @@ from upstreams.graph.transport import EVENTUAL
 
 logger = logging.getLogger(__name__)
 
-# Application permissions (reference §3.7; the table of /tmp/graph-spec.md).
+# Application permissions (reference §3.7; docs/graph-contract.md lists what each opens).
 GROUP_READWRITE = "Group.ReadWrite.All"
 GROUP_READ = "Group.Read.All"  # validateProperties' least privilege; ReadWrite covers it
 USER_READ = "User.Read.All"

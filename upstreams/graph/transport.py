@@ -106,32 +106,10 @@ def beta_url(connection: Connection, path: str) -> str:
     return root + "/" + path.lstrip("/")
 
 
-def call(
-    connection: Connection,
-    method: str,
-    path_or_url: str,
-    *,
-    permission: str,
-    params: Mapping[str, Any] | None = None,
-    body: Any = None,
-    safe_to_repeat: bool | None = None,
-    expect_json: bool = True,
-    headers: Mapping[str, str] | None = None,
-) -> Answer:
-    """One Graph call (upstreams.http.call with Graph's errors)."""
-    return http.call(
-        _API,
-        _session,
-        connection,
-        method,
-        path_or_url,
-        permission=permission,
-        params=params,
-        body=body,
-        safe_to_repeat=safe_to_repeat,
-        expect_json=expect_json,
-        headers=headers,
-    )
+def call(connection: Connection, method: str, path_or_url: str, **options: Any) -> Answer:
+    """One Graph call (upstreams.http.call with Graph's errors). ``options``: those of upstreams.http.call (permission, params, body,
+    safe_to_repeat, expect_json, headers)."""
+    return http.call(_API, _session, connection, method, path_or_url, **options)
 
 
 def pages(

@@ -11,7 +11,6 @@ the contract's error, so both paths say the same thing.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import requests
@@ -126,25 +125,7 @@ class _Gt365:
 _API = _Gt365()
 
 
-def call(
-    connection: Connection,
-    method: str,
-    path: str,
-    *,
-    permission: str,
-    body: Any = None,
-    safe_to_repeat: bool | None = None,
-    headers: Mapping[str, str] | None = None,
-) -> Answer:
-    """One GT365 call (upstreams.http.call with GT365's errors)."""
-    return http.call(
-        _API,
-        _session,
-        connection,
-        method,
-        path,
-        permission=permission,
-        body=body,
-        safe_to_repeat=safe_to_repeat,
-        headers=headers,
-    )
+def call(connection: Connection, method: str, path_or_url: str, **options: Any) -> Answer:
+    """One GT365 call (upstreams.http.call with GT365's errors). ``options``: those of upstreams.http.call (permission, params, body,
+    safe_to_repeat, expect_json, headers)."""
+    return http.call(_API, _session, connection, method, path_or_url, **options)

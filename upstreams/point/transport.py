@@ -103,30 +103,10 @@ def absolute_url(connection: Connection, path_or_url: str) -> str:
     return http.absolute_url(connection, path_or_url, label=LABEL)
 
 
-def call(
-    connection: Connection,
-    method: str,
-    path_or_url: str,
-    *,
-    permission: str,
-    params: Mapping[str, Any] | None = None,
-    body: Any = None,
-    safe_to_repeat: bool | None = None,
-    expect_json: bool = True,
-) -> Answer:
-    """One Point call (upstreams.http.call with Point's errors)."""
-    return http.call(
-        _API,
-        _session,
-        connection,
-        method,
-        path_or_url,
-        permission=permission,
-        params=params,
-        body=body,
-        safe_to_repeat=safe_to_repeat,
-        expect_json=expect_json,
-    )
+def call(connection: Connection, method: str, path_or_url: str, **options: Any) -> Answer:
+    """One Point call (upstreams.http.call with Point's errors). ``options``: those of upstreams.http.call (permission, params, body,
+    safe_to_repeat, expect_json, headers)."""
+    return http.call(_API, _session, connection, method, path_or_url, **options)
 
 
 def list_answer(answer: Answer, *, lone_object: bool = False) -> wire.ListShape:
