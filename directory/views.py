@@ -204,7 +204,7 @@ def group(request: PortalRequest, slug: str, name: str) -> HttpResponse:
     context: dict[str, Any] = {"tenant": tenant, "group": found, "problem": problem, "name": name}
     if found is not None:
         context["type_label"] = selectors.GROUP_TYPE_LABELS.get(found.group_type, found.group_type)
-        if not tenant.capabilities.reports:
+        if ReportKind.GROUP_MEMBERSHIPS not in tenant.capabilities.report_kinds:
             return render(request, f"{TEMPLATES}/group.html", context)
         context.update(
             _report_context(request, tenant, ReportKind.GROUP_MEMBERSHIPS, found.id, found.name)
@@ -242,7 +242,7 @@ def sites(request: PortalRequest, slug: str) -> HttpResponse:
 def site_permissions(request: PortalRequest, slug: str) -> HttpResponse:
     """The site permissions report of one site (?site=<url>) or of every site."""
     tenant = _tenant(request, slug)
-    if not tenant.capabilities.reports:
+    if ReportKind.SITE_PERMISSIONS not in tenant.capabilities.report_kinds:
         return _unsupported(request, tenant, "site permissions")
     form = SiteForm(request.GET or {})
     site = form.cleaned_data.get("site", "") if form.is_valid() else ""
@@ -260,7 +260,7 @@ def site_permissions(request: PortalRequest, slug: str) -> HttpResponse:
 def user_access(request: PortalRequest, slug: str) -> HttpResponse:
     """ "What can this person reach?": the user access report of a UPN."""
     tenant = _tenant(request, slug)
-    if not tenant.capabilities.reports:
+    if ReportKind.USER_ACCESS not in tenant.capabilities.report_kinds:
         return _unsupported(request, tenant, "access reports")
     form = UserAccessForm(request.GET if "upn" in request.GET else None)
     context: dict[str, Any] = {"tenant": tenant, "upn_form": form}
@@ -290,6 +290,8 @@ def report_refresh(request: PortalRequest, slug: str) -> HttpResponseBase:
         messages.error(request, f"The report could not be refreshed: {errors}")
         return redirect("directory:groups", slug=tenant.slug)
     data = form.cleaned_data
+    if data["kind"] not in tenant.capabilities.report_kinds:
+        raise Http404("This upstream makes no such report.")
     refresh = services.report_refresh(
         tenant=tenant,
         kind=data["kind"],

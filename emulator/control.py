@@ -229,11 +229,13 @@ def summary(request: Request) -> Response:
                 "slug": t["slug"],
                 "name": t["name"],
                 "point_api_app_id": t.get("point", {}).get("api_app_id"),
+                "upstream": t.get("upstream", "point"),
                 "apps": [
                     {
                         "client_id": a["client_id"],
                         "name": a.get("name"),
                         "point_permissions": list(a.get("point_permissions", [])),
+                        "graph_permissions": list(a.get("graph_permissions", [])),
                         # Expiry only: secret values never leave the emulator through here.
                         "secrets": [{"expires": s.get("expires")} for s in a.get("secrets", [])],
                     }

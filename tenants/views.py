@@ -7,6 +7,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_GET, require_POST
 
 from core.decorators import staff_required
@@ -14,7 +15,7 @@ from core.htmx import is_htmx_partial
 from core.http import PortalRequest
 from core.roles import is_operator
 from tenants import jobs, selectors, services, webhooks
-from tenants.forms import JobCredentialsForm, UpstreamForm
+from tenants.forms import CREDENTIAL_PAIRS, JobCredentialsForm, UpstreamForm
 from tenants.models import JobCredentials, Tenant
 from upstreams.contract import SyncJob, UpstreamError, Workload
 
@@ -240,6 +241,7 @@ def provisioning_jobs(request: PortalRequest, slug: str) -> HttpResponse:
     return _jobs_page(request, _administered(request, slug))
 
 
+@sensitive_post_parameters(*(f"value_{n}" for n in range(1, CREDENTIAL_PAIRS + 1)))
 @require_POST
 @staff_required
 def job_credentials(request: PortalRequest, slug: str) -> HttpResponse:

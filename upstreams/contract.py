@@ -541,13 +541,18 @@ class Capabilities:
     approvals: bool = True  # requests may wait for an approver upstream
     request_lookup: bool = True  # can find requests by name after an unknown outcome
     directory: bool = True  # lists groups and sites
-    reports: bool = True  # produces membership, permission and access reports
+    reports: bool = True  # produces reports (report_kinds says which)
     webhooks: bool = True  # pushes signed events about requests to a registered URL
     # A second submit of the same workspace is refused (a unique alias), so that after a lost
     # answer it may be sent again when nothing can be looked up: the refusal proves arrival.
     duplicates_refused: bool = False
     name_check: bool = False  # checks a name against the tenant's naming policy (check_name)
     workloads: frozenset[Workload] = frozenset(Workload)  # what it can create
+    report_kinds: frozenset[ReportKind] = frozenset(ReportKind)  # when reports
+
+    def __post_init__(self) -> None:
+        if not self.reports:  # no reports means none of any kind
+            object.__setattr__(self, "report_kinds", frozenset())
 
 
 # --- People and provisioning jobs (Microsoft Graph, whatever the tenant provisions through) ------

@@ -331,3 +331,44 @@ def test_gt365_says_it_cannot_look_names_up(live_gt365_tenant: Tenant) -> None:
     templates = _portal_templates(live_gt365_tenant, GT365)
     result = availability.check(templates["group"], "Falcon")
     assert result.outcome == availability.UNKNOWN and "cannot look names up" in result.message
+
+
+def test_a_graph_groups_members_and_owners_come_from_graph(
+    live_graph_tenant: Tenant,
+    emulator: RunningEmulator,
+    django_capture_on_commit_callbacks: DjangoCaptureOnCommitCallbacks,
+    fast_point: list[float],
+) -> None:
+    from directory import services as directory_services
+    from directory.models import ReportRun
+    from tenants import upstream as tenant_upstream
+    from upstreams.contract import ReportKind
+
+    emulator.control("graph/timing", tenant="litware", seconds=0)
+    templates = _portal_templates(live_graph_tenant, GRAPH)
+    user = make_user(live_graph_tenant, "Nancy", Role.REQUESTER)
+    data = RequestData(
+        display_name=f"Falcon {uuid.uuid4().hex[:8]}",
+        owners=[GRAPH.owner],
+        members=["steven.buchanan@litware.onmicrosoft.com"],
+    )
+    item = drive(
+        django_capture_on_commit_callbacks,
+        submit(django_capture_on_commit_callbacks, templates["group"], user, data),
+    )
+    assert item.state == State.COMPLETED
+    group = tenant_upstream.provider_for(live_graph_tenant).get_group(item.workspace_id)
+    assert group.owners_count == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        directory_services.report_refresh(
+            tenant=live_graph_tenant,
+            kind=ReportKind.GROUP_MEMBERSHIPS,
+            subject=item.workspace_id,
+            subject_label=item.final_name,
+            user=None,
+        )
+    run = ReportRun.objects.get(tenant=live_graph_tenant)
+    assert run.state == ReportRun.State.SUCCEEDED, run.error
+    rows = {(r.upn, r.role) for r in run.rows.all()}
+    assert (GRAPH.owner, "owner") in rows
+    assert ("steven.buchanan@litware.onmicrosoft.com", "member") in rows

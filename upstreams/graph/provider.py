@@ -37,6 +37,7 @@ from upstreams.contract import (
     Connection,
     Group,
     Invalid,
+    JobState,
     MalformedEvent,
     NameCheck,
     NotFound,
@@ -65,6 +66,9 @@ from upstreams.graph import transport, wire
 from upstreams.graph.transport import EVENTUAL
 
 logger = logging.getLogger(__name__)
+
+# The id of a group's membership list (a "report" Graph answers at once).
+MEMBERS = "members:"
 
 # Application permissions (reference §3.7; docs/graph-contract.md lists what each opens).
 GROUP_READWRITE = "Group.ReadWrite.All"
@@ -146,7 +150,8 @@ class GraphProvider:
         approvals=False,
         request_lookup=True,
         directory=True,
-        reports=False,
+        reports=True,
+        report_kinds=frozenset({ReportKind.GROUP_MEMBERSHIPS}),
         webhooks=False,
         duplicates_refused=True,
         name_check=True,
@@ -831,14 +836,32 @@ class GraphProvider:
             return []
         return self.sites_page(top=limit, search=search).items
 
+    # Graph lists a group's members and owners at once: the membership "report" is done when
+    # it starts, and its rows are read from /groups/{id}/owners and /members when stored.
+    # Site permissions and access reports have no Graph equivalent here.
+
     def start_report(self, kind: ReportKind, subject: str = "") -> ReportJob:
-        raise NotSupported("Microsoft Graph produces no reports for the portal.")
+        if kind != ReportKind.GROUP_MEMBERSHIPS or not subject:
+            raise NotSupported("Microsoft Graph lists the members of one group, no other report.")
+        return ReportJob(id=f"{MEMBERS}{subject}", state=JobState.SUCCEEDED)
 
     def get_report(self, job_id: str) -> ReportJob:
-        raise NotSupported("Microsoft Graph produces no reports for the portal.")
+        if not job_id.startswith(MEMBERS):
+            raise NotFound(f"No report {job_id}.", status=404)
+        return ReportJob(id=job_id, state=JobState.SUCCEEDED)
 
     def report_rows(self, kind: ReportKind, job_id: str) -> Iterator[ReportRow]:
-        raise NotSupported("Microsoft Graph produces no reports for the portal.")
+        """The group's owners, then its members (direct ones: Graph's /members)."""
+        gid = job_id.removeprefix(MEMBERS)
+        for role, relation in (("owner", "owners"), ("member", "members")):
+            found = transport.items(
+                self.connection,
+                f"/groups/{_segment(gid)}/{relation}",
+                permission=GROUP_READWRITE,
+                params={"$select": wire.MEMBER_SELECT, "$top": 999},
+            )
+            for item in found:
+                yield wire.member_row(item, role=role, group_id=gid)
 
     # --- The connection check ---------------------------------------------------------------
 

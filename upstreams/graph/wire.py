@@ -25,6 +25,7 @@ from upstreams.contract import (
     FIELD_PRIVACY,
     Group,
     Person,
+    ReportRow,
     Site,
     Status,
     SyncJob,
@@ -538,3 +539,28 @@ def says_unsupported(text: str) -> bool:
     """Words of a refusal that mean "not offered here" (beta POST /sites, reference §3.3)."""
     text = _norm(text)
     return any(words in text for words in ("not supported", "unsupported", "not available"))
+
+
+# What a membership row needs of a directory object (a user, a group, a contact...).
+MEMBER_SELECT = "id,displayName,userPrincipalName,mail,userType"
+
+
+def member_row(data: Mapping[str, Any], *, role: str, group_id: str) -> ReportRow:
+    """One owner or member of a group as a membership row: a user, a guest or a group."""
+    fields = Fields(data)
+    upn = fields.text("userPrincipalName", "mail")
+    user_type = fields.text("userType")
+    if _norm(fields.text("@odata.type")).endswith("group"):
+        kind, kind_text = "group", "Group"
+    elif _norm(user_type) == "guest" or "#ext#" in _norm(upn):
+        kind, kind_text = "guest", user_type or "Guest"
+    else:
+        kind, kind_text = "user", user_type or "Member"
+    return ReportRow(
+        name=fields.text("displayName") or upn or fields.text("id"),
+        upn=upn.lower(),
+        kind=kind,
+        kind_text=kind_text,
+        role=role,
+        group_id=group_id,
+    )
