@@ -94,6 +94,8 @@ IT_STAFF = Person("it-staff", "Megan Bowen")
 ADMIN = Person("admin", "Nestor Wilke")
 OPERATOR = Person("operator", "Grady Archie")
 FABRIKAM_REQUESTER = Person("fabrikam-requester", "Diego Siciliani", "Fabrikam")
+LITWARE_ADMIN = Person("litware-admin", "Janet Leverling", "Litware")  # on Microsoft Graph
+TAILSPIN_IT_STAFF = Person("tailspin-it-staff", "Omar Bennett", "Tailspin Toys")  # on GT365
 
 
 @dataclass
@@ -317,6 +319,21 @@ def admin_pages(camera: Camera, history: History) -> None:
     camera.shot("django-admin-tenants", "/admin/tenants/tenant/", full_page=True)
 
 
+def graph_admin_pages(camera: Camera, history: History) -> None:
+    """An organisation on Microsoft Graph: templates defined in the portal, provisioning jobs."""
+    camera.shot("catalogue", "/requests/new/")
+    camera.shot("template-new", "/requests/new/templates/new", full_page=True)
+    camera.shot("tenant-connection", "/tenants/litware/", prepare=test_connection, full_page=True)
+    camera.shot("provisioning-jobs", "/tenants/litware/jobs/")
+    camera.shot("directory-groups", "/directory/litware/groups/")
+
+
+def gt365_it_staff_pages(camera: Camera, history: History) -> None:
+    """An organisation on GT365: no lists upstream, said plainly."""
+    camera.shot("home", "/")
+    camera.shot("directory", "/directory/tailspin/groups/")
+
+
 def operator_pages(camera: Camera, history: History) -> None:
     camera.shot("home", "/")
     camera.shot("all-requests", "/requests/all/")
@@ -354,7 +371,8 @@ def write_index(written: list[Written]) -> None:
         "Written by `make screenshots` (`bin/screenshots.py`): the demo on a fresh database, a few",
         "requests made through the UI, then each demo person signed in through the emulated Entra",
         "ID (requester Adele Vance, IT staff Megan Bowen, admin Nestor Wilke, operator Grady",
-        "Archie; all Contoso). Desktop 1280x900, phone 390x844; the visible part of the page unless",
+        "Archie; all Contoso; Janet Leverling, admin of Litware on Microsoft Graph; Omar Bennett, IT",
+        "staff of Tailspin Toys on GT365). Desktop 1280x900, phone 390x844; the visible part of the page unless",
         "the page is short. Run it again after changing a page; do not edit the images by hand.",
         "",
         "| File | Role | Page | Viewport |",
@@ -397,6 +415,8 @@ def capture(portal: str, emulator: str, history: History) -> list[Written]:
                 (IT_STAFF, it_staff_pages),
                 (ADMIN, admin_pages),
                 (OPERATOR, operator_pages),
+                (LITWARE_ADMIN, graph_admin_pages),
+                (TAILSPIN_IT_STAFF, gt365_it_staff_pages),
             ]
             for person, pages in roles:
                 camera = Camera(browser, portal, emulator, person)

@@ -208,8 +208,8 @@ class TemplateStagesForm(forms.ModelForm):
             if kind == "manager":
                 self.add_error(
                     f"stage_{number}_kind",
-                    f"{self.instance.tenant.upstream_label} cannot tell who a requester's "
-                    "manager is: choose named approvers or IT staff.",
+                    "The portal cannot tell who a requester's manager is yet (neither Point "
+                    "nor its directory snapshots say): choose named approvers or IT staff.",
                 )
                 continue
             if kind == "group":
