@@ -15,9 +15,11 @@ from upstreams.contract import (
     FIELD_DISPLAY_NAME,
     Connection,
     Invalid,
+    JobState,
     NotFound,
     NotSupported,
     PermissionMissing,
+    ReportKind,
     UpstreamError,
     Workload,
     WorkspaceSpec,
@@ -180,13 +182,54 @@ def test_sites_page_and_find_sites(graph: GraphProvider, scripted: ScriptedSessi
     assert query(scripted.sent[-1])["search"] == ["x"]
 
 
-def test_reports_templates_and_webhooks_are_not_supported(graph: GraphProvider) -> None:
+def test_templates_webhooks_and_reports_other_than_memberships_are_not_supported(
+    graph: GraphProvider,
+) -> None:
     with pytest.raises(NotSupported):
         graph.list_templates()
     with pytest.raises(NotSupported):
         graph.webhook_signing_key()
     with pytest.raises(NotSupported):
+        graph.start_report(ReportKind.SITE_PERMISSIONS, "https://contoso.sharepoint.com/sites/x")
+    with pytest.raises(NotFound):
         graph.get_report("x")
+
+
+def test_a_groups_membership_list_is_read_at_once_owners_first(
+    graph: GraphProvider, scripted: ScriptedSession
+) -> None:
+    job = graph.start_report(ReportKind.GROUP_MEMBERSHIPS, "g1")
+    assert job.state == JobState.SUCCEEDED and graph.get_report(job.id).state == JobState.SUCCEEDED
+    script(
+        scripted,
+        answer(
+            200, {"value": [{"id": "u1", "displayName": "Adele", "userPrincipalName": "A@x.com"}]}
+        ),
+        answer(
+            200,
+            {
+                "value": [
+                    {
+                        "id": "u2",
+                        "displayName": "Guest",
+                        "userPrincipalName": "g_y#EXT#@x.com",
+                        "userType": "Guest",
+                    },
+                    {"@odata.type": "#microsoft.graph.group", "id": "g2", "displayName": "Nested"},
+                ]
+            },
+        ),
+    )
+    rows = list(graph.report_rows(ReportKind.GROUP_MEMBERSHIPS, job.id))
+    assert [(r.name, r.upn, r.kind, r.role) for r in rows] == [
+        ("Adele", "a@x.com", "user", "owner"),
+        ("Guest", "g_y#ext#@x.com", "guest", "member"),
+        ("Nested", "", "group", "member"),
+    ]
+    assert [s.url.split("/v1.0")[1].split("?")[0] for s in scripted.sent] == [
+        "/groups/g1/owners",
+        "/groups/g1/members",
+    ]
 
 
 # --- People --------------------------------------------------------------------------------------

@@ -26,6 +26,7 @@ from upstreams.contract import (
     NotSupported,
     OutcomeUnknown,
     PermissionMissing,
+    ReportKind,
     Status,
     Upstream,
     Workload,
@@ -113,7 +114,8 @@ def test_capabilities_and_identity(graph: GraphProvider) -> None:
     provider: Upstream = graph
     assert (provider.kind, provider.label) == ("graph", "Microsoft Graph")
     caps = graph.capabilities
-    assert not caps.catalogue and not caps.approvals and not caps.reports and not caps.webhooks
+    assert not caps.catalogue and not caps.approvals and not caps.webhooks
+    assert caps.report_kinds == frozenset({ReportKind.GROUP_MEMBERSHIPS})
     assert caps.request_lookup and caps.directory and caps.duplicates_refused and caps.name_check
     assert caps.workloads == frozenset(Workload)
 
