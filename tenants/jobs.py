@@ -86,7 +86,8 @@ def credentials_send(*, handover_id: int) -> JobCredentials | None:
     erase the values whatever happened."""
     with transaction.atomic():
         handover = (
-            JobCredentials.objects.select_for_update()
+            # Only this row is locked (PostgreSQL refuses FOR UPDATE on an outer join).
+            JobCredentials.objects.select_for_update(of=("self",))
             .select_related("tenant", "started_by")
             .filter(pk=handover_id, status=JobCredentials.Status.PENDING)
             .first()
