@@ -481,6 +481,14 @@ def _client_credentials(
             roles = list(app.get("point_permissions", []))
         if roles:
             claims["roles"] = roles
+    elif (portal := _portal_app(tenant, resource)) is not None:
+        # The portal's own app registration, exposing its REST API's app roles (a v2 token:
+        # the audience is its client id). Roles: those the calling app was granted.
+        claims["aud"] = portal["client_id"]
+        with state.lock:
+            roles = list(app.get("portal_api_roles", []))
+        if roles:
+            claims["roles"] = roles
     elif resource.lower() in (GRAPH_RESOURCE, GRAPH_APP_ID):
         claims["aud"] = GRAPH_RESOURCE
         with state.lock:
@@ -502,6 +510,16 @@ def _client_credentials(
         "ext_expires_in": lifetime,
         "access_token": _sign(state, tenant["id"], claims),
     }
+
+
+def _portal_app(tenant: dict[str, Any], resource: str) -> dict[str, Any] | None:
+    """The tenant's portal app (the one with app roles) if ``resource`` names it: its client id
+    or its App ID URI api://<client id>."""
+    wanted = resource.lower().removeprefix("api://")
+    for candidate in tenant.get("apps", []):
+        if candidate.get("app_roles") and candidate["client_id"].lower() == wanted:
+            return candidate
+    return None
 
 
 def _service_principal_id(tenant: dict[str, Any], app: dict[str, Any]) -> str:

@@ -10,8 +10,6 @@ message is safe to show and never contains a token, code or secret.
 from __future__ import annotations
 
 import logging
-import threading
-import time
 import uuid
 import warnings
 from dataclasses import dataclass
@@ -20,11 +18,11 @@ from typing import Any
 import jwt
 import msal
 import requests
-from django.conf import settings
 from django.db import models
 from django.views.decorators.debug import sensitive_variables
 
-from tenants import crypto
+from tenants import crypto, entra_keys
+from tenants.entra_keys import EntraKeyError
 from tenants.models import Tenant
 from tenants.msal_http import authority, entra_session
 
@@ -36,7 +34,6 @@ warnings.filterwarnings("ignore", message="response_mode='form_post'", category=
 
 SCOPES: list[str] = []  # msal adds openid, profile and offline_access
 LEEWAY = 120  # seconds of clock skew tolerated on exp, nbf and iat
-METADATA_TTL = 3600  # seconds discovery documents and JWKS are reused
 SESSION_FLOW_KEY = "entra_auth_flow"
 
 
@@ -85,7 +82,7 @@ class SignInResult:
 
 
 def expected_issuer(tenant: Tenant) -> str:
-    return f"{settings.ENTRA_LOGIN_URL}/{tenant.entra_tenant_id}/v2.0"
+    return entra_keys.v2_issuer(tenant)
 
 
 @sensitive_variables("secret")
@@ -112,32 +109,23 @@ def _msal_app(tenant: Tenant) -> Any:
         raise SignInError(Reason.ENTRA_UNREACHABLE, type(exc).__name__) from exc
 
 
-_metadata: dict[str, tuple[float, dict[str, Any]]] = {}
-_metadata_lock = threading.Lock()
+# What an unusable discovery document or JWKS means for a sign-in.
+_KEY_REASONS = {
+    EntraKeyError.Kind.UNREACHABLE: Reason.ENTRA_UNREACHABLE,
+    EntraKeyError.Kind.NO_JWKS_URI: Reason.TENANT_UNAVAILABLE,
+    EntraKeyError.Kind.UNKNOWN_KEY: Reason.BAD_SIGNATURE,
+}
 
 
-def _get_json(url: str, *, fresh: bool = False) -> dict[str, Any]:
-    """GET a discovery document or JWKS through the Entra session, reused for an hour."""
-    key = f"{settings.EMULATOR_URL if settings.DEMO_MODE else ''}|{url}"
-    now = time.monotonic()
-    with _metadata_lock:
-        cached = _metadata.get(key)
-    if cached and not fresh and now - cached[0] < METADATA_TTL:
-        return cached[1]
-    try:
-        with entra_session() as session:
-            answer = session.get(url)
-        answer.raise_for_status()
-        body: dict[str, Any] = answer.json()
-    except (requests.RequestException, ValueError) as exc:
-        raise SignInError(Reason.ENTRA_UNREACHABLE, f"could not read {url}") from exc
-    with _metadata_lock:
-        _metadata[key] = (now, body)
-    return body
+def _sign_in_error(exc: EntraKeyError) -> SignInError:
+    return SignInError(_KEY_REASONS[exc.kind], str(exc))
 
 
 def discovery(tenant: Tenant) -> dict[str, Any]:
-    return _get_json(f"{authority(tenant)}/v2.0/.well-known/openid-configuration")
+    try:
+        return entra_keys.discovery(tenant)
+    except EntraKeyError as exc:
+        raise _sign_in_error(exc) from exc
 
 
 def end_session_url(tenant: Tenant) -> str | None:
@@ -149,14 +137,10 @@ def end_session_url(tenant: Tenant) -> str | None:
 
 
 def _signing_key(tenant: Tenant, kid: str | None) -> Any:
-    jwks_uri = str(discovery(tenant).get("jwks_uri", ""))
-    if not jwks_uri:
-        raise SignInError(Reason.TENANT_UNAVAILABLE, "discovery has no jwks_uri")
-    for fresh in (False, True):  # a new kid means the keys rolled over: fetch them again once
-        for jwk in _get_json(jwks_uri, fresh=fresh).get("keys", []):
-            if jwk.get("kid") == kid:
-                return jwt.PyJWK(jwk).key
-    raise SignInError(Reason.BAD_SIGNATURE, "signing key not found in the tenant's JWKS")
+    try:
+        return entra_keys.signing_key(tenant, kid)
+    except EntraKeyError as exc:
+        raise _sign_in_error(exc) from exc
 
 
 # -- the flow --------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadReque
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
+from api.problems import problem
 from audit.models import AuditAction
 from audit.services import audit_record
 from core.decorators import sign_in_required
@@ -75,6 +76,9 @@ class CurrentTenantMiddleware:
         return self.get_response(request)
 
 
+API_PREFIX = "/api/"
+
+
 class RejectNulBytesMiddleware:
     """A NUL byte in a query or form value is a 400, never a database error.
 
@@ -91,10 +95,16 @@ class RejectNulBytesMiddleware:
             if data is not None and any(
                 "\x00" in key or any("\x00" in value for value in data.getlist(key)) for key in data
             ):
-                return HttpResponseBadRequest("A value of this request contains a NUL character.")
+                return self._refused(request, "A value of this request contains a NUL character.")
         if "\x00" in request.path:
-            return HttpResponseBadRequest("The address contains a NUL character.")
+            return self._refused(request, "The address contains a NUL character.")
         return self.get_response(request)
+
+    @staticmethod
+    def _refused(request: HttpRequest, detail: str) -> HttpResponse:
+        if request.path.startswith(API_PREFIX):  # the API's errors are all problem documents
+            return problem(400, "Bad request", detail)
+        return HttpResponseBadRequest(detail)
 
 
 class PrivatePagesMiddleware:

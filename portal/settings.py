@@ -55,11 +55,13 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django_htmx",
     "django_q",
+    "ninja",  # the API docs' Swagger UI from our static files, not a CDN
     # Ours, from the base up (ARCHITECTURE.md "Rules between apps"); core is a library, not an app.
     "audit",
     "tenants",
     "provisioning",
     "directory",
+    "api",
     "portal",
 ]
 
@@ -313,6 +315,8 @@ GRAPH_API_URL = env_str(
 # The people picker and owner checks ask Graph /users where the tenant's app holds
 # User.Read.All, and fall back to the people the portal has seen where it does not.
 PEOPLE_FROM_GRAPH = env_bool("PEOPLE_FROM_GRAPH", default=True)
+# The REST API (api/): calls per client and period unless the client has its own rate_limit.
+API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120/min")
 # An upstream's Retry-After is honoured up to this many seconds (a larger one is capped, so a
 # bad header can neither park a request for hours nor overflow a date).
 RETRY_AFTER_MAX = env_int("RETRY_AFTER_MAX", 900, minimum=1)

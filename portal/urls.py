@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 from django.urls import include, path, register_converter
 
+from api.api import api
 from core.converters import PkConverter
 from portal import views, views_audit, views_auth
 from provisioning import views_webhooks
@@ -31,4 +32,6 @@ urlpatterns = [
     path("tenants/", include("tenants.urls")),
     path("directory/", include("directory.urls")),
     path("requests/", include("provisioning.urls")),
+    # Machine clients: Entra app tokens, no session or CSRF (api/auth.py).
+    path("api/v1/", api.urls),
 ]

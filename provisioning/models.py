@@ -214,6 +214,7 @@ class RequestEvent(models.Model):
         POLL = "poll", "Status check"
         WEBHOOK = "webhook", "Webhook"
         PERSON = "person", "Person"
+        API = "api", "API"
 
     request = models.ForeignKey(
         ProvisioningRequest, on_delete=models.CASCADE, related_name="events"

@@ -337,11 +337,25 @@ MATRIX: list[Row] = [
         kwargs=alices_request, note="not confirming: refused with a message"),
     Row("provisioning:request_cancel", "GET", (405, 405, 405, 405, 405, 405, 405, 405), kwargs=alices_request),
     Row("provisioning:request_clone", "GET", (302, 302, 404, 302, 404, 302, 404, 302), kwargs=alices_request),
+    # An organisation's admins register their own API clients (for their own tenant only).
+    Row("admin:api_apiclient_add", "GET", (302, 302, 302, 302, 302, 200, 200, 200)),
+    # The REST API: a session is no token (401 for everyone; tests/api checks tokens); its
+    # OpenAPI document and docs are public.
+    Row("api:openapi-json", "GET", (200, 200, 200, 200, 200, 200, 200, 200)),
+    Row("api:openapi-view", "GET", (200, 200, 200, 200, 200, 200, 200, 200)),
+    Row("api:api-root", "GET", (404, 404, 404, 404, 404, 404, 404, 404)),
+    *[Row(f"api:{name}", method, (401,) * 8, kwargs=kwargs)
+      for name, method, kwargs in (
+          ("template_list", "GET", None), ("request_list", "GET", None),
+          ("request_create", "POST", None), ("request_changes", "GET", None),
+          ("request_get", "GET", lambda w: {"pk": 1}), ("request_cancel", "POST", lambda w: {"pk": 1}),
+          ("request_retry", "POST", lambda w: {"pk": 1}), ("group_list", "GET", None),
+          ("site_list", "GET", None), ("group_memberships", "GET", lambda w: {"group_id": "g1"}))],
     # Django admin: each admin sees their organisation's rows; another's object id is a 404;
     # adding, deleting and Django's own models (schedules, tasks, groups) are operators' only.
     *[Row(f"admin:{model}_changelist", "GET", (302, 302, 302, 302, 302, 200, 200, 200))
       for model in ("portal_user", "audit_auditevent", "tenants_tenant", "provisioning_provisioningrequest",
-                    "provisioning_requestevent", "provisioning_template")],
+                    "provisioning_requestevent", "provisioning_template", "api_apiclient")],
     *[Row(f"admin:{model}_changelist", "GET", (302, 302, 302, 302, 302, 403, 403, 200))
       for model in ("auth_group", "django_q_schedule", "django_q_success", "django_q_failure", "django_q_ormq")],
     *[Row(f"admin:{model}_add", "GET", (302, 302, 302, 302, 302, 403, 403, expected))

@@ -41,11 +41,13 @@ def request_submit(
     data: RequestData,
     cloned_from: ProvisioningRequest | None = None,
     submission_key: str = "",
+    via: str = "",
 ) -> ProvisioningRequest:
     """Store a new request and queue its send (on commit). Raises SubmitRefused.
 
     ``submission_key`` names the form (or API call) it comes from: a second submission with the
-    same key by the same person raises IntegrityError (see ``request_submit_once``).
+    same key by the same person raises IntegrityError (see ``request_submit_once``). ``via``
+    names the API client it came through (the timeline and the audit log say so).
     """
     if template.tenant_id != tenant.pk:
         raise SubmitRefused("This template belongs to another tenant.")
@@ -71,22 +73,31 @@ def request_submit(
             cloned_from=cloned_from,
         )
         RequestPerson.objects.bulk_create(_people(item, data))
+        source, through = _channel(via)
         add_event(
             item,
-            source=RequestEvent.Source.PORTAL,
+            source=source,
             to_state=State.SUBMITTED,
-            detail=f"Submitted with the template {template.name}.",
+            detail=f"Submitted{through} with the template {template.name}.",
             actor=requested_by,
         )
         audit_record(
             action=AuditAction.REQUEST_SUBMITTED,
             user=requested_by,
             tenant=tenant,
-            detail=f"Request {item.pk}: {names.display_name} ({template.name})",
+            detail=f"Request {item.pk}: {names.display_name} ({template.name}){through}",
         )
         if not approvals_start(item):
             enqueue_send(item)
     return item
+
+
+def _channel(via: str) -> tuple[str, str]:
+    """The event source and the words saying how an action came: the portal, or the API
+    (``via``: the API client's name)."""
+    if via:
+        return RequestEvent.Source.API, f" through the API ({via})"
+    return RequestEvent.Source.PORTAL, ""
 
 
 def _people(item: ProvisioningRequest, data: RequestData) -> list[RequestPerson]:
@@ -131,7 +142,7 @@ def request_submit_once(*, submission_key: str, **kwargs: Any) -> tuple[Provisio
         return existing, False
 
 
-def request_retry(*, item: ProvisioningRequest, actor: User) -> ProvisioningRequest:
+def request_retry(*, item: ProvisioningRequest, actor: User, via: str = "") -> ProvisioningRequest:
     """Send a failed request again, as a new attempt with a new idempotency key.
 
     Not when the upstream refused what was asked: sending the same again cannot help; the
@@ -149,12 +160,13 @@ def request_retry(*, item: ProvisioningRequest, actor: User) -> ProvisioningRequ
         raise TransitionRefused(
             "Its template is no longer offered; clone the request and choose another template."
         )
+    source, through = _channel(via)
     with transaction.atomic():
         applied = record_transition(
             item=item,
             to_state=State.SUBMITTED,
-            source=RequestEvent.Source.PORTAL,
-            detail="Retried.",
+            source=source,
+            detail=f"Retried{through}.",
             actor=actor,
             idempotency_key=uuid.uuid4(),
             upstream_id="",
@@ -182,13 +194,13 @@ def request_retry(*, item: ProvisioningRequest, actor: User) -> ProvisioningRequ
             action=AuditAction.REQUEST_RETRIED,
             user=actor,
             tenant=item.tenant,
-            detail=f"Request {item.pk}: {item.final_name}",
+            detail=f"Request {item.pk}: {item.final_name}{through}",
         )
         enqueue_send(item)
     return item
 
 
-def request_cancel(*, item: ProvisioningRequest, actor: User) -> ProvisioningRequest:
+def request_cancel(*, item: ProvisioningRequest, actor: User, via: str = "") -> ProvisioningRequest:
     """Cancel a request that has not been sent yet (submitted, or waiting for a portal
     approval)."""
     label = item.tenant.upstream_label
@@ -196,12 +208,13 @@ def request_cancel(*, item: ProvisioningRequest, actor: User) -> ProvisioningReq
         raise TransitionRefused(
             f"Only a request that has not been sent to {label} yet can be cancelled."
         )
+    source, through = _channel(via)
     with transaction.atomic():
         applied = record_transition(
             item=item,
             to_state=State.CANCELLED,
-            source=RequestEvent.Source.PORTAL,
-            detail="Cancelled before it was sent.",
+            source=source,
+            detail=f"Cancelled before it was sent{through}.",
             actor=actor,
         )
         if not applied:
@@ -213,7 +226,7 @@ def request_cancel(*, item: ProvisioningRequest, actor: User) -> ProvisioningReq
             action=AuditAction.REQUEST_CANCELLED,
             user=actor,
             tenant=item.tenant,
-            detail=f"Request {item.pk}: {item.final_name}",
+            detail=f"Request {item.pk}: {item.final_name}{through}",
         )
     return item
 

@@ -28,6 +28,7 @@ class Command(BaseCommand):
         self._seed_tenants()
         self._seed_it_staff_reach()
         self._seed_portal_templates()
+        self._seed_api_clients()
         self.stdout.write("Demo data loaded.")
 
     def _seed_it_staff_reach(self) -> None:
@@ -151,3 +152,28 @@ class Command(BaseCommand):
             for definition in definitions[tenant.provider]:
                 services.template_define(user=None, tenant=tenant, definition=definition)
             self.stdout.write(f"Demo templates for {tenant.name} ready.")
+
+    def _seed_api_clients(self) -> None:
+        """The fixture's service-desk apps as API clients (bin/api_example.py uses Contoso's)."""
+        import json
+        from pathlib import Path
+
+        from django.conf import settings
+
+        from api.models import API_ROLES, ApiClient
+        from tenants.models import Tenant
+
+        if not settings.DEMO_MODE:
+            return
+        fixture = Path(settings.BASE_DIR) / "emulator" / "fixtures" / "demo.json"
+        for data in json.loads(fixture.read_text())["tenants"]:
+            tenant = Tenant.objects.filter(slug=data["slug"]).first()
+            for app in data["apps"]:
+                if tenant is None or not app.get("portal_api_roles"):
+                    continue
+                ApiClient.objects.get_or_create(
+                    tenant=tenant,
+                    app_id=app["client_id"],
+                    defaults={"name": "Service desk", "roles": list(API_ROLES)},
+                )
+                self.stdout.write(f"API client Service desk of {tenant.name} ready.")
