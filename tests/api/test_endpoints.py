@@ -9,7 +9,6 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import pytest
-import requests
 import time_machine
 from django.test import Client
 from django.utils import timezone
@@ -21,7 +20,7 @@ from directory.models import ReportRow, ReportRun
 from provisioning.models import ProvisioningRequest, RequestEvent, Template
 from provisioning.states import State
 from tenants.models import Tenant
-from tests.conftest import demo_tenant
+from tests.api.conftest import demo_app, fetch_token
 from tests.provisioning.ui_fixtures import make_template
 
 if TYPE_CHECKING:
@@ -41,40 +40,12 @@ def _fresh_rate_counts() -> None:
     cache.clear()
 
 
-def service_desk(slug: str) -> dict[str, str]:
-    data = demo_tenant(slug)
-    app = next(a for a in data["apps"] if a.get("portal_api_roles"))
-    portal = data["apps"][0]
-    return {
-        "tenant_id": data["id"],
-        "client_id": app["client_id"],
-        "secret": app["secrets"][0]["value"],
-        "portal_app_id": portal["client_id"],
-    }
-
-
-def fetch_token(emulator: RunningEmulator, slug: str, scope: str = "") -> str:
-    app = service_desk(slug)
-    answer = requests.post(
-        f"{emulator.url}/{app['tenant_id']}/oauth2/v2.0/token",
-        data={
-            "grant_type": "client_credentials",
-            "client_id": app["client_id"],
-            "client_secret": app["secret"],
-            "scope": scope or f"api://{app['portal_app_id']}/.default",
-        },
-        timeout=10,
-    )
-    answer.raise_for_status()
-    return str(answer.json()["access_token"])
-
-
 @pytest.fixture
 def desk(live_tenant_a: Tenant) -> ApiClient:
     return ApiClient.objects.create(
         name="ServiceNow",
         tenant=live_tenant_a,
-        app_id=service_desk("contoso")["client_id"],
+        app_id=demo_app("contoso")["client_id"],
         roles=list(API_ROLES),
     )
 

@@ -12,7 +12,8 @@ from django.db import connection
 from api.models import API_ROLES, ApiClient
 from provisioning.models import ProvisioningRequest
 from tenants.models import Tenant
-from tests.api.test_endpoints import body, call, fetch_token, service_desk
+from tests.api.conftest import demo_app, fetch_token
+from tests.api.test_endpoints import body, call
 from tests.provisioning.ui_fixtures import make_template
 
 if TYPE_CHECKING:
@@ -31,7 +32,7 @@ def test_concurrent_posts_of_one_key_make_one_request(
     ApiClient.objects.create(
         name="ServiceNow",
         tenant=live_tenant_a,
-        app_id=service_desk("contoso")["client_id"],
+        app_id=demo_app("contoso")["client_id"],
         roles=list(API_ROLES),
     )
     template = make_template(live_tenant_a, 3)

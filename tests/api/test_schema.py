@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (
 
 from api.models import API_ROLES, ApiClient
 from tenants.models import Tenant
-from tests.api.test_endpoints import fetch_token, service_desk
+from tests.api.conftest import demo_app, fetch_token
 from tests.provisioning.ui_fixtures import make_template
 
 if TYPE_CHECKING:
@@ -51,7 +51,7 @@ def bearer(emulator: RunningEmulator, live_tenant_a: Tenant) -> str:
     ApiClient.objects.create(
         name="Fuzzer",
         tenant=live_tenant_a,
-        app_id=service_desk("contoso")["client_id"],
+        app_id=demo_app("contoso")["client_id"],
         roles=list(API_ROLES),
         rate_limit="100000/min",
     )

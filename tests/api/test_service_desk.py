@@ -15,7 +15,8 @@ from api.models import API_ROLES, ApiClient
 from provisioning import services
 from provisioning.models import ProvisioningRequest
 from tenants.models import Tenant
-from tests.api.test_endpoints import service_desk
+from tests.api.conftest import demo_app, portal_scope
+from tests.conftest import demo_tenant
 from tests.provisioning.lifecycle import fast_point, make_due
 from tests.provisioning.ui_fixtures import make_template
 
@@ -45,14 +46,16 @@ def test_a_service_desk_script_submits_a_ticket_once_and_follows_it_to_completed
 
     cache.clear()
     emulator.control("timing", approval=0, approved=0, in_progress=0)
-    app = service_desk("contoso")
+    app = demo_app("contoso")
     ApiClient.objects.create(
         name="ServiceNow", tenant=live_tenant_a, app_id=app["client_id"], roles=list(API_ROLES)
     )
     template = make_template(live_tenant_a, 3)
     script = load_script()
+    portal_app_id = portal_scope("contoso").removeprefix("api://").removesuffix("/.default")
+    secret = app["secrets"][0]["value"]
     bearer = script.token(
-        emulator.url, app["tenant_id"], app["client_id"], app["secret"], app["portal_app_id"]
+        emulator.url, demo_tenant("contoso")["id"], app["client_id"], secret, portal_app_id
     )
 
     def wait(seconds: float) -> None:
