@@ -42,7 +42,7 @@ def test_service_principals_list_the_enterprise_apps(contoso: Graph) -> None:
 
 
 def test_service_principals_are_searched_with_consistency_level(contoso: Graph) -> None:
-    params = {"$search": '"displayName:service"'}
+    params = {"$search": '"displayName:servicen"'}
     assert contoso.get("/servicePrincipals", params=params).status_code == 400
     found = contoso.get(
         "/servicePrincipals", params=params, headers={"ConsistencyLevel": "eventual"}
