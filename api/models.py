@@ -95,6 +95,7 @@ class ApiClient(models.Model):
 
     class Meta:
         ordering = ["tenant", "name"]
+        verbose_name = "API client"
         constraints = [
             models.UniqueConstraint(fields=["tenant", "app_id"], name="api_client_once_per_tenant")
         ]
