@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 # A tenant whose app lacks User.Read.All is not asked again for this long (s): the picker
 # must not pay a refused call per keystroke. A connection check shows the missing permission.
 GRAPH_REFUSED_FOR = 600
+GRAPH_FAILED_FOR = 60  # s: likewise after Graph failed (unreachable, 5xx, no token)
 # The most people one owner/member check looks up in Graph, one call each.
 GRAPH_CHECK_MAX = 25
 
@@ -102,6 +103,8 @@ def _from_graph[T](tenant: Tenant, call: Callable[[PeopleDirectory], T]) -> T | 
         cache.set(_refused_key(tenant), True, GRAPH_REFUSED_FOR)
         logger.info("tenant %s: no User.Read.All; people from the snapshots", tenant.slug)
     except UpstreamError as error:
+        # Not asked again for a minute: a form must not wait out Graph's timeouts per keystroke.
+        cache.set(_refused_key(tenant), True, GRAPH_FAILED_FOR)
         logger.warning("tenant %s: Graph people unavailable: %s", tenant.slug, error.message)
     return None
 

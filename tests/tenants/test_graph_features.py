@@ -223,3 +223,23 @@ def test_a_point_tenant_check_adds_what_graph_gives_every_tenant(live_tenant_a: 
     assert {p["permission"] for p in graph} >= {"User.Read.All", "Synchronization.ReadWrite.All"}
     assert all(p["optional"] for p in graph)
     assert check.ok
+
+
+def test_while_graph_fails_the_picker_uses_the_snapshots_without_waiting_again(
+    litware: Tenant, emulator: RunningEmulator
+) -> None:
+    emulator.control("faults", path="/graph/v1.0/users*", kind="503", count=50)
+    KnownPerson.objects.create(
+        tenant=litware,
+        upn="seen.before@litware.onmicrosoft.com",
+        name="Seen Before",
+        seen_at="2026-11-30T00:00Z",
+    )
+    assert [p.upn for p in people.search(litware, "seen")] == [
+        "seen.before@litware.onmicrosoft.com"
+    ]
+    calls = [r for r in emulator.control_get("state")["faults"] if "/users" in r["path"]]
+    left = calls[0]["remaining"]
+    people.search(litware, "seen")  # Graph is not asked again for a while
+    calls = [r for r in emulator.control_get("state")["faults"] if "/users" in r["path"]]
+    assert calls[0]["remaining"] == left
