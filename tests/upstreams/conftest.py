@@ -18,12 +18,14 @@ import requests
 from requests.structures import CaseInsensitiveDict
 
 from upstreams.contract import AuthenticationFailed, Connection
+from upstreams.graph.provider import GraphProvider
 from upstreams.point import provider, transport
 from upstreams.point.provider import PointProvider
 
 if TYPE_CHECKING:
     from emulator.server import RunningEmulator
 
+GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
 DEMO_FIXTURE = Path(__file__).resolve().parents[2] / "emulator" / "fixtures" / "demo.json"
 BASE = "https://point.example/tenant"  # the base URL of scripted (offline) connections
 POINT_PATH = "/point/contoso/v1.0"  # Contoso's Point on the emulator, for fault rules
@@ -173,11 +175,38 @@ class ScriptedSession:
         return outcome
 
 
+def scripted_transport(monkeypatch: pytest.MonkeyPatch, module: object) -> ScriptedSession:
+    """A ScriptedSession in place of an upstream transport module's ``_session``."""
+    session = ScriptedSession()
+    monkeypatch.setattr(module, "_session", session)
+    return session
+
+
+def script(session: ScriptedSession, *outcomes: requests.Response | Exception) -> None:
+    session.script = list(outcomes)
+
+
 @pytest.fixture
 def http(monkeypatch: pytest.MonkeyPatch) -> ScriptedSession:
-    session = ScriptedSession()
-    monkeypatch.setattr(transport, "_session", session)
-    return session
+    return scripted_transport(monkeypatch, transport)
+
+
+@pytest.fixture
+def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedSession:
+    """Microsoft Graph's transport on a scripted session."""
+    from upstreams.graph import transport as graph_transport
+
+    return scripted_transport(monkeypatch, graph_transport)
+
+
+@pytest.fixture
+def graph(tokens: RecordingTokens, waits: list[float]) -> GraphProvider:
+    """A Graph provider on the public v1.0 root, its waits recorded (offline tests)."""
+    return GraphProvider(
+        Connection(
+            base_url=GRAPH_ROOT, tokens=tokens, backoff=0.1, max_retries=3, sleep=waits.append
+        )
+    )
 
 
 @pytest.fixture

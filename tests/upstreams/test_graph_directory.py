@@ -9,7 +9,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.upstreams.conftest import RecordingTokens, ScriptedSession, Sent, answer
+from tests.upstreams.conftest import (
+    GRAPH_ROOT,
+    RecordingTokens,
+    ScriptedSession,
+    Sent,
+    answer,
+    script,
+)
 from upstreams.contract import (
     FIELD_DESIRED_URL,
     FIELD_DISPLAY_NAME,
@@ -27,26 +34,8 @@ from upstreams.contract import (
 from upstreams.graph import transport
 from upstreams.graph.provider import GraphProvider
 
-ROOT = "https://graph.microsoft.com/v1.0"
+ROOT = GRAPH_ROOT
 SECRET = "s3cr3t-value-never-shown"
-
-
-@pytest.fixture
-def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedSession:
-    session = ScriptedSession()
-    monkeypatch.setattr(transport, "_session", session)
-    return session
-
-
-@pytest.fixture
-def graph(tokens: RecordingTokens, waits: list[float]) -> GraphProvider:
-    return GraphProvider(
-        Connection(base_url=ROOT, tokens=tokens, backoff=0.1, max_retries=3, sleep=waits.append)
-    )
-
-
-def script(session: ScriptedSession, *outcomes: requests.Response | Exception) -> None:
-    session.script = list(outcomes)
 
 
 def error(status: int, code: str, message: str, **extra: Any) -> requests.Response:

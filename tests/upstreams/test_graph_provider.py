@@ -12,7 +12,14 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tests.upstreams.conftest import RecordingTokens, ScriptedSession, Sent, answer
+from tests.upstreams.conftest import (
+    GRAPH_ROOT,
+    RecordingTokens,
+    ScriptedSession,
+    Sent,
+    answer,
+    script,
+)
 from upstreams.contract import (
     FIELD_DESIRED_URL,
     FIELD_DISPLAY_NAME,
@@ -20,7 +27,6 @@ from upstreams.contract import (
     FIELD_OWNERS,
     AlreadyExists,
     AuthenticationFailed,
-    Connection,
     Invalid,
     NotFound,
     NotSupported,
@@ -32,32 +38,13 @@ from upstreams.contract import (
     Workload,
     WorkspaceSpec,
 )
-from upstreams.graph import transport
 from upstreams.graph.provider import GraphProvider
 
-ROOT = "https://graph.microsoft.com/v1.0"
+ROOT = GRAPH_ROOT
 BETA = "https://graph.microsoft.com/beta"
 ADELE = "adele@contoso.com"
 ALEX = "alex@contoso.com"
 NICK_TAKEN = "Another object with the same value for property mailNickname already exists."
-
-
-@pytest.fixture
-def scripted(monkeypatch: pytest.MonkeyPatch) -> ScriptedSession:
-    session = ScriptedSession()
-    monkeypatch.setattr(transport, "_session", session)
-    return session
-
-
-@pytest.fixture
-def graph(tokens: RecordingTokens, waits: list[float]) -> GraphProvider:
-    return GraphProvider(
-        Connection(base_url=ROOT, tokens=tokens, backoff=0.1, max_retries=3, sleep=waits.append)
-    )
-
-
-def script(session: ScriptedSession, *outcomes: requests.Response | Exception) -> None:
-    session.script = list(outcomes)
 
 
 def error(

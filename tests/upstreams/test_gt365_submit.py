@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tests.upstreams.conftest import RecordingTokens, ScriptedSession, answer
+from tests.upstreams.conftest import RecordingTokens, ScriptedSession, answer, scripted_transport
 from tests.upstreams.test_gt365_wire import (
     ALIAS_TAKEN,
     CLASSIFICATION_REFUSED,
@@ -50,9 +50,7 @@ SPEC = WorkspaceSpec(
 
 @pytest.fixture
 def gt365_http(monkeypatch: pytest.MonkeyPatch) -> ScriptedSession:
-    session = ScriptedSession()
-    monkeypatch.setattr(transport, "_session", session)
-    return session
+    return scripted_transport(monkeypatch, transport)
 
 
 @pytest.fixture
