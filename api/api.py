@@ -12,6 +12,7 @@ import base64
 import binascii
 import json
 from collections.abc import Iterable
+from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -38,7 +39,6 @@ from api.schemas import (
     RequestPage,
     SitePage,
     TemplateOut,
-    as_dict,
 )
 from api.throttle import ClientThrottle
 from directory import selectors as directory
@@ -424,7 +424,7 @@ def group_list(
     """Groups live from the upstream, as the directory page shows them."""
     principal = _directory_tenant(request)
     found = directory.groups_page(tenant=principal.tenant, page=page, search=search)
-    return _listed(found, (as_dict(g) for g in found.items))
+    return _listed(found, (asdict(g) for g in found.items))
 
 
 @directory_router.get(
@@ -468,7 +468,7 @@ def site_list(
     found = directory.sites_page(tenant=principal.tenant, page=page, search=search)
 
     def row(site: Any) -> dict[str, Any]:
-        values = as_dict(site)
+        values = asdict(site)
         on = values.get("last_activity_on")
         values["last_activity_on"] = on.isoformat() if on else None
         return values

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
 from ninja import Field, Schema
 
@@ -156,11 +156,3 @@ class Memberships(Schema):
     taken_at: datetime | None = Field(description="When the snapshot was taken.")
     stale: bool
     rows: list[MembershipRow]
-
-
-def as_dict(value: Any) -> dict[str, Any]:
-    """A dataclass of the upstream contract as plain values for a schema."""
-    from dataclasses import asdict
-
-    found: dict[str, Any] = asdict(value)
-    return found

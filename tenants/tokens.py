@@ -337,21 +337,20 @@ def error_from_msal(tenant: Tenant, result: dict[str, Any], scope: str | None = 
     if code == 90002:
         return _unknown_tenant(tenant)
     scope = scope or tenant.token_scope
-    if (code in (70011, 700022, 500011) or error in ("invalid_scope", "invalid_resource")) and (
-        scope != tenant.token_scope or tenant.provider != "point"
-    ):
+    if code in (70011, 700022, 500011) or error in ("invalid_scope", "invalid_resource"):
+        if scope == tenant.token_scope and tenant.provider == "point":
+            return InvalidPointAppId(
+                f"Entra ID does not accept the scope {scope}: the Point API app id "
+                f"{tenant.point_app_id} is not known in this tenant.",
+                guidance='Copy the Application (client) ID of the "Syskit Point API" app '
+                "registration (Entra ID > Enterprise applications) into the tenant's Point API "
+                "app ID.",
+                aadsts=code,
+            )
         return TokenError(
             f"Entra ID does not accept the scope {scope} for {app}.",
             guidance="Check the tenant's Entra tenant ID and that the app registration exists "
             "there; Microsoft Graph's scope needs no setting.",
-            aadsts=code,
-        )
-    if code in (70011, 700022, 500011) or error in ("invalid_scope", "invalid_resource"):
-        return InvalidPointAppId(
-            f"Entra ID does not accept the scope {scope}: the Point API app id "
-            f"{tenant.point_app_id} is not known in this tenant.",
-            guidance='Copy the Application (client) ID of the "Syskit Point API" app registration '
-            "(Entra ID > Enterprise applications) into the tenant's Point API app ID.",
             aadsts=code,
         )
     # Unknown code: name it, but only the first line of the description (no trace ids).
