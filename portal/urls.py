@@ -13,6 +13,9 @@ from provisioning import views_webhooks
 # Before the apps' URLs are included: they use it.
 register_converter(PkConverter, "pk")
 
+# Django's own 400s (a Host header it refuses...): a problem document on the API.
+handler400 = views.bad_request
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),

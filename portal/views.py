@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from api.problems import problem
 from core.decorators import role_required
 from core.http import PortalRequest
 from core.roles import is_staff
 from portal.health import collect_warnings, run_checks
+from portal.middleware import API_PREFIX
 from provisioning import selectors as provisioning_selectors
 from tenants.models import Tenant
 
@@ -83,3 +86,13 @@ def healthz(request: HttpRequest) -> JsonResponse:
         "warnings": collect_warnings() if checks["database"].ok else [],
     }
     return JsonResponse(body, status=503 if failing else 200)
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """Django's 400 (a Host header it does not accept, a request it cannot read): on the API
+    a problem document, as every API error is; elsewhere Django's page."""
+    if request.path.startswith(API_PREFIX):
+        return problem(
+            400, "Bad request", "The request could not be read: check its Host header and encoding."
+        )
+    return defaults.bad_request(request, exception)

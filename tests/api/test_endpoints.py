@@ -303,3 +303,12 @@ def test_a_client_over_its_rate_limit_gets_429_with_retry_after(
     over = call("GET", "/requests", token)
     assert over.status_code == 429 and over["Content-Type"] == PROBLEM
     assert 0 < int(over["Retry-After"]) <= 60
+
+
+def test_a_request_django_itself_refuses_is_a_problem_too(db: None) -> None:
+    """Found by schemathesis: a Host header Django refuses answered an HTML page."""
+    answer = Client().get("/api/v1/groups", HTTP_HOST="-nt")
+    assert answer.status_code == 400 and answer["Content-Type"] == PROBLEM
+    assert answer.json()["title"] == "Bad request"
+    page = Client().get("/requests/", HTTP_HOST="-nt")
+    assert page.status_code == 400 and page["Content-Type"].startswith("text/html")
