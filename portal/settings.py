@@ -320,13 +320,18 @@ API_RATE_LIMIT = env_str("API_RATE_LIMIT", "120/min")
 # An upstream's Retry-After is honoured up to this many seconds (a larger one is capped, so a
 # bad header can neither park a request for hours nor overflow a date).
 RETRY_AFTER_MAX = env_int("RETRY_AFTER_MAX", 900, minimum=1)
-# Provisioning requests (docs/provisioning.md). The poller checks at most POLL_BATCH due
-# requests a run; each request's poll interval starts at POLL_MIN_INTERVAL s and doubles to
-# POLL_MAX_INTERVAL s while nothing changes upstream. A send that fails before reaching Point
+# Provisioning requests (docs/provisioning.md). A poller pass (every minute) checks every due
+# request within POLL_BUDGET s, with at most POLL_CONCURRENCY checks in flight per tenant and
+# POLL_WORKERS threads in all, and queues at most POLL_SEND_BATCH due sends; each request's poll
+# interval starts at POLL_MIN_INTERVAL s and doubles to POLL_MAX_INTERVAL s while nothing
+# changes upstream. A send that fails before reaching Point
 # is tried again after SEND_RETRY_DELAY s (doubling, at most SEND_RETRY_MAX s, Retry-After
 # honoured) up to SEND_MAX_ATTEMPTS times. A send attempt holds its row for SEND_LEASE s; it
 # must outlast the task timeout, so a live attempt is never taken over.
-PROVISIONING_POLL_BATCH = env_int("PROVISIONING_POLL_BATCH", 50, minimum=1)
+PROVISIONING_POLL_BUDGET = env_int("PROVISIONING_POLL_BUDGET", 40, minimum=0)
+PROVISIONING_POLL_CONCURRENCY = env_int("PROVISIONING_POLL_CONCURRENCY", 10, minimum=1)
+PROVISIONING_POLL_WORKERS = env_int("PROVISIONING_POLL_WORKERS", 16, minimum=1)
+PROVISIONING_POLL_SEND_BATCH = env_int("PROVISIONING_POLL_SEND_BATCH", 200, minimum=1)
 PROVISIONING_POLL_MIN_INTERVAL = env_int("PROVISIONING_POLL_MIN_INTERVAL", 10, minimum=1)
 PROVISIONING_POLL_MAX_INTERVAL = env_int("PROVISIONING_POLL_MAX_INTERVAL", 300, minimum=1)
 PROVISIONING_SEND_MAX_ATTEMPTS = env_int("PROVISIONING_SEND_MAX_ATTEMPTS", 5, minimum=1)
@@ -345,6 +350,13 @@ APPROVAL_REMIND_AFTER = env_int("APPROVAL_REMIND_AFTER", 86400, minimum=300)
 # IT staff's "stuck" queue: requests neither final nor waiting for an approver with nothing
 # in their timeline for this many seconds.
 PROVISIONING_STUCK_AFTER = env_int("PROVISIONING_STUCK_AFTER", 3600, minimum=60)
+# A check started just before the budget ends may take a read timeout and its retries.
+if PROVISIONING_POLL_BUDGET + POINT_READ_TIMEOUT + POINT_RETRY_BUDGET >= Q_CLUSTER_TIMEOUT:
+    raise ImproperlyConfigured(
+        f"PROVISIONING_POLL_BUDGET={PROVISIONING_POLL_BUDGET} + POINT_READ_TIMEOUT + "
+        f"POINT_RETRY_BUDGET must stay below Q_TIMEOUT={Q_CLUSTER_TIMEOUT}, or a poller pass "
+        "could be stopped mid-check."
+    )
 if PROVISIONING_SEND_LEASE <= Q_CLUSTER_TIMEOUT:
     raise ImproperlyConfigured(
         f"PROVISIONING_SEND_LEASE={PROVISIONING_SEND_LEASE} must exceed Q_TIMEOUT="

@@ -145,6 +145,9 @@ class ProvisioningRequest(models.Model):
         default=0, help_text="Seconds; grows while nothing changes."
     )
     last_polled_at = models.DateTimeField(null=True, blank=True)
+    # The poller pass that holds this request for a status check (services/poller.py): one
+    # conditional UPDATE claims a chunk, so two pollers never check the same request.
+    poll_claim = models.UUIDField(null=True, blank=True, editable=False)
     cloned_from = models.ForeignKey("self", null=True, blank=True, on_delete=models.SET_NULL)
     # The transition event the requester was last e-mailed about: claimed before sending, so a
     # redelivered e-mail task never mails the same outcome twice.

@@ -8,7 +8,7 @@
 - `bulk`: a CSV of requests checked row by row like the form, then submitted once each;
 - `sending`: exactly-once sending to the upstream;
 - `following`: fetching an upstream status and applying it (`apply_status`, shared with pushed
-  statuses), polling and its back-off;
+  statuses), and the back-off; `poller`: the scheduled pass that checks every due request;
 - `pushed`: webhook events received, verified, stored once, matched and applied;
   `webhook_health`: whether a tenant's webhooks are trusted (polling slows) or quiet.
 
@@ -33,14 +33,14 @@ from provisioning.services.catalogue import (
     template_define,
 )
 from provisioning.services.following import (
-    PollReport,
     apply_status,
     capped_retry_after,
     next_poll_interval,
-    poll_due,
     request_refresh,
     request_watched,
+    status_check,
 )
+from provisioning.services.poller import PollReport, poll_due
 from provisioning.services.pushed import (
     Receipt,
     deliveries_prune,
@@ -108,6 +108,7 @@ __all__ = [
     "request_submit",
     "request_submit_once",
     "request_watched",
+    "status_check",
     "resume_waiting",
     "submitted_with",
     "waiting_on",

@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import F, Q
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -28,7 +27,7 @@ from provisioning.states import (
 )
 from tenants import services as tenant_services
 from tenants import upstream
-from upstreams.contract import RequestStatus, Status, UpstreamError
+from upstreams.contract import RequestStatus, Status, Throttled, UpstreamError
 
 logger = logging.getLogger(__name__)
 
@@ -183,12 +182,27 @@ def apply_status(*, item: ProvisioningRequest, found: RequestStatus, source: str
     return changed
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What one status check did: asked the upstream at all, changed anything, and how long
+    the upstream asked to be left alone (a 429's Retry-After; None when it did not)."""
+
+    asked: bool = False
+    changed: bool = False
+    throttled_for: float | None = None
+
+
 def request_refresh(*, request_id: int, source: str = RequestEvent.Source.POLL) -> bool:
-    """Read the upstream status of an in-flight request and apply it; True if anything changed.
+    """Read the upstream status of an in-flight request and apply it; True if anything changed."""
+    return status_check(request_id=request_id, source=source).changed
+
+
+def status_check(*, request_id: int, source: str = RequestEvent.Source.POLL) -> Checked:
+    """Read the upstream status of an in-flight request, apply it, and say what happened.
 
     Schedules the next poll: PROVISIONING_POLL_MIN_INTERVAL after a change, growing by
     POLL_BACKOFF_FACTOR to PROVISIONING_POLL_MAX_INTERVAL while nothing changes. Final states
-    clear next_poll_at. Upstream errors keep the state and back off.
+    clear next_poll_at. Upstream errors keep the state and back off (Retry-After honoured).
     """
     item = (
         ProvisioningRequest.objects.select_related("tenant", "template")
@@ -196,7 +210,7 @@ def request_refresh(*, request_id: int, source: str = RequestEvent.Source.POLL) 
         .first()
     )
     if item is None or item.state not in IN_FLIGHT_STATES or not item.upstream_id:
-        return False
+        return Checked()
     try:
         found = upstream.provider_for(item.tenant).get_request(item.upstream_id)
     except UpstreamError as error:
@@ -212,8 +226,9 @@ def request_refresh(*, request_id: int, source: str = RequestEvent.Source.POLL) 
             last_polled_at=now,
             updated_at=now,
         )
-        return False
-    return apply_status(item=item, found=found, source=source)
+        throttled = capped_retry_after(retry_after or 0) if isinstance(error, Throttled) else None
+        return Checked(asked=True, throttled_for=throttled)
+    return Checked(asked=True, changed=apply_status(item=item, found=found, source=source))
 
 
 def request_watched(*, item: ProvisioningRequest) -> bool:
@@ -245,69 +260,3 @@ def request_watched(*, item: ProvisioningRequest) -> bool:
     if claimed:
         async_task(REFRESH_TASK, item.pk)
     return bool(claimed)
-
-
-@dataclass(frozen=True)
-class PollReport:
-    refreshed: int = 0
-    changed: int = 0
-    errors: int = 0
-    sends_resumed: int = 0
-
-
-def poll_due() -> PollReport:
-    """One poller pass: refresh due in-flight requests, resume sends that are due.
-
-    Bounded by PROVISIONING_POLL_BATCH. Each due request's next_poll_at is first pushed forward
-    with a conditional UPDATE (a claim), so a second poller running at the same time skips it
-    and a request whose check crashes the task is not first in line again next minute. Requests
-    of tenants whose webhooks are no longer trusted come back to the normal back-off at once.
-    """
-    now = timezone.now()
-    batch = settings.PROVISIONING_POLL_BATCH
-    webhook_health.forget()
-    far = now + timedelta(seconds=settings.PROVISIONING_POLL_MAX_INTERVAL)
-    ProvisioningRequest.objects.filter(state__in=IN_FLIGHT_STATES, next_poll_at__gt=far).exclude(
-        tenant_id__in=webhook_health.trusted_tenant_ids()
-    ).update(next_poll_at=now)
-    due = list(
-        ProvisioningRequest.objects.filter(state__in=IN_FLIGHT_STATES)
-        .filter(Q(next_poll_at__lte=now) | Q(next_poll_at__isnull=True))
-        .order_by(F("next_poll_at").asc(nulls_first=True), "id")
-        .values_list("pk", "next_poll_at")[:batch]
-    )
-    refreshed = changed = errors = 0
-    hold = now + timedelta(seconds=max(settings.PROVISIONING_POLL_MAX_INTERVAL, 60))
-    for pk, next_poll_at in due:
-        claimed = ProvisioningRequest.objects.filter(pk=pk, next_poll_at=next_poll_at).update(
-            next_poll_at=hold
-        )
-        if not claimed:
-            continue
-        try:
-            refreshed += 1
-            if request_refresh(request_id=pk, source=RequestEvent.Source.POLL):
-                changed += 1
-        except Exception:
-            errors += 1
-            logger.exception("Request %s: status check crashed", pk)
-    resumed = 0
-    for pk in _sends_due(now, batch):
-        # Each send in its own task (own timeout); the claim in request_send makes extra
-        # deliveries harmless.
-        async_task(SEND_TASK, pk)
-        resumed += 1
-    return PollReport(refreshed, changed, errors, resumed)
-
-
-def _sends_due(now: datetime, limit: int) -> list[int]:
-    stale = now - timedelta(seconds=settings.PROVISIONING_SEND_LEASE)
-    due = ProvisioningRequest.objects.filter(
-        # Retry time reached, or the next look for a confirming request.
-        Q(state__in=(State.SUBMITTED, State.SENDING, State.CONFIRMING), next_poll_at__lte=now)
-        # The send task was lost (crash between commit and enqueue).
-        | Q(state=State.SUBMITTED, next_poll_at__isnull=True, updated_at__lt=stale)
-        # The attempt died with its lease (worker killed between POST and saving).
-        | Q(state=State.SENDING, next_poll_at__isnull=True, send_started_at__lt=stale)
-    )
-    return list(due.order_by("updated_at", "id").values_list("pk", flat=True)[:limit])

@@ -33,7 +33,7 @@ from pytest_django.fixtures import Settings
 
 from portal.models import Heartbeat
 from portal.tasks import WORKER_HEARTBEAT
-from portal.worker import liveness
+from portal.worker import Supervisor, liveness
 
 if TYPE_CHECKING:
     from emulator.server import RunningEmulator
@@ -72,6 +72,18 @@ def ago(seconds: float) -> datetime:
 def limits(settings: Settings) -> None:
     settings.WORKER_LIVENESS_MAX_AGE = 90
     settings.Q_CLUSTER_TIMEOUT = 120
+
+
+def test_a_started_cluster_is_asked_for_a_heartbeat_at_once_so_healthz_turns_green() -> None:
+    # Not after the first check interval (15 s) or the scheduled heartbeat (a minute): the
+    # cluster runs the queued heartbeat as soon as it is up.
+    supervisor = Supervisor([sys.executable, "-c", "pass"], interval=15)
+    with patch("portal.worker.async_task") as queued:
+        supervisor._start()
+    assert supervisor.child is not None
+    supervisor.child.wait(timeout=10)
+    queued.assert_called_once_with("portal.tasks.heartbeat")
+    assert supervisor.nudged_at == supervisor.since
 
 
 @pytest.mark.django_db

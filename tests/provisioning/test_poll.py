@@ -140,19 +140,50 @@ def test_a_due_request_is_checked_and_one_not_due_is_left_alone(
     assert due.last_polled_at is not None
 
 
-def test_the_poller_checks_a_bounded_batch_most_overdue_first(
-    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream, settings: Settings
+def test_the_poller_checks_every_due_request_once_most_overdue_first(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream
 ) -> None:
-    settings.PROVISIONING_POLL_BATCH = 2
     template = make_template(tenant_a, 32)
     in_flight(template, requester_a, "recent", due_ago=5)
     in_flight(template, requester_a, "oldest", due_ago=300)
     in_flight(template, requester_a, "older", due_ago=100)
     report = services.poll_due()
-    assert upstream.asked == ["oldest", "older"]
-    assert report.refreshed == 2
+    assert upstream.asked == ["oldest", "older", "recent"]
+    assert (report.due, report.refreshed, report.left) == (3, 3, 0)
     services.poll_due()
-    assert upstream.asked[2:] == ["recent"]
+    assert len(upstream.asked) == 3  # none due again yet
+
+
+def test_a_spent_budget_leaves_the_rest_first_in_line_for_the_next_pass(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream, settings: Settings
+) -> None:
+    settings.PROVISIONING_POLL_BUDGET = 0
+    template = make_template(tenant_a, 32)
+    waiting = in_flight(template, requester_a, "waiting", due_ago=5)
+    report = services.poll_due()
+    assert (report.due, report.refreshed, report.left) == (1, 0, 1)
+    assert upstream.asked == []
+    waiting.refresh_from_db()
+    assert waiting.next_poll_at is not None and waiting.next_poll_at <= timezone.now()
+    settings.PROVISIONING_POLL_BUDGET = 40
+    services.poll_due()
+    assert upstream.asked == ["waiting"]
+
+
+def test_a_tenant_answering_429_is_left_alone_for_the_rest_of_the_pass(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream
+) -> None:
+    template = make_template(tenant_a, 32)
+    first = in_flight(template, requester_a, "first", due_ago=60)
+    second = in_flight(template, requester_a, "second", due_ago=30)
+    upstream.answers["first"] = Throttled("Too many requests", retry_after=120)
+    report = services.poll_due()
+    assert upstream.asked == ["first"]
+    assert report.throttled == 1
+    for item in (first, second):
+        item.refresh_from_db()
+        assert item.next_poll_at is not None
+        assert item.next_poll_at >= timezone.now() + timedelta(seconds=110)
 
 
 def test_one_failing_request_does_not_stop_the_batch(
