@@ -399,6 +399,7 @@ def _listed(page: directory.ListPage[Any], items: Iterable[dict[str, Any]]) -> d
         "page": page.number,
         "has_next": page.has_next,
         "total": page.total,
+        "read_at": page.read_at,
     }
 
 
@@ -420,10 +421,12 @@ def group_list(
     request: HttpRequest,
     search: str = Query("", max_length=100),
     page: int = Query(1, ge=1, le=10_000),
+    fresh: bool = Query(False, description="Read the upstream now rather than the list kept."),
 ) -> dict[str, Any]:
-    """Groups live from the upstream, as the directory page shows them."""
+    """Groups from the upstream, as the directory page shows them (kept up to
+    DIRECTORY_CACHE_SECONDS; ``read_at`` says when they were read)."""
     principal = _directory_tenant(request)
-    found = directory.groups_page(tenant=principal.tenant, page=page, search=search)
+    found = directory.groups_page(tenant=principal.tenant, page=page, search=search, fresh=fresh)
     return _listed(found, (asdict(g) for g in found.items))
 
 
@@ -462,10 +465,12 @@ def site_list(
     request: HttpRequest,
     search: str = Query("", max_length=100),
     page: int = Query(1, ge=1, le=10_000),
+    fresh: bool = Query(False, description="Read the upstream now rather than the list kept."),
 ) -> dict[str, Any]:
-    """SharePoint sites live from the upstream, as the directory page shows them."""
+    """SharePoint sites from the upstream, as the directory page shows them (kept up to
+    DIRECTORY_CACHE_SECONDS; ``read_at`` says when they were read)."""
     principal = _directory_tenant(request)
-    found = directory.sites_page(tenant=principal.tenant, page=page, search=search)
+    found = directory.sites_page(tenant=principal.tenant, page=page, search=search, fresh=fresh)
 
     def row(site: Any) -> dict[str, Any]:
         values = asdict(site)

@@ -133,6 +133,10 @@ class ListPage(Schema):
     page: int
     has_next: bool
     total: int | None = None
+    read_at: datetime | None = Field(
+        None,
+        description="When the upstream gave this list (lists are kept briefly; fresh=true re-reads).",
+    )
 
 
 class GroupPage(ListPage):

@@ -55,7 +55,13 @@ class AuditEvent(models.Model):
         # Moved here from the portal app (audit/migrations/0001): the table moved with it.
         db_table = "audit_auditevent"
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["action", "-created_at"], name="audit_action_time")]
+        indexes = [
+            models.Index(fields=["action", "-created_at"], name="audit_action_time"),
+            # The log newest first, for operators (every entry) and per organisation.
+            models.Index(fields=["-created_at", "-id"], name="audit_newest_first"),
+            models.Index(fields=["tenant", "-created_at"], name="audit_by_tenant"),
+        ]
+        # On PostgreSQL, a trigram index for "Person contains": migration 0005, outside Meta.
 
     def __str__(self) -> str:
         return f"{self.get_action_display()}: {self.person or 'unknown'} at {self.created_at:%Y-%m-%d %H:%M:%S}"

@@ -3,14 +3,17 @@ and the stored report snapshots, filtered for a page or a CSV export."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import math
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
@@ -97,7 +100,9 @@ class ListPage[T]:
     ``local``: the page was cut here from a bounded read of the list (sorted or filtered on
     the portal's side); ``read``: how many items that read held; ``partial``: the read stopped
     at READ_MAX with more left, so sorting and filtering covered only the first ``read`` items;
-    ``unknown``: items the filter could not judge (the upstream gave no value) and left out."""
+    ``unknown``: items the filter could not judge (the upstream gave no value) and left out;
+    ``read_at``: when the upstream answered what the page shows (None with an error);
+    ``cached``: that answer came from the list cache (DIRECTORY_CACHE_SECONDS)."""
 
     items: list[T]
     number: int
@@ -109,6 +114,15 @@ class ListPage[T]:
     read: int = 0
     partial: bool = False
     unknown: int = 0
+    read_at: datetime | None = None
+    cached: bool = False
+
+    @property
+    def age(self) -> int | None:
+        """Whole seconds since the upstream answered what the page shows."""
+        if self.read_at is None:
+            return None
+        return max(0, int((timezone.now() - self.read_at).total_seconds()))
 
     @property
     def has_previous(self) -> bool:
@@ -168,6 +182,55 @@ def is_ownerless(group: Group) -> bool:
     return group.owners_count == 0
 
 
+# --- The list cache ----------------------------------------------------------------------------
+
+# A list's upstream answer (one page, or a bounded read) is kept in Django's cache for
+# DIRECTORY_CACHE_SECONDS: in each process by default, in Redis when REDIS_URL is set (then
+# shared by every web process and node). The answer is the tenant's, never a user's: the views
+# check the user's role and tenant before they ask a selector, which alone reads the cache. The
+# key names the tenant, its upstream (kind, URL, Point app), the moment the tenant was last
+# edited (so a re-pointed or re-configured tenant never sees its old upstream's list), the list
+# and everything that changes the upstream's answer; sorting, the ownerless filter and paging
+# of a bounded read happen after, over the cached read. Nothing is stored when the upstream
+# fails. Bump LIST_CACHE_VERSION when what is stored changes shape.
+LIST_CACHE_VERSION = 1
+
+type ReadKey = Callable[[Mapping[str, object]], str]
+
+
+def list_cache_key(tenant: Tenant, list_name: str, read: Mapping[str, object]) -> str:
+    """The cache key of one read of one of the tenant's lists (hashed: searches are free text)."""
+    parts = {
+        "version": LIST_CACHE_VERSION,
+        "tenant": tenant.pk,
+        "upstream": tenant.provider,
+        "url": tenant.api_url,
+        "app": str(tenant.point_app_id or ""),
+        "edited": tenant.updated_at.isoformat() if tenant.updated_at else "",
+        "list": list_name,
+        "read": dict(read),
+    }
+    digest = hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+    return f"directory-list:{tenant.pk}:{digest}"
+
+
+def _cached[V](key: str, read: Callable[[], V], *, fresh: bool) -> tuple[V, datetime, bool]:
+    """(the answer, when the upstream gave it, whether it came from the cache). ``fresh``
+    skips the cache and stores what it reads; DIRECTORY_CACHE_SECONDS = 0 turns it off.
+    UpstreamError passes, and nothing is stored."""
+    seconds = settings.DIRECTORY_CACHE_SECONDS
+    if seconds > 0 and not fresh:
+        hit = cache.get(key)
+        if hit is not None:
+            value, read_at = hit
+            return value, read_at, True
+    value = read()
+    read_at = timezone.now()
+    if seconds > 0:
+        cache.set(key, (value, read_at), seconds)
+    return value, read_at, False
+
+
 def _page_number(value: object) -> int:
     try:
         number = int(str(value))
@@ -176,15 +239,22 @@ def _page_number(value: object) -> int:
     return min(max(number, 1), 100_000)
 
 
-def _live_page[T](fetch: Callable[[int, int], Page[T]], page: object) -> ListPage[T]:
+def _live_page[T](
+    fetch: Callable[[int, int], Page[T]], page: object, *, key: ReadKey, fresh: bool
+) -> ListPage[T]:
     number = _page_number(page)
     size = settings.DIRECTORY_PAGE_SIZE
+    skip = (number - 1) * size
     try:
-        found = fetch(size, (number - 1) * size)
+        found, read_at, hit = _cached(
+            key({"top": size, "skip": skip}), lambda: fetch(size, skip), fresh=fresh
+        )
     except UpstreamError as error:
         logger.info("Directory list failed: %s", type(error).__name__)
         return ListPage([], number, size, error=error.text)
-    return ListPage(found.items, number, size, found.total, found.has_more)
+    return ListPage(
+        found.items, number, size, found.total, found.has_more, read_at=read_at, cached=hit
+    )
 
 
 def read_bounded[T](fetch: Callable[[int, int], Page[T]]) -> tuple[list[T], bool]:
@@ -209,13 +279,20 @@ def _local_page[T](
     sort: tuple[str, bool] | None,
     sorts: dict[str, SortKey[T]],
     keep: Callable[[T], bool | None] | None = None,
+    key: ReadKey,
+    fresh: bool,
 ) -> ListPage[T]:
     """A page cut here from a bounded read: filtered by ``keep`` (None: cannot tell, left out
-    and counted), sorted by ``sort``."""
+    and counted), sorted by ``sort``. The bounded read is what is cached, so every sort, the
+    ownerless filter and every page of it come from one read of the upstream."""
     number = _page_number(page)
     size = settings.DIRECTORY_PAGE_SIZE
     try:
-        items, partial = read_bounded(fetch)
+        (items, partial), read_at, hit = _cached(
+            key({"read_page": READ_PAGE, "read_max": READ_MAX}),
+            lambda: read_bounded(fetch),
+            fresh=fresh,
+        )
     except UpstreamError as error:
         logger.info("Directory list failed: %s", type(error).__name__)
         return ListPage([], number, size, error=error.text, local=True)
@@ -238,6 +315,8 @@ def _local_page[T](
         read=read,
         partial=partial,
         unknown=unknown,
+        read_at=read_at,
+        cached=hit,
     )
 
 
@@ -249,37 +328,55 @@ def groups_page(
     search: str = "",
     sort: str = "",
     ownerless: bool = False,
+    fresh: bool = False,
 ) -> ListPage[Group]:
     """One page of the tenant's groups. Unsorted and unfiltered: one page asked of the
-    upstream. Sorted, or ownerless only: cut here from a bounded read (READ_MAX)."""
+    upstream. Sorted, or ownerless only: cut here from a bounded read (READ_MAX). Either read
+    comes from the list cache when it holds it, unless ``fresh`` (read again and kept).
+    The caller has checked that the user may see this tenant's directory."""
     provider = upstream.provider_for(tenant)
 
     def fetch(top: int, skip: int) -> Page[Group]:
         return provider.groups_page(top=top, skip=skip, group_type=group_type, search=search)
 
+    def key(read: Mapping[str, object]) -> str:
+        return list_cache_key(tenant, "groups", {"type": group_type, "search": search, **read})
+
     order = parse_sort(sort, GROUP_SORTS)
     if order is None and not ownerless:
-        return _live_page(fetch, page)
+        return _live_page(fetch, page, key=key, fresh=fresh)
 
     def keep(group: Group) -> bool | None:
         return None if group.owners_count is None else is_ownerless(group)
 
-    return _local_page(fetch, page, sort=order, sorts=GROUP_SORTS, keep=keep if ownerless else None)
+    return _local_page(
+        fetch,
+        page,
+        sort=order,
+        sorts=GROUP_SORTS,
+        keep=keep if ownerless else None,
+        key=key,
+        fresh=fresh,
+    )
 
 
 def sites_page(
-    *, tenant: Tenant, page: object = 1, search: str = "", sort: str = ""
+    *, tenant: Tenant, page: object = 1, search: str = "", sort: str = "", fresh: bool = False
 ) -> ListPage[Site]:
-    """One page of the tenant's SharePoint sites; sorted ones are cut here from a bounded read."""
+    """One page of the tenant's SharePoint sites; sorted ones are cut here from a bounded read.
+    Cached as groups_page is."""
     provider = upstream.provider_for(tenant)
 
     def fetch(top: int, skip: int) -> Page[Site]:
         return provider.sites_page(top=top, skip=skip, search=search)
 
+    def key(read: Mapping[str, object]) -> str:
+        return list_cache_key(tenant, "sites", {"search": search, **read})
+
     order = parse_sort(sort, SITE_SORTS)
     if order is None:
-        return _live_page(fetch, page)
-    return _local_page(fetch, page, sort=order, sorts=SITE_SORTS)
+        return _live_page(fetch, page, key=key, fresh=fresh)
+    return _local_page(fetch, page, sort=order, sorts=SITE_SORTS, key=key, fresh=fresh)
 
 
 def group_get(*, tenant: Tenant, name: str) -> tuple[Group | None, str]:

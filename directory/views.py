@@ -1,8 +1,9 @@
 """Directory pages for IT staff and admins: groups, sites, and the reports kept as snapshots.
 
 Every page is under /directory/<tenant slug>/ and resolves the tenant for the user first (a
-tenant the user does not serve is a 404). Lists come live from Point; reports are read from
-the latest stored snapshot while a refresh runs in the background (see docs/directory.md).
+tenant the user does not serve is a 404). Lists come from the tenant's upstream, kept briefly
+in the list cache (the page says how old; ?fresh=1 reads again); reports are read from the
+latest stored snapshot while a refresh runs in the background (see docs/directory.md).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ from tenants.models import Tenant
 
 DONE_EVENT = "directory-report-done"
 TEMPLATES = "directory"
+# ?fresh=1 on a live list: read it again from the upstream, past the list cache.
+FRESH = "fresh"
 
 
 def _tenant(request: PortalRequest, slug: str) -> Tenant:
@@ -126,6 +129,23 @@ def index(request: PortalRequest) -> HttpResponse:
     return redirect("directory:groups", slug=tenant.slug)
 
 
+def _list_queries(request: PortalRequest) -> dict[str, str]:
+    """The queries a live list's links need, never carrying ``fresh`` on: ``query`` (filters
+    and sort, no page: the pager's), ``here_query`` (this page: the address a refresh leaves
+    in the browser) and ``refresh_query`` (this page read again, past the list cache)."""
+    here = request.GET.copy()
+    here.pop(FRESH, None)
+    query = here.copy()
+    query.pop("page", None)
+    refresh = here.copy()
+    refresh[FRESH] = "1"
+    return {
+        "query": query.urlencode(),
+        "here_query": here.urlencode(),
+        "refresh_query": refresh.urlencode(),
+    }
+
+
 def _sort_headers(
     request: PortalRequest, sorts: Mapping[str, selectors.SortKey[Any]], sort: str
 ) -> dict[str, dict[str, str]]:
@@ -134,8 +154,8 @@ def _sort_headers(
     direction a click sorts in (the other one when already sorted by it)."""
     current = selectors.parse_sort(sort, sorts)
     base = request.GET.copy()
-    base.pop("page", None)
-    base.pop("sort", None)
+    for name in ("page", "sort", FRESH):
+        base.pop(name, None)
     headers = {}
     for key, spec in sorts.items():
         if current is not None and current[0] == key:
@@ -156,8 +176,9 @@ def _sort_headers(
 @require_GET
 @staff_required
 def groups(request: PortalRequest, slug: str) -> HttpResponse:
-    """Groups, live from Point: type filter, search, "ownerless only", sorting, paging. Sorting
-    and the ownerless filter work on the portal's side (selectors.READ_MAX)."""
+    """Groups from the tenant's upstream: type filter, search, "ownerless only", sorting,
+    paging. Sorting and the ownerless filter work on the portal's side (selectors.READ_MAX).
+    The answer may come from the list cache; ?fresh=1 reads it again (selectors.groups_page)."""
     tenant = _tenant(request, slug)
     if not tenant.capabilities.directory:
         return _unsupported(request, tenant, "groups")
@@ -171,6 +192,7 @@ def groups(request: PortalRequest, slug: str) -> HttpResponse:
         search=data.get("search", ""),
         sort=sort,
         ownerless=ownerless,
+        fresh=request.GET.get(FRESH) == "1",
     )
     rows = [
         {
@@ -188,7 +210,7 @@ def groups(request: PortalRequest, slug: str) -> HttpResponse:
         "sort": sort,
         "ownerless": ownerless,
         "sorts": _sort_headers(request, selectors.GROUP_SORTS, sort),
-        "query": query_without_page(request),
+        **_list_queries(request),
     }
     return render(request, page_or_fragment(request, f"{TEMPLATES}/groups.html"), context)
 
@@ -216,7 +238,8 @@ def group(request: PortalRequest, slug: str, name: str) -> HttpResponse:
 @require_GET
 @staff_required
 def sites(request: PortalRequest, slug: str) -> HttpResponse:
-    """SharePoint sites, live from Point: search, sorting (on the portal's side), paging."""
+    """SharePoint sites from the tenant's upstream: search, sorting (on the portal's side),
+    paging; from the list cache unless ?fresh=1, as groups are."""
     tenant = _tenant(request, slug)
     if not tenant.capabilities.directory:
         return _unsupported(request, tenant, "sites")
@@ -224,7 +247,11 @@ def sites(request: PortalRequest, slug: str) -> HttpResponse:
     data = form.cleaned_data if form.is_valid() else {}
     sort = data.get("sort", "")
     page = selectors.sites_page(
-        tenant=tenant, page=request.GET.get("page"), search=data.get("search", ""), sort=sort
+        tenant=tenant,
+        page=request.GET.get("page"),
+        search=data.get("search", ""),
+        sort=sort,
+        fresh=request.GET.get(FRESH) == "1",
     )
     context = {
         "tenant": tenant,
@@ -232,7 +259,7 @@ def sites(request: PortalRequest, slug: str) -> HttpResponse:
         "page": page,
         "sort": sort,
         "sorts": _sort_headers(request, selectors.SITE_SORTS, sort),
-        "query": query_without_page(request),
+        **_list_queries(request),
     }
     return render(request, page_or_fragment(request, f"{TEMPLATES}/sites.html"), context)
 

@@ -128,6 +128,10 @@ TEMPLATES = [
     },
 ]
 
+# Django's form renderer, but selects written in Python: one template per option was most of a
+# filter form's time (core/renderers.py).
+FORM_RENDERER = "core.renderers.FormRenderer"
+
 # Demo mode: the built-in emulator stands in for Entra ID and Point (http allowed for it).
 DEMO_MODE = env_bool("DEMO_MODE", default=not PRODUCTION)
 if PRODUCTION and DEMO_MODE:
@@ -389,6 +393,11 @@ DIRECTORY_SNAPSHOT_MAX_AGE = env_int("DIRECTORY_SNAPSHOT_MAX_AGE", 24 * 3600, mi
 DIRECTORY_PAGE_SIZE = env_int("DIRECTORY_PAGE_SIZE", 50, minimum=5)
 DIRECTORY_POLL_INTERVAL_MS = env_int("DIRECTORY_POLL_INTERVAL_MS", 2000, minimum=10)
 DIRECTORY_REPORT_TIMEOUT = env_int("DIRECTORY_REPORT_TIMEOUT", 3600, minimum=60)
+# The live group and site lists keep each upstream answer this long (s) in the cache above, so
+# paging, sorting and coming back to a list do not wait on a slow upstream every time (and a
+# sorted list is not read up to five times a page); the page says how old it is and offers a
+# refresh. 0 reads live every time.
+DIRECTORY_CACHE_SECONDS = env_int("DIRECTORY_CACHE_SECONDS", 60, minimum=0)
 
 # Health: /healthz reports these as failures when exceeded.
 HEALTH_MAX_QUEUE_AGE = env_int("HEALTH_MAX_QUEUE_AGE", 300, minimum=1)

@@ -309,7 +309,7 @@ def approval_decide(request: PortalRequest, pk: int) -> HttpResponseBase:
 def _page(
     request: PortalRequest, requests: QuerySet[ProvisioningRequest]
 ) -> Page[ProvisioningRequest]:
-    return Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
+    return Paginator(selectors.for_list(requests), PAGE_SIZE).get_page(request.GET.get("page"))
 
 
 @never_cache

@@ -160,6 +160,7 @@ def apply_status(*, item: ProvisioningRequest, found: RequestStatus, source: str
                 source=source,
                 detail=status_detail("", target, found, item.tenant.upstream_label),
                 last_polled_at=now,
+                poll_claim=None,
                 poll_interval=interval,
                 next_poll_at=None if target in FINAL_STATES else now + timedelta(seconds=interval),
                 **fields,
@@ -177,6 +178,7 @@ def apply_status(*, item: ProvisioningRequest, found: RequestStatus, source: str
         poll_interval=interval,
         next_poll_at=now + timedelta(seconds=interval),
         last_polled_at=now,
+        poll_claim=None,
         updated_at=now,
     )
     return changed
@@ -224,6 +226,7 @@ def status_check(*, request_id: int, source: str = RequestEvent.Source.POLL) -> 
             poll_interval=interval,
             next_poll_at=now + timedelta(seconds=interval),
             last_polled_at=now,
+            poll_claim=None,
             updated_at=now,
         )
         throttled = capped_retry_after(retry_after or 0) if isinstance(error, Throttled) else None

@@ -6,7 +6,8 @@ budget rather than a fixed count, with status checks in flight at once:
 - Due requests are claimed in chunks, most overdue first, by one conditional UPDATE that writes
   the pass's token into `poll_claim` and moves `next_poll_at` forward. Only rows still due get
   the token, so two pollers running at once (two workers) never take the same request, and a
-  pass that dies leaves its rows for a later pass, not for a tight loop.
+  pass that dies leaves its rows for a later pass, not for a tight loop. The check (or the
+  hand-back of a request not reached) clears the claim.
 - Only requests due when the pass started are taken: a request checked early in the pass is due
   again before its end (10 s back-off) and must wait for the next pass. So upstream calls per
   pass equal the requests that were due, each checked once.
@@ -142,7 +143,7 @@ def _release(run: _Pass, tenant_id: int | None, due_at: datetime) -> int:
             queue.clear()
     if ids:
         ProvisioningRequest.objects.filter(pk__in=ids, poll_claim=run.token).update(
-            next_poll_at=due_at
+            next_poll_at=due_at, poll_claim=None
         )
     return len(ids)
 
@@ -245,10 +246,11 @@ def poll_due() -> PollReport:
     webhook_health.forget()
     hold = now + timedelta(seconds=_hold_seconds())
     # Requests of tenants whose webhooks are no longer trusted come back to the normal back-off
-    # at once. A claim never reaches this far, so a running pass's rows stay its own.
-    ProvisioningRequest.objects.filter(state__in=IN_FLIGHT_STATES, next_poll_at__gt=hold).exclude(
-        tenant_id__in=webhook_health.trusted_tenant_ids()
-    ).update(next_poll_at=now)
+    # at once. Not a claimed one: another pass that started a moment later holds it until
+    # later than this pass's ``hold`` (a check clears the claim).
+    ProvisioningRequest.objects.filter(
+        state__in=IN_FLIGHT_STATES, next_poll_at__gt=hold, poll_claim__isnull=True
+    ).exclude(tenant_id__in=webhook_health.trusted_tenant_ids()).update(next_poll_at=now)
     run = _Pass(
         token=uuid.uuid4(),
         started=now,

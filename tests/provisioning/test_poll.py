@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -336,3 +337,21 @@ def test_watching_brings_a_backed_off_check_near(
     assert waiting.next_poll_at <= timezone.now() + timedelta(seconds=10)
     assert waiting.poll_interval == 10
     assert upstream.asked == []
+
+
+def test_a_request_another_pass_holds_is_not_taken_back_by_the_webhook_reset(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream
+) -> None:
+    # A pass that started a moment after this one holds its claim beyond this pass's own hold;
+    # only unclaimed requests pushed far out by trusted webhooks are brought back.
+    template = make_template(tenant_a, 32)
+    held = in_flight(template, requester_a, "held", due_ago=-400, poll_claim=uuid.uuid4())
+    far = in_flight(template, requester_a, "far", due_ago=-1800)
+    report = services.poll_due()
+    assert upstream.asked == ["far"]
+    assert report.refreshed == 1
+    held.refresh_from_db()
+    assert held.last_polled_at is None
+    assert held.next_poll_at is not None and held.next_poll_at > timezone.now()
+    far.refresh_from_db()
+    assert far.poll_claim is None  # a check clears the claim it was made under

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.utils import timezone
@@ -46,6 +47,27 @@ def test_the_numbers_count_by_state_workload_and_day(
     assert per_day[timezone.localdate()] == 2
     assert per_day[timezone.localdate() - timedelta(days=2)] == 1
     assert numbers.total == 4
+
+
+def test_days_are_counted_in_the_portals_time_zone(
+    tenant_a: Tenant, project_template: Template, requester_a: User
+) -> None:
+    # 23:30 in Auckland on the 10th is 10:30 UTC on the 10th; 00:30 on the 11th there is still
+    # the 10th in UTC: each belongs to its Auckland day.
+    zone = ZoneInfo("Pacific/Auckland")
+    with timezone.override(zone):
+        late = datetime(2026, 11, 10, 23, 30, tzinfo=zone)
+        early = datetime(2026, 11, 11, 0, 30, tzinfo=zone)
+        for moment in (late, early, early + timedelta(minutes=5)):
+            item = make_request(project_template, requester_a)
+            ProvisioningRequest.objects.filter(pk=item.pk).update(created_at=moment)
+        numbers = dashboard_for(
+            tenants=Tenant.objects.filter(pk=tenant_a.pk), today=date(2026, 11, 12)
+        )
+    per_day = dict(numbers.per_day)
+    assert per_day[date(2026, 11, 10)] == 1
+    assert per_day[date(2026, 11, 11)] == 2
+    assert per_day[date(2026, 11, 12)] == 0
 
 
 def test_the_oldest_open_request_ignores_final_ones(
