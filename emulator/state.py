@@ -16,12 +16,16 @@ import sys
 import tempfile
 import threading
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 DEFAULT_FIXTURE = str(Path(__file__).parent / "fixtures" / "demo.json")
 DEFAULT_ISSUER_HOST = "https://login.microsoftonline.com"
 DEFAULT_DIALECT = "today"
+# Status reads kept for GET /_control/requests/reads (a benchmark of 5,000 requests reads each a
+# few times).
+STATUS_READS_KEPT = 200_000
 
 # RSA key generation costs ~50 ms per tenant; tests start a fresh emulator per test, so keys
 # are reused within one process. A key still lands in ``data`` (and the state file) so
@@ -64,6 +68,10 @@ class EmulatorState:
             "faults": [],
             "throttles": [],
         }
+        # Answered status reads of single Point provisioning requests, (tenant slug, request
+        # id, epoch s), for benchmarks (GET /_control/requests/reads); memory only, cleared
+        # by a reset; the newest STATUS_READS_KEPT only, so a long demo does not grow forever.
+        self.status_reads: deque[tuple[str, str, float]] = deque(maxlen=STATUS_READS_KEPT)
         self.data: dict[str, Any] = self._initial_data()
         if state_file and os.path.exists(state_file):
             self._load(state_file)
@@ -100,6 +108,7 @@ class EmulatorState:
             self.data["keys"] = keys
             for rules in self.runtime.values():
                 rules.clear()
+            self.status_reads.clear()
             self.save()
 
     def tenant(self, key: str) -> dict[str, Any] | None:

@@ -332,6 +332,9 @@ RETRY_AFTER_MAX = env_int("RETRY_AFTER_MAX", 900, minimum=1)
 # is tried again after SEND_RETRY_DELAY s (doubling, at most SEND_RETRY_MAX s, Retry-After
 # honoured) up to SEND_MAX_ATTEMPTS times. A send attempt holds its row for SEND_LEASE s; it
 # must outlast the task timeout, so a live attempt is never taken over.
+# The IT dashboard's counts are kept this long (s; 0 counts on every view): counting reads
+# every request. The page says how old they are and offers a recount.
+DASHBOARD_CACHE_SECONDS = env_int("DASHBOARD_CACHE_SECONDS", 30, minimum=0)
 PROVISIONING_POLL_BUDGET = env_int("PROVISIONING_POLL_BUDGET", 40, minimum=0)
 PROVISIONING_POLL_CONCURRENCY = env_int("PROVISIONING_POLL_CONCURRENCY", 10, minimum=1)
 PROVISIONING_POLL_WORKERS = env_int("PROVISIONING_POLL_WORKERS", 16, minimum=1)

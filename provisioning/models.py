@@ -171,6 +171,23 @@ class ProvisioningRequest(models.Model):
             models.Index(fields=["updated_at", "id"], name="request_changes"),
             # The dashboard's counts by state and workload, read from the index alone.
             models.Index(fields=["tenant", "state", "workload"], name="request_tally"),
+            # "All requests" filtered by state, newest first.
+            models.Index(fields=["state", "-created_at", "-id"], name="request_by_state"),
+            # What replaced a request (its page, the failed queue): few rows have one, and
+            # without this SQLite walks every request newest first to find them.
+            models.Index(
+                fields=["cloned_from", "-created_at", "-id"],
+                condition=models.Q(cloned_from__isnull=False),
+                name="request_resubmissions",
+            ),
+            # The dashboard's oldest request still open: unfinished ones only, oldest first. On
+            # finished_at, which every final state sets: SQLite uses a partial index only for a
+            # query naming its condition literally, and Django binds an IN list's values.
+            models.Index(
+                fields=["created_at", "id"],
+                condition=models.Q(finished_at__isnull=True),
+                name="request_open_oldest",
+            ),
         ]
         # On PostgreSQL, trigram indexes for the search of "All requests" (display and final
         # name contain...) and one for the upstream id (iexact): migration 0013, outside Meta,

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet
+from django.core.cache import cache
+from django.db.models import Count, Exists, Max, OuterRef, Q, QuerySet, Subquery
 from django.http import Http404
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -264,23 +265,47 @@ class Dashboard:
     per_day: list[tuple[date, int]]
     total: int
     oldest_open: ProvisioningRequest | None
+    counted_at: datetime | None = None  # when these numbers were counted
+
+
+def dashboard_cached(*, tenants: list[int], fresh: bool = False) -> Dashboard:
+    """``dashboard_for`` these tenants, counted at most DASHBOARD_CACHE_SECONDS ago (``fresh``:
+    count now). Counting reads every request (100,000 requests: about 100 ms on SQLite and on
+    PostgreSQL); a dashboard a few seconds old, which says so, costs nothing of that."""
+    seconds = settings.DASHBOARD_CACHE_SECONDS
+    today = timezone.localdate()
+    key = f"dashboard:{today.isoformat()}:{','.join(map(str, sorted(tenants)))}"
+    if seconds > 0 and not fresh:
+        found = cache.get(key)
+        if isinstance(found, Dashboard):
+            return found
+    numbers = replace(dashboard_for(tenants=tenants, today=today), counted_at=timezone.now())
+    if seconds > 0:
+        cache.set(key, numbers, seconds)
+    return numbers
 
 
 def dashboard_for(
-    *, tenants: QuerySet[Tenant], today: date | None = None, days: int = 30
+    *, tenants: QuerySet[Tenant] | list[int], today: date | None = None, days: int = 30
 ) -> Dashboard:
     """Counts by state and workload, requests per day for ``days`` days, the oldest open request.
 
-    Three queries whatever the number of requests: one grouped count, one pass over the last
-    ``days`` days' rows counting each day with a filtered count (day boundaries are computed
-    here in the current time zone, so the database needs no time zone function per row; on
-    SQLite that function is Python), and the oldest open request.
+    A fixed number of queries whatever the number of requests: the tenants, one grouped count,
+    one pass over the last ``days`` days' rows counting each day with a filtered count (day
+    boundaries are computed here in the current time zone, so the database needs no time zone
+    function per row; on SQLite that function is Python), and the oldest open request.
     """
-    requests = ProvisioningRequest.objects.filter(tenant__in=tenants)
+    # The tenants as a list of ids, not a subquery: SQLite plans `tenant_id IN (SELECT ...)`
+    # as a scan of every request (100,000 requests: 150 ms, against 0.3 ms from the index).
+    ids = tenants if isinstance(tenants, list) else list(tenants.values_list("pk", flat=True))
+    requests = ProvisioningRequest.objects.filter(tenant_id__in=ids)
     states: dict[str, int] = {}
     workloads: dict[str, int] = {}
-    grouped = requests.values_list("state", "workload").annotate(n=Count("id")).order_by()
-    for state, workload, n in grouped:
+    # Grouped by tenant too, so that the request_tally index alone answers it.
+    grouped = (
+        requests.values_list("tenant_id", "state", "workload").annotate(n=Count("id")).order_by()
+    )
+    for _, state, workload, n in grouped:
         states[state] = states.get(state, 0) + n
         workloads[workload] = workloads.get(workload, 0) + n
     today = today or timezone.localdate()
@@ -293,12 +318,14 @@ def dashboard_for(
             for i in range(days)
         }
     )
-    oldest = (
-        requests.exclude(state__in=FINAL_STATES)
-        .select_related("tenant", "template", "requested_by")
+    # The oldest open one by its own index (request_open_oldest), then its row with what the
+    # page shows: the join in the same query made SQLite start from the people table and sort.
+    first_open = (
+        requests.filter(finished_at__isnull=True)
+        .exclude(state__in=FINAL_STATES)
         .order_by("created_at", "id")
-        .first()
     )
+    oldest = _requests().filter(pk=Subquery(first_open.values("pk")[:1])).first()
     return Dashboard(
         by_state=[(s.label, states.get(s.value, 0)) for s in State],
         by_workload=[(w.label, workloads.get(w.value, 0)) for w in Workload],

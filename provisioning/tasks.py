@@ -4,6 +4,7 @@ loads its rows and calls a service (provisioning/services.py), which is safe to 
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import asdict
 from typing import Any
 
@@ -26,9 +27,12 @@ def send_request(request_id: int) -> str:
     return result.outcome
 
 
-def refresh_request(request_id: int) -> bool:
-    """Check one request's upstream status now."""
-    return services.request_refresh(request_id=request_id)
+def refresh_request(request_id: int, claim: str | None = None) -> bool:
+    """Check one request's upstream status now (unless ``claim``, the watched page's, was taken
+    over meanwhile: then someone else checks it)."""
+    return services.request_refresh(
+        request_id=request_id, claim=uuid.UUID(claim) if claim else None
+    )
 
 
 def poll_requests() -> dict[str, int]:

@@ -111,6 +111,17 @@ def operator(tenant_a: Tenant, settings: Settings) -> User:
 
 
 @pytest.fixture(autouse=True)
+def _cache_starts_empty() -> Iterator[None]:
+    """What one test cached (a dashboard, a directory list, a throttle) is not another's: ids
+    are reused from test to test."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
 def _point_forgets_what_it_learnt() -> Iterator[None]:
     """The Point client remembers per URL whether Point honours `search` and `$skip`; a test
     that switches the emulator's dialect must not leave that to the next one."""

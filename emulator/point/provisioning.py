@@ -256,8 +256,14 @@ def create(
     endpoint: str,
     body: Any,
     claims: dict[str, Any],
+    *,
+    check_duplicates: bool = True,
 ) -> dict[str, Any]:
-    """Validate a POST /v1.0/provision/{endpoint} body and record the request; raises Invalid."""
+    """Validate a POST /v1.0/provision/{endpoint} body and record the request; raises Invalid.
+
+    ``check_duplicates=False`` skips the name, URL and alias clash check (a scan of every
+    workspace and in-flight request): only the control API's bulk creation, whose names are
+    unique by construction, uses it."""
     slug = str(tenant["slug"]).lower()
     workspace_type = shapes.PROVISION_ENDPOINTS[endpoint]
     errors: dict[str, list[str]] = {}
@@ -409,7 +415,7 @@ def create(
         _add(errors, field, message)
         conflicts.append(Conflict(field, message, holder, request_id))
 
-    if display and "displayName" not in errors:
+    if check_duplicates and display and "displayName" not in errors:
         names, urls, emails, pending = _taken(state, tenant, slug)
         if final_name.lower() in names:
             conflict("displayName", f"A workspace named '{final_name}' already exists.", final_name)

@@ -149,6 +149,7 @@ def get_request(
     state = req.state
     _advance_tenant(state)
     with state.lock:
+        state.status_reads.append((_slug(tenant), req.params["id"].lower(), state.now()))
         record = provisioning.tenant_data(state, _slug(tenant))["requests"].get(
             req.params["id"].lower()
         )
@@ -490,6 +491,72 @@ def control_requests(req: Request) -> Response:
         ]
     items.sort(key=lambda r: str(r["requestedOn"]))
     return json_response({"count": len(items), "requests": items})
+
+
+@route("POST", "/_control/requests/bulk")
+def control_bulk(req: Request) -> Response:
+    """Create ``count`` provisioning requests in one tenant at once (benchmarks): each is the
+    ``body`` of a POST /v1.0/provision/{``kind``} with ``displayName`` followed by its number
+    (1..count), validated like that POST except for the duplicate check (the numbers make the
+    names unique) and made by the tenant's first app registration; the state is saved once.
+    Answers ``{"tenant", "count", "requests": [{"id", "displayName"}]}``; a body the POST
+    would refuse is a 400 with its field errors."""
+    body = _control_body(req)
+    state = req.state
+    tenant = state.tenant(str(body.get("tenant") or ""))
+    if tenant is None:
+        raise BadRequest("'tenant' (slug or id) is required and must exist.")
+    kind = str(body.get("kind") or "").lower()
+    if kind not in shapes.PROVISION_ENDPOINTS:
+        raise BadRequest(f"'kind' must be one of {', '.join(shapes.PROVISION_ENDPOINTS)}.")
+    count = body.get("count")
+    if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= 100_000:
+        raise BadRequest("'count' must be an integer from 1 to 100000.")
+    template = body.get("body")
+    if not isinstance(template, dict) or not isinstance(template.get("displayName"), str):
+        raise BadRequest("'body' must be a provisioning request body with a displayName.")
+    apps = tenant.get("apps") or [{}]
+    claims = {"appid": apps[0].get("client_id", "")}
+    made: list[dict[str, str]] = []
+    with state.lock:
+        for number in range(1, count + 1):
+            one = {**template, "displayName": f"{template['displayName']} {number}"}
+            try:
+                record = provisioning.create(
+                    state, tenant, kind, one, claims, check_duplicates=False
+                )
+            except provisioning.Invalid as exc:
+                return json_response(
+                    {
+                        "error": "invalid",
+                        "message": f"Request {number} refused.",
+                        "errors": exc.errors,
+                    },
+                    status=400,
+                )
+            made.append({"id": record["id"], "displayName": record["display_name"]})
+        state.save()
+    return json_response({"tenant": _slug(tenant), "count": len(made), "requests": made})
+
+
+@route("GET", "/_control/requests/reads")
+def control_reads(req: Request) -> Response:
+    """Answered status reads of single requests (GET /v1.0/provision/requests/{id}), oldest
+    first: ``{"count", "reads": [[tenant, request id, epoch s], ...]}``, narrowed by ``tenant``
+    and by ``since`` / ``until`` (epoch s). Kept in memory only; a reset clears them."""
+    wanted = (req.query.get("tenant") or "").lower()
+    try:
+        since = float(req.query.get("since") or "-inf")
+        until = float(req.query.get("until") or "inf")
+    except ValueError as exc:
+        raise BadRequest("'since' and 'until' must be epoch seconds.") from exc
+    with req.state.lock:
+        reads = [
+            [slug, request_id, at]
+            for slug, request_id, at in req.state.status_reads
+            if since <= at <= until and (not wanted or slug == wanted)
+        ]
+    return json_response({"count": len(reads), "reads": reads})
 
 
 @route("POST", "/_control/timing")

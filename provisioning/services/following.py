@@ -7,6 +7,7 @@ Fetching (`request_refresh`, the poller, a watched page) is separate from applyi
 from __future__ import annotations
 
 import logging
+import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -194,13 +195,20 @@ class Checked:
     throttled_for: float | None = None
 
 
-def request_refresh(*, request_id: int, source: str = RequestEvent.Source.POLL) -> bool:
+def request_refresh(
+    *, request_id: int, source: str = RequestEvent.Source.POLL, claim: uuid.UUID | None = None
+) -> bool:
     """Read the upstream status of an in-flight request and apply it; True if anything changed."""
-    return status_check(request_id=request_id, source=source).changed
+    return status_check(request_id=request_id, source=source, claim=claim).changed
 
 
-def status_check(*, request_id: int, source: str = RequestEvent.Source.POLL) -> Checked:
+def status_check(
+    *, request_id: int, source: str = RequestEvent.Source.POLL, claim: uuid.UUID | None = None
+) -> Checked:
     """Read the upstream status of an in-flight request, apply it, and say what happened.
+
+    ``claim``: the check was queued under this claim (a watched page's); when the request no
+    longer carries it, a poller pass or an earlier check took over and this one asks nothing.
 
     Schedules the next poll: PROVISIONING_POLL_MIN_INTERVAL after a change, growing by
     POLL_BACKOFF_FACTOR to PROVISIONING_POLL_MAX_INTERVAL while nothing changes. Final states
@@ -212,6 +220,8 @@ def status_check(*, request_id: int, source: str = RequestEvent.Source.POLL) -> 
         .first()
     )
     if item is None or item.state not in IN_FLIGHT_STATES or not item.upstream_id:
+        return Checked()
+    if claim is not None and item.poll_claim != claim:
         return Checked()
     try:
         found = upstream.provider_for(item.tenant).get_request(item.upstream_id)
@@ -239,27 +249,34 @@ def request_watched(*, item: ProvisioningRequest) -> bool:
 
     The scheduled poller runs once a minute; while a page is open its request is checked about
     every PROVISIONING_POLL_MIN_INTERVAL seconds. The conditional claim makes many viewers
-    cause one check.
+    cause one check, and none while a poller pass or an earlier watched check holds it.
     """
     now = timezone.now()
     if item.state not in IN_FLIGHT_STATES and item.state != State.CONFIRMING:
         return False
     hold = now + timedelta(seconds=settings.PROVISIONING_POLL_MIN_INTERVAL)
+    if item.poll_claim is not None and item.state != State.CONFIRMING:
+        # A poller pass holds it and checks it within its budget: a second check from here
+        # would ask the upstream twice within seconds.
+        return False
     if item.next_poll_at is not None and item.next_poll_at > now:
         # Not due. While someone watches, the back-off grown during a long approval must not
         # leave the page minutes behind: bring the next check to the shortest interval.
         if item.next_poll_at > hold:
             ProvisioningRequest.objects.filter(
-                pk=item.pk, state=item.state, next_poll_at=item.next_poll_at
+                pk=item.pk, state=item.state, next_poll_at=item.next_poll_at, poll_claim=None
             ).update(next_poll_at=hold, poll_interval=settings.PROVISIONING_POLL_MIN_INTERVAL)
         return False
     if item.state == State.CONFIRMING:
         # Due: the send task looks for it (it claims the row itself).
         async_task(SEND_TASK, item.pk)
         return True
+    # The claim stays until the check clears it, so the page's next loads queue nothing more
+    # however long the task waits in a busy queue; a poller pass takes it over once due again.
+    claim = uuid.uuid4()
     claimed = ProvisioningRequest.objects.filter(
-        pk=item.pk, state=item.state, next_poll_at=item.next_poll_at
-    ).update(next_poll_at=hold)
+        pk=item.pk, state=item.state, next_poll_at=item.next_poll_at, poll_claim=None
+    ).update(next_poll_at=hold, poll_claim=claim)
     if claimed:
-        async_task(REFRESH_TASK, item.pk)
+        async_task(REFRESH_TASK, item.pk, str(claim))
     return bool(claimed)

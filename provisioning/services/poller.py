@@ -13,7 +13,8 @@ budget rather than a fixed count, with status checks in flight at once:
   pass equal the requests that were due, each checked once.
 - Checks run on a thread pool, at most PROVISIONING_POLL_CONCURRENCY per tenant (one tenant's
   upstream is not flooded; a slow one does not hold the others back) and
-  PROVISIONING_POLL_WORKERS in all. A tenant whose upstream answers 429 is left alone for the
+  PROVISIONING_POLL_WORKERS in all; tenants take turns in each claimed chunk. The limits are
+  per pass: two passes at once may have twice as many checks in flight. A tenant whose upstream answers 429 is left alone for the
   rest of the pass: its claimed requests are released for after the Retry-After.
 - When the budget (PROVISIONING_POLL_BUDGET s) is spent, no new check starts; claimed requests
   not reached are released, due at once for the next pass.
@@ -37,7 +38,8 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, connections
-from django.db.models import F, Q
+from django.db.models import F, Q, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django_q.tasks import async_task
 
@@ -109,10 +111,14 @@ def _claim(run: _Pass, size: int) -> None:
 
 
 def _claim_once(run: _Pass, size: int) -> None:
+    # Tenants take turns within a chunk (each one's most overdue first): a chunk of one tenant's
+    # backlog would leave every other tenant's checks waiting behind its concurrency limit.
+    overdue = (F("next_poll_at").asc(nulls_first=True), F("id").asc())
     candidates = list(
         ProvisioningRequest.objects.filter(_due(run.started))
         .exclude(tenant_id__in=list(run.throttled_until))
-        .order_by(F("next_poll_at").asc(nulls_first=True), "id")
+        .annotate(turn=Window(RowNumber(), partition_by=[F("tenant_id")], order_by=overdue))
+        .order_by("turn", *overdue)
         .values_list("pk", flat=True)[:size]
     )
     if not candidates:
@@ -172,11 +178,13 @@ def _next_jobs(run: _Pass, slots: int) -> Iterator[tuple[int, int]]:
     per_tenant = settings.PROVISIONING_POLL_CONCURRENCY
     while slots > 0:
         started = False
-        for tenant_id, queue in run.queues.items():
+        for tenant_id in list(run.queues):
+            queue = run.queues[tenant_id]
             if slots and queue and run.running.get(tenant_id, 0) < per_tenant:
                 run.running[tenant_id] = run.running.get(tenant_id, 0) + 1
                 slots -= 1
                 started = True
+                run.queues[tenant_id] = run.queues.pop(tenant_id)  # to the back of the line
                 yield tenant_id, queue.popleft()
         if not started:
             return

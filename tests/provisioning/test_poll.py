@@ -14,6 +14,7 @@ from core.scheduling import all_specs
 from portal.models import User
 from provisioning import services, tasks
 from provisioning.models import ProvisioningRequest, RequestEvent, Template
+from provisioning.services import following
 from provisioning.states import State
 from tenants import upstream as tenant_upstream
 from tenants.models import Tenant
@@ -355,3 +356,40 @@ def test_a_request_another_pass_holds_is_not_taken_back_by_the_webhook_reset(
     assert held.next_poll_at is not None and held.next_poll_at > timezone.now()
     far.refresh_from_db()
     assert far.poll_claim is None  # a check clears the claim it was made under
+
+
+def test_tenants_take_turns_so_one_backlog_does_not_hold_the_others_back(
+    tenant_a: Tenant, tenant_b: Tenant, requester_a: User, upstream: FakeUpstream
+) -> None:
+    backlog, other = make_template(tenant_a, 32), make_template(tenant_b, 32)
+    for n in range(6):
+        in_flight(backlog, requester_a, f"a{n}", due_ago=600 - n)
+    for n in range(2):
+        in_flight(other, requester_a, f"b{n}", due_ago=10 - n)
+    services.poll_due()
+    assert upstream.asked[:4] == ["a0", "b0", "a1", "b1"]
+    assert sorted(upstream.asked) == [*(f"a{n}" for n in range(6)), "b0", "b1"]
+
+
+def test_a_watched_request_is_checked_once_however_long_its_task_waits(
+    tenant_a: Tenant, requester_a: User, upstream: FakeUpstream, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    queued: list[tuple[Any, ...]] = []
+    monkeypatch.setattr(following, "async_task", lambda *args: queued.append(args))
+    template = make_template(tenant_a, 32)
+    item = in_flight(template, requester_a, "slow-queue")
+    assert services.request_watched(item=item) is True
+    # The task has not run; the page reloads after its 10 s hold, many times: nothing more.
+    ProvisioningRequest.objects.filter(pk=item.pk).update(
+        next_poll_at=timezone.now() - timedelta(seconds=1)
+    )
+    for _ in range(3):
+        item.refresh_from_db()
+        assert services.request_watched(item=item) is False
+    assert len(queued) == 1
+    # A poller pass takes it over meanwhile; the late task then asks nothing.
+    services.poll_due()
+    assert upstream.asked == ["slow-queue"]
+    _, pk, claim = queued[0]
+    assert tasks.refresh_request(pk, claim) is False
+    assert upstream.asked == ["slow-queue"]

@@ -105,3 +105,29 @@ def test_the_dashboard_counts_only_the_current_tenant(
 
 def test_requesters_have_no_dashboard(requester_a: User) -> None:
     assert client_for(requester_a).get("/requests/dashboard/").status_code == 403
+
+
+def test_the_counts_are_kept_briefly_say_when_they_were_counted_and_can_be_recounted(
+    project_template: Template, requester_a: User, it_staff: User
+) -> None:
+    client = client_for(it_staff)
+    make_request(project_template, requester_a, state=State.IN_PROGRESS, name="First")
+    first = client.get("/requests/dashboard/").content.decode()
+    assert "1 request in all" in first and "Counted" in first
+    make_request(project_template, requester_a, state=State.IN_PROGRESS, name="Second")
+    kept = client.get("/requests/dashboard/").content.decode()
+    assert "1 request in all" in kept  # the kept counts, not a new count
+    recounted = client.get("/requests/dashboard/?fresh=1").content.decode()
+    assert "2 requests in all" in recounted
+    assert "2 requests in all" in client.get("/requests/dashboard/").content.decode()
+
+
+def test_counts_are_kept_per_set_of_tenants(
+    project_template: Template, fabrikam_template: Template, requester_a: User, operator: User
+) -> None:
+    client = client_for(operator)
+    make_request(project_template, requester_a)
+    make_request(fabrikam_template, requester_a)
+    one = client.get("/requests/dashboard/").content.decode()
+    every = client.get("/requests/dashboard/?scope=all").content.decode()
+    assert "1 request in all" in one and "2 requests in all" in every
