@@ -267,6 +267,13 @@ class Dashboard:
     oldest_open: ProvisioningRequest | None
     counted_at: datetime | None = None  # when these numbers were counted
 
+    @property
+    def age(self) -> int:
+        """Whole seconds since the numbers were counted."""
+        if self.counted_at is None:
+            return 0
+        return max(0, int((timezone.now() - self.counted_at).total_seconds()))
+
 
 def dashboard_cached(*, tenants: list[int], fresh: bool = False) -> Dashboard:
     """``dashboard_for`` these tenants, counted at most DASHBOARD_CACHE_SECONDS ago (``fresh``:
