@@ -21,9 +21,7 @@ import json
 import logging
 import math
 import os
-import platform
 import re
-import signal
 import sqlite3
 import statistics
 import sys
@@ -31,23 +29,20 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))  # devtools/, and the portal for django_setup()
+sys.path.insert(0, str(ROOT))  # devtools/, bench/ and the portal for django_setup()
 
+from bench import common  # noqa: E402
 from devtools.stack import EMULATOR_STATE_FILE, HOST, Services, control, stack  # noqa: E402
 
 WORK = ROOT / "var" / "bench" / "webhook_latency"
 EMULATOR_STATE = WORK / EMULATOR_STATE_FILE
-DOCS = ROOT / "docs" / "performance.md"
-START_MARK = "<!-- bench:webhook_latency -->"
-END_MARK = "<!-- /bench:webhook_latency -->"
 
 TENANT = "contoso"
 REQUESTER_UPN = "adele.vance@contoso.onmicrosoft.com"
@@ -66,10 +61,7 @@ PAGE_INTERVAL = re.compile(r'hx-trigger="every (\d+(?:\.\d+)?)s"')
 
 
 def django_setup() -> None:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
-    import django
-
-    django.setup()
+    common.django_setup()
     # This process only submits; "Enqueued" lines would drown the figures.
     logging.getLogger("django-q").setLevel(logging.WARNING)
 
@@ -86,14 +78,7 @@ class Portal:
 
 def prepare_portal() -> Portal:
     """Templates synced, the requester (Adele Vance) signed in: a session made directly."""
-    from importlib import import_module
-
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-
     from core.roles import Role
-    from portal.middleware import LAST_SEEN, SIGNED_IN_AT
-    from portal.models import User
     from provisioning import services
     from provisioning.models import Template
     from tenants.models import Tenant
@@ -101,36 +86,8 @@ def prepare_portal() -> Portal:
     tenant = Tenant.objects.get(slug=TENANT)
     services.catalogue_sync(tenant=tenant)
     template = Template.objects.get(tenant=tenant, upstream_id=TEMPLATE)
-    fixture = json.loads((ROOT / "emulator" / "fixtures" / "demo.json").read_text())
-    data = next(t for t in fixture["tenants"] if t["slug"] == TENANT)
-    person = next(u for u in data["users"] if u["upn"] == REQUESTER_UPN)
-    user, _ = User.objects.update_or_create(
-        entra_tenant_id=data["id"],
-        entra_object_id=person["oid"],
-        defaults={
-            "username": f"{person['oid']}@{data['id']}",
-            "home_tenant": tenant,
-            "upn": REQUESTER_UPN,
-            "email": person["mail"],
-            "first_name": person["name"].split()[0],
-            "last_name": person["name"].split()[-1],
-            "role": Role.REQUESTER,
-        },
-    )
-    session = import_module(settings.SESSION_ENGINE).SessionStore()
-    now = time.time()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = "portal.backends.EntraBackend"
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session[SIGNED_IN_AT] = now
-    session[LAST_SEEN] = now
-    session.create()
-    return Portal(
-        tenant_id=tenant.pk,
-        template_id=template.pk,
-        user_id=user.pk,
-        cookie=f"{settings.SESSION_COOKIE_NAME}={session.session_key}",
-    )
+    user, cookie = common.signed_in(TENANT, REQUESTER_UPN, Role.REQUESTER)
+    return Portal(tenant_id=tenant.pk, template_id=template.pk, user_id=user.pk, cookie=cookie)
 
 
 def submit(portal: Portal, name: str) -> int:
@@ -205,11 +162,10 @@ class Emulator:
 
         The ledger's `created` is ISO to the second; the emulator's state file holds the same
         moment as a float (`finished_at`), which is used when it agrees with the ledger."""
-        answer = requests.get(f"{self.url}/_control/ledger", params={"tenant": TENANT}, timeout=10)
-        answer.raise_for_status()
+        answer = common.emulator_get(self.url, "ledger", timeout=10, tenant=TENANT)
         ledger = {
             w["requestId"]: datetime.fromisoformat(w["created"]).timestamp()
-            for w in answer.json()["workspaces"]
+            for w in answer["workspaces"]
         }
         state = json.loads(EMULATOR_STATE.read_text())
         stored = state.get("point", {}).get(TENANT, {}).get("requests", {})
@@ -378,11 +334,6 @@ def measure(bench: Bench, name: str, count: int) -> ModeResult:
 # --- Figures -----------------------------------------------------------------------------------
 
 
-def nearest_rank(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(share * len(ordered)) - 1)]
-
-
 def seconds(value: float | None) -> str:
     return "—" if value is None else f"{value:.2f} s"
 
@@ -418,7 +369,7 @@ def column(r: ModeResult) -> list[str]:
         f"{len(r.samples)} of {len(r.samples) + len(r.problems)}",
         f"{r.interval:g} s",
         "—" if nothing else f"**{seconds(statistics.median(latencies))}**",
-        "—" if nothing else seconds(nearest_rank(latencies, 0.9)),
+        "—" if nothing else seconds(common.nearest_rank(latencies, 0.9)),
         "—" if nothing else seconds(max(latencies)),
         median_of([s.event_after for s in r.samples]),
         median_of([s.to_portal for s in r.samples]),
@@ -435,8 +386,8 @@ def ratio_line(webhooks: ModeResult, polling: ModeResult) -> str:
     if not fast or not slow:
         return "Ratio: not computed (a mode has no measured request)."
     median_ratio = statistics.median(slow) / statistics.median(fast)
-    p90_ratio = nearest_rank(slow, 0.9) / nearest_rank(fast, 0.9)
-    p90 = nearest_rank(fast, 0.9)
+    p90_ratio = common.nearest_rank(slow, 0.9) / common.nearest_rank(fast, 0.9)
+    p90 = common.nearest_rank(fast, 0.9)
     verdict = "met" if p90 < 2 else "**not met**"
     return (
         f"Polling only / webhooks: median ×{median_ratio:.1f}, p90 ×{p90_ratio:.1f}. "
@@ -451,11 +402,10 @@ def machine() -> str:
     database = connection.vendor
     if database == "sqlite":
         database = f"SQLite {sqlite3.sqlite_version}, django-q2 ORM broker"
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    return (
-        f"{cores} CPUs (nproc), Python {platform.python_version()}, {database}; "
+    return common.machine(
+        [database],
         f"gunicorn 2 workers × 4 threads, `manage.py worker` with {settings.Q_CLUSTER['workers']} "
-        "task workers, emulator dialect `today`"
+        "task workers, emulator dialect `today`",
     )
 
 
@@ -463,8 +413,7 @@ def report(webhooks: ModeResult, polling: ModeResult, args: argparse.Namespace) 
     lines = [
         "## Status latency: webhooks versus polling",
         "",
-        f"Written by `bench/webhook_latency.py` (`make bench`) on "
-        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; rerun it rather than editing by hand.",
+        common.written_by("webhook_latency.py"),
         "",
         f"Machine: {machine()}.",
         "",
@@ -497,19 +446,6 @@ def report(webhooks: ModeResult, polling: ModeResult, args: argparse.Namespace) 
     return "\n".join(lines)
 
 
-def write_docs(section: str) -> None:
-    """Replace this script's section of docs/performance.md (markers added if missing)."""
-    text = DOCS.read_text() if DOCS.exists() else "# Performance\n"
-    block = f"{START_MARK}\n{section}\n{END_MARK}"
-    if START_MARK in text and END_MARK in text:
-        before, rest = text.split(START_MARK, 1)
-        _, after = rest.split(END_MARK, 1)
-        text = before + block + after
-    else:
-        text = text.rstrip("\n") + "\n\n" + block + "\n"
-    DOCS.write_text(text)
-
-
 def print_samples(result: ModeResult) -> None:
     print(f"\n{result.name}: {len(result.samples)} requests in {result.wall:.0f} s")
     for s in sorted(result.samples, key=lambda s: s.pk):
@@ -534,11 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=120, help="seconds per request (120)")
     parser.add_argument("--no-docs", action="store_true", help="do not write docs/performance.md")
     args = parser.parse_args(argv)
-
-    def stop(signum: int, frame: FrameType | None) -> None:
-        raise KeyboardInterrupt  # unwinds through stack(), which stops every process
-
-    signal.signal(signal.SIGTERM, stop)
+    common.stop_on_signals()  # unwinds through stack(), which stops every process
     base = f"http://{HOST}:{args.portal_port}"
     print(f"Starting emulator, worker and gunicorn (logs in {WORK.relative_to(ROOT)}/)...")
     with stack(WORK, args.portal_port, args.emulator_port, web="gunicorn") as services:
@@ -567,18 +499,9 @@ def main(argv: list[str] | None = None) -> int:
         print_samples(polling)
 
         print("Stopping...")
-    section = report(webhooks, polling, args)
-    print("\n" + section)
-    if not args.no_docs:
-        write_docs(section)
-        print(f"\nWritten to {DOCS.relative_to(ROOT)}.")
+    common.publish("webhook_latency", report(webhooks, polling, args), not args.no_docs)
     return 0
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        sys.exit("Interrupted; every process this run started is stopped.")
-    except RuntimeError as error:  # a process that would not start, a failed warm-up
-        sys.exit(f"bench/webhook_latency.py: {error}")
+    common.run_main(main, "webhook_latency.py")
