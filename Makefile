@@ -47,12 +47,16 @@ test: lint typecheck migrations-check pytest
 # Benchmarks (bench/README.md): each starts what it needs on spare ports and writes its figures
 # to its own section of docs/performance.md. About an hour in all; run one alone to look at one
 # question. Their figures are ratios against baselines measured in the same run.
-BENCHES := webhook_latency startup pages poller slow_upstream scaleout
 bench: $(STAMP)
 	@mkdir -p var
 	@command -v wrk >/dev/null || { echo "== installing Debian's wrk for the load tests"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null; }
-	@for name in $(BENCHES); do echo "== bench/$$name.py"; $(PY) bench/$$name.py || exit 1; done
+	$(PY) bench/webhook_latency.py
+	$(PY) bench/startup.py
+	$(PY) bench/pages.py --requests 10000,100000
+	$(PY) bench/poller.py
+	$(PY) bench/slow_upstream.py
+	$(PY) bench/scaleout.py
 
 # A screenshot of each key page per role in docs/screenshots/ (index: its README.md): the demo on
 # spare ports (8201, 8202) with its own database under var/screenshots/, Debian's chromium.
