@@ -636,6 +636,18 @@ def _pick_weighted[T](rng: random.Random, items: list[T], skew: float = 0.8) -> 
     return rng.choices(items, weights)[0]
 
 
+def _audit(action: str, who: Person, at: datetime, detail: str = "") -> dict[str, Any]:
+    """One audit entry's columns about a person (the tenant and address are added by the caller)."""
+    return {
+        "action": action,
+        "created_at": at,
+        "user_id": who.pk,
+        "person": who.label,
+        "actor_role": who.role,
+        "detail": detail,
+    }
+
+
 def grow_to(world: World, total: int) -> int:
     """Add requests until the database holds ``total``; returns how many were added."""
     from provisioning.models import ProvisioningRequest
@@ -802,40 +814,20 @@ def _seed_batch(world: World, count: int, now: datetime) -> None:
                 decided_at=item["updated_at"] if decided else None,
             )
         ip = f"10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+        about = f"Request {pk}: {item['final_name']}"
+        where = {"tenant_id": tw.tenant_id, "tenant_name": tw.name, "source_ip": ip}
         audit.add(
-            action=AuditAction.REQUEST_SUBMITTED,
-            created_at=item["created_at"],
-            user_id=requester.pk,
-            person=requester.label,
-            actor_role=requester.role,
-            tenant_id=tw.tenant_id,
-            tenant_name=tw.name,
-            source_ip=ip,
-            detail=f"Request {pk}: {item['final_name']}",
+            **_audit(AuditAction.REQUEST_SUBMITTED, requester, item["created_at"], about), **where
         )
         if rng.random() < 0.6:  # people sign in more often than they ask for workspaces
-            who = _pick_weighted(rng, tw.requesters)
+            at = item["created_at"] - timedelta(seconds=rng.uniform(5, 600))
             audit.add(
-                action=AuditAction.SIGN_IN,
-                created_at=item["created_at"] - timedelta(seconds=rng.uniform(5, 600)),
-                user_id=who.pk,
-                person=who.label,
-                actor_role=who.role,
-                tenant_id=tw.tenant_id,
-                tenant_name=tw.name,
-                source_ip=ip,
+                **_audit(AuditAction.SIGN_IN, _pick_weighted(rng, tw.requesters), at), **where
             )
         if state == "cancelled":
             audit.add(
-                action=AuditAction.REQUEST_CANCELLED,
-                created_at=item["updated_at"],
-                user_id=requester.pk,
-                person=requester.label,
-                actor_role=requester.role,
-                tenant_id=tw.tenant_id,
-                tenant_name=tw.name,
-                source_ip=ip,
-                detail=f"Request {pk}: {item['final_name']}",
+                **_audit(AuditAction.REQUEST_CANCELLED, requester, item["updated_at"], about),
+                **where,
             )
     for table in (items, events, people, approvals, audit):
         table.write()
