@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck migrations-check pytest venv clean bench screenshots
+.PHONY: demo test lint typecheck migrations-check security pytest venv clean bench screenshots
 
 # Create the virtualenv once, reinstall only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -42,7 +42,11 @@ pytest: $(STAMP)
 	@mkdir -p var
 	$(PY) -m pytest
 
-test: lint typecheck migrations-check pytest
+# Static security checks (pyproject.toml [tool.bandit] says what is left out and why).
+security: $(STAMP)
+	$(VENV)/bin/bandit -q -c pyproject.toml -r .
+
+test: lint typecheck migrations-check security pytest
 
 # Benchmarks (bench/README.md): each starts what it needs on spare ports and writes its figures
 # to its own section of docs/performance.md. About an hour in all; run one alone to look at one

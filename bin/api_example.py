@@ -22,13 +22,15 @@ from typing import Any
 import requests
 
 FINAL = {"completed", "failed", "rejected", "cancelled"}
+# The emulator's made-up secret for the demo's service desk app, not a real one (bandit B105).
+DEMO_SECRET = "Cont8Q~demo-servicedesk-secret-contoso-0003"  # nosec B105
 DEMO = {
     "PORTAL_URL": "http://127.0.0.1:8000",
     "ENTRA_URL": "http://127.0.0.1:8001",
     "TENANT_ID": "133d5974-f66e-426c-b6f1-7d0710433bc7",
     # Contoso's "Service desk (API client)" app of emulator/fixtures/demo.json (demo only).
     "CLIENT_ID": "f1c1f619-1036-5413-b8e8-b2c5cf133100",
-    "CLIENT_SECRET": "Cont8Q~demo-servicedesk-secret-contoso-0003",
+    "CLIENT_SECRET": DEMO_SECRET,
     "PORTAL_APP_ID": "c21d84c4-2cc3-4dc4-bdcf-0b2a0e5443a7",
 }
 

@@ -38,7 +38,8 @@ _session: http.Session = requests.Session()
 
 LABEL = "GT365"
 
-_TOKEN_GUIDANCE = (
+# Guidance shown when GT365 refuses a token, not a secret (bandit B105).
+_TOKEN_GUIDANCE = (  # nosec B105
     "GT365 takes a Microsoft Graph token of the tenant's own app registration (client "
     "credentials, scope https://graph.microsoft.com/.default): check the portal app's client "
     "ID and secret and the tenant ID."

@@ -16,6 +16,9 @@ from django.db import transaction
 from tenants import crypto, tokens
 from tenants.models import JobCredentials, Tenant, TenantToken, WebhookSubscription
 
+# The column's value for a tenant without a secret.
+NONE_STORED = ""
+
 
 class Command(BaseCommand):
     help = (
@@ -24,7 +27,8 @@ class Command(BaseCommand):
 
     def handle(self, *args: Any, **options: Any) -> None:
         with transaction.atomic():
-            tenants = list(Tenant.objects.select_for_update().exclude(client_secret_encrypted=""))
+            stored = Tenant.objects.select_for_update().exclude(client_secret_encrypted=NONE_STORED)
+            tenants = list(stored)
             rotated: dict[int, str] = {}
             unreadable: list[str] = []
             for tenant in tenants:
