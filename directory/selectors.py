@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
 from core import csv_export
+from core.caching import kept, seconds_since
 from core.csv_export import cell as csv_cell
 from directory.models import ReportKind, ReportRow, ReportRun
 from tenants import upstream
@@ -120,9 +120,7 @@ class ListPage[T]:
     @property
     def age(self) -> int | None:
         """Whole seconds since the upstream answered what the page shows."""
-        if self.read_at is None:
-            return None
-        return max(0, int((timezone.now() - self.read_at).total_seconds()))
+        return None if self.read_at is None else seconds_since(self.read_at)
 
     @property
     def has_previous(self) -> bool:
@@ -215,20 +213,8 @@ def list_cache_key(tenant: Tenant, list_name: str, read: Mapping[str, object]) -
 
 
 def _cached[V](key: str, read: Callable[[], V], *, fresh: bool) -> tuple[V, datetime, bool]:
-    """(the answer, when the upstream gave it, whether it came from the cache). ``fresh``
-    skips the cache and stores what it reads; DIRECTORY_CACHE_SECONDS = 0 turns it off.
-    UpstreamError passes, and nothing is stored."""
-    seconds = settings.DIRECTORY_CACHE_SECONDS
-    if seconds > 0 and not fresh:
-        hit = cache.get(key)
-        if hit is not None:
-            value, read_at = hit
-            return value, read_at, True
-    value = read()
-    read_at = timezone.now()
-    if seconds > 0:
-        cache.set(key, (value, read_at), seconds)
-    return value, read_at, False
+    """A list answer kept for DIRECTORY_CACHE_SECONDS (core.caching.kept)."""
+    return kept(key, read, seconds=settings.DIRECTORY_CACHE_SECONDS, fresh=fresh)
 
 
 def _page_number(value: object) -> int:

@@ -18,6 +18,7 @@ from django.test import Client
 from django.urls import reverse
 from pytest_django.fixtures import Settings
 
+from core import caching
 from directory import selectors
 from portal.models import User
 from tenants import tokens, upstream
@@ -267,13 +268,13 @@ def test_another_tenant_never_sees_this_tenants_list(
     contoso = staff.get(url("groups", live_tenant_a))
     other = client_for(it_staff_other)
     keys: list[str] = []
-    real_get = selectors.cache.get
+    real_get = caching.cache.get
 
     def get(key: str, *args: Any) -> Any:
         keys.append(key)
         return real_get(key, *args)
 
-    monkeypatch.setattr(selectors.cache, "get", get)
+    monkeypatch.setattr(caching.cache, "get", get)
     # Fabrikam's IT staff asking for Contoso's list: a 404 before any cache read.
     assert other.get(url("groups", live_tenant_a)).status_code == 404
     assert other.get(url("groups", live_tenant_a), headers=HX).status_code == 404
