@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck migrations-check security pytest venv clean bench screenshots
+.PHONY: demo test lint typecheck migrations-check security pytest soak venv clean bench screenshots
 
 # Create the virtualenv once, reinstall only when pyproject.toml changes.
 $(STAMP): pyproject.toml
@@ -47,6 +47,12 @@ security: $(STAMP)
 	$(VENV)/bin/bandit -q -c pyproject.toml -r .
 
 test: lint typecheck migrations-check security pytest
+
+# The slow reliability cases (docs/reliability.md): real worker clusters and web processes killed
+# with SIGKILL, the database restarted. Minutes, not seconds; make test runs everything else.
+soak: $(STAMP)
+	@mkdir -p var
+	$(PY) -m pytest -m soak
 
 # Benchmarks (bench/README.md): each starts what it needs on spare ports and writes its figures
 # to its own section of docs/performance.md. About an hour in all; run one alone to look at one

@@ -23,6 +23,8 @@ FAULT_KINDS = (
     "reset_after",
     "hang_after",
     "aadsts",
+    "401",
+    "403",
 )
 POINT_PERMISSIONS = (
     "SharePoint.Read.All",

@@ -305,6 +305,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
                 kind = fault["kind"]
                 if kind in ("500", "502", "503"):
                     return _shaped(request, _fault_response(kind))
+                if kind == "401":
+                    # As a JwtBearer API answers a token it no longer accepts (point/auth.py).
+                    challenge = 'Bearer error="invalid_token", error_description="Injected fault"'
+                    return Response(401, b"", {"WWW-Authenticate": challenge})
+                if kind == "403":
+                    return Response(403, b"", {})
                 if kind == "hang":
                     self._hang(float(fault.get("seconds") or 30))
                 if kind == "reset":
