@@ -141,7 +141,8 @@ def note_unknown_status(item: ProvisioningRequest, found: RequestStatus) -> None
 def apply_status(*, item: ProvisioningRequest, found: RequestStatus, source: str) -> bool:
     """Apply an upstream status (polled, or pushed) to an in-flight request and schedule its
     next check; True if anything changed. A status the life cycle does not allow after the
-    current state is logged and ignored; racing appliers change the request once."""
+    current state is logged and ignored; racing appliers change the request once, and a final
+    status still lands when another applier moved the request on meanwhile."""
     now = timezone.now()
     fields = status_fields(found)
     if found.display_name.strip():
@@ -155,7 +156,7 @@ def apply_status(*, item: ProvisioningRequest, found: RequestStatus, source: str
         if can_transition(item.state, target):
             interval = followed_interval(item, next_poll_interval(item.poll_interval, changed=True))
             # False: someone else applied a change first and scheduled the next poll.
-            return record_transition(
+            won = record_transition(
                 item=item,
                 to_state=target,
                 source=source,
@@ -166,6 +167,11 @@ def apply_status(*, item: ProvisioningRequest, found: RequestStatus, source: str
                 next_poll_at=None if target in FINAL_STATES else now + timedelta(seconds=interval),
                 **fields,
             )
+            if won or target not in FINAL_STATES or not _moved_on_in_flight(item):
+                return won
+            # An end upstream is never stale (it is absorbing there): a change another applier
+            # made meanwhile (a Started event while a poll read Completed) must not swallow it.
+            return apply_status(item=item, found=found, source=source)
         logger.warning(
             "Request %s: upstream says %s, which cannot follow %s; ignored",
             item.pk,
@@ -183,6 +189,18 @@ def apply_status(*, item: ProvisioningRequest, found: RequestStatus, source: str
         updated_at=now,
     )
     return changed
+
+
+def _moved_on_in_flight(item: ProvisioningRequest) -> bool:
+    """Whether the request another applier just moved is still the same attempt in flight, in
+    another state (``item`` then takes it); not once it ended or was sent again."""
+    fresh = ProvisioningRequest.objects.filter(pk=item.pk).values("state", "upstream_id").first()
+    if fresh is None or fresh["upstream_id"] != item.upstream_id:
+        return False
+    if fresh["state"] == item.state or fresh["state"] not in IN_FLIGHT_STATES:
+        return False
+    item.state = fresh["state"]
+    return True
 
 
 @dataclass(frozen=True)
