@@ -339,3 +339,12 @@ class ScrubbingLogFilter(logging.Filter):
         except Exception:  # nosec B110
             pass  # logging must never fail because of the filter
         return True
+
+
+class NoStatementsFilter(logging.Filter):
+    """On django.db.backends: drops its DEBUG records, each an SQL statement with the values it
+    read or wrote (the session key, which is the session cookie, and any column). Dropped on
+    the logger, so no handler ever receives them (tests/security/test_canary.py)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.DEBUG

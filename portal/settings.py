@@ -422,10 +422,17 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "filters": {"scrub": {"()": "portal.errors.ScrubbingLogFilter"}},
+    "filters": {
+        "scrub": {"()": "portal.errors.ScrubbingLogFilter"},
+        "no_statements": {"()": "portal.errors.NoStatementsFilter"},
+    },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["scrub"]}
     },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
-    "loggers": {"django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False}},
+    "loggers": {
+        "django": {"handlers": ["console"], "level": LOG_LEVEL, "propagate": False},
+        # With DEBUG on, each SQL statement would be logged with its values: session keys.
+        "django.db.backends": {"filters": ["no_statements"]},
+    },
 }

@@ -17,6 +17,11 @@ class TenantsConfig(AppConfig):
     verbose_name = "Tenants"
 
     def ready(self) -> None:
+        from django.core import checks
+
+        from tenants.crypto import check_stored_secrets
         from tenants.signals import upstream_moved
+
+        checks.register(check_stored_secrets, checks.Tags.database)
 
         upstream_moved.connect(_webhooks_follow_move, dispatch_uid="tenants.webhooks")

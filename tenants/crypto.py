@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import threading
 from functools import cache
+from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
+from django.core import checks
 from django.core.exceptions import ImproperlyConfigured
+from django.db import DatabaseError, transaction
 from django.views.decorators.debug import sensitive_variables
 
 
@@ -111,3 +114,45 @@ def rotate(token: str) -> str:
         raise SecretUnavailable(
             "A stored secret cannot be decrypted with FIELD_ENCRYPTION_KEYS."
         ) from None
+
+
+def check_stored_secrets(databases: Any = None, **kwargs: Any) -> list[checks.CheckMessage]:
+    """System check (database tag: `check --database default`, `migrate`): every stored value
+    of every ``*_encrypted`` column decrypts with FIELD_ENCRYPTION_KEYS. A wrong key is
+    otherwise only seen tenant by tenant, as each fails closed."""
+    if not databases:
+        return []
+    from django.apps import apps
+
+    unreadable = []
+    try:
+        with transaction.atomic():  # a failed query must not spoil the caller's transaction
+            for model in apps.get_models():
+                for field in model._meta.concrete_fields:
+                    if not field.name.endswith("_encrypted"):
+                        continue
+                    stored = model._default_manager.exclude(**{field.attname: ""})
+                    values = stored.values_list(field.attname, flat=True)
+                    count = sum(1 for value in values.iterator() if not _decrypts(value))
+                    if count:
+                        unreadable.append(f"{count} in {model._meta.label}.{field.name}")
+    except DatabaseError:
+        return []  # not migrated yet: nothing stored
+    if not unreadable:
+        return []
+    return [
+        checks.Warning(
+            "FIELD_ENCRYPTION_KEYS cannot decrypt stored secrets: " + "; ".join(unreadable) + ".",
+            hint="Add back the key that encrypted them (after the newest), or enter those "
+            "secrets again; until then each fails closed (no token, no webhook verification).",
+            id="tenants.W001",
+        )
+    ]
+
+
+def _decrypts(token: str) -> bool:
+    try:
+        fernet().decrypt(token.encode())
+    except InvalidToken:
+        return False
+    return True

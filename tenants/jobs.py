@@ -100,8 +100,10 @@ def credentials_send(*, handover_id: int) -> JobCredentials | None:
             credentials = None
         if not isinstance(credentials, dict):
             handover.status = JobCredentials.Status.FAILED
-            handover.error = "The credentials could not be read back (the encryption key "
-            "changed): enter them again."
+            handover.error = (
+                "The credentials could not be read back (the encryption key changed): enter "
+                "them again."
+            )
         else:
             try:
                 upstream.graph_for(handover.tenant).acquire_sync_token(
