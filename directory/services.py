@@ -14,7 +14,7 @@ import functools
 import logging
 import time
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 STORE_BATCH = 1000  # rows per INSERT
+# django-q2 stops a task at Q_TIMEOUT (its guard a few seconds later): a start or fetch claimed
+# longer ago than Q_TIMEOUT + this, and not finished, belongs to a task that was killed.
+CLAIM_SLACK = 30
 
 # Tests patch this to avoid real waits.
 _sleep = time.sleep
@@ -67,6 +70,12 @@ def worker_silence_limit() -> int:
     task whose worker died is delivered again after Q_RETRY. Past both, nothing will carry on.
     """
     return max(settings.Q_CLUSTER_TIMEOUT, settings.Q_CLUSTER_RETRY) + 60
+
+
+def _cut_short() -> datetime:
+    """Claims older than this were taken by a task that no longer runs (killed by SIGKILL, the
+    OOM killer or its timeout) before it finished: the next delivery takes them over."""
+    return timezone.now() - timedelta(seconds=settings.Q_CLUSTER_TIMEOUT + CLAIM_SLACK)
 
 
 def _give_up(runs: QuerySet[ReportRun], message: str) -> None:
@@ -184,9 +193,14 @@ def report_start(*, run_id: int) -> ReportRun | None:
 
 
 def _report_start(run_id: int) -> ReportRun | None:
-    claimed = ReportRun.objects.filter(
-        pk=run_id, state=ReportRun.State.RUNNING, start_claimed_at__isnull=True
-    ).update(start_claimed_at=timezone.now())
+    running = ReportRun.objects.filter(pk=run_id, state=ReportRun.State.RUNNING)
+    claimed = running.filter(start_claimed_at__isnull=True).update(start_claimed_at=timezone.now())
+    if not claimed:
+        # Its task was killed before saving the job: start it again. Reports only read, so a
+        # job the killed attempt may have started upstream is left unread, nothing more.
+        claimed = running.filter(upstream_job_id="", start_claimed_at__lt=_cut_short()).update(
+            start_claimed_at=timezone.now()
+        )
     run = ReportRun.objects.select_related("tenant").filter(pk=run_id).first()
     if run is None or not claimed:
         return run
@@ -220,42 +234,21 @@ def _report_poll(run_id: int, budget: float | None) -> ReportRun | None:
     interval = settings.DIRECTORY_POLL_INTERVAL_MS / 1000
     while True:
         run = ReportRun.objects.select_related("tenant").filter(pk=run_id).first()
-        if run is None or not run.is_running or not run.upstream_job_id:
+        if run is None or not run.is_running:
             return run
         if timezone.now() - run.started_at > timedelta(seconds=settings.DIRECTORY_REPORT_TIMEOUT):
             _fail(run, _timed_out())
             return run
-        try:
-            job = upstream.provider_for(run.tenant).get_report(run.upstream_job_id)
-        except UpstreamError as error:
-            if not error.retryable:
-                _fail(run, error.text)
+        if not run.upstream_job_id:
+            # The task that claimed the start has not saved the job yet, or was killed before
+            # it could: then report_start takes over (see _cut_short); else wait for it.
+            run = report_start(run_id=run_id)
+            if run is None or not run.is_running:
                 return run
-            logger.info(
-                "Report %s: status check failed (%s); trying again", run.pk, type(error).__name__
-            )
-            _heartbeat(run)  # a failed check is still a live worker: not a dead run
-        else:
-            if job.state == JobState.SUCCEEDED:
-                return _store(run)
-            if job.state == JobState.FAILED:
-                label = run.tenant.upstream_label
-                _fail(
-                    run, f"{label} could not produce the report: {job.error or 'no reason given'}"
-                )
-                return run
-            unknown = job.status_text[:100] if job.state == JobState.UNKNOWN else ""
-            if unknown:
-                # Not guessed as done or failed: polled on, shown raw, flagged to IT staff.
-                tenant_services.note_unknown_value(
-                    tenant=run.tenant, what="report status", value=unknown, example=run.kind
-                )
-            ReportRun.objects.filter(pk=run.pk, state=ReportRun.State.RUNNING).update(
-                processed=job.processed,
-                total=job.total,
-                upstream_status=unknown,
-                last_polled_at=timezone.now(),
-            )
+        if run.upstream_job_id:
+            done = _poll_once(run)
+            if done is not None:
+                return done
         if time.monotonic() - started + interval > budget:
             async_task(
                 "directory.tasks.poll_report",
@@ -264,6 +257,42 @@ def _report_poll(run_id: int, budget: float | None) -> ReportRun | None:
             )
             return run
         _sleep(interval)
+
+
+def _poll_once(run: ReportRun) -> ReportRun | None:
+    """Ask the upstream about the run's job once: the run when it is over, None to ask again."""
+    try:
+        job = upstream.provider_for(run.tenant).get_report(run.upstream_job_id)
+    except UpstreamError as error:
+        if not error.retryable:
+            _fail(run, error.text)
+            return run
+        logger.info(
+            "Report %s: status check failed (%s); trying again", run.pk, type(error).__name__
+        )
+        _heartbeat(run)  # a failed check is still a live worker: not a dead run
+        return None
+    if job.state == JobState.SUCCEEDED:
+        stored = _store(run)
+        # Still running: another task is storing it; wait for it (or take over, _claim_fetch).
+        return None if stored.is_running else stored
+    if job.state == JobState.FAILED:
+        label = run.tenant.upstream_label
+        _fail(run, f"{label} could not produce the report: {job.error or 'no reason given'}")
+        return run
+    unknown = job.status_text[:100] if job.state == JobState.UNKNOWN else ""
+    if unknown:
+        # Not guessed as done or failed: polled on, shown raw, flagged to IT staff.
+        tenant_services.note_unknown_value(
+            tenant=run.tenant, what="report status", value=unknown, example=run.kind
+        )
+    ReportRun.objects.filter(pk=run.pk, state=ReportRun.State.RUNNING).update(
+        processed=job.processed,
+        total=job.total,
+        upstream_status=unknown,
+        last_polled_at=timezone.now(),
+    )
+    return None
 
 
 def _row(run: ReportRun, position: int, found: contract.ReportRow) -> ReportRow:
@@ -285,12 +314,23 @@ def _row(run: ReportRun, position: int, found: contract.ReportRow) -> ReportRow:
     )
 
 
+def _claim_fetch(run: ReportRun) -> bool:
+    """Claim the reading of the finished job: once, or again when the task that claimed it was
+    killed mid-way (see _cut_short), dropping the rows it had stored."""
+    running = ReportRun.objects.filter(pk=run.pk, state=ReportRun.State.RUNNING)
+    if running.filter(fetch_claimed_at__isnull=True).update(fetch_claimed_at=timezone.now()):
+        return True
+    if not running.filter(fetch_claimed_at__lt=_cut_short()).update(
+        fetch_claimed_at=timezone.now()
+    ):
+        return False
+    ReportRow.objects.filter(run=run).delete()
+    return True
+
+
 def _store(run: ReportRun) -> ReportRun:
     """Read every page of the finished job and store it in batches; then it is the snapshot."""
-    claimed = ReportRun.objects.filter(
-        pk=run.pk, state=ReportRun.State.RUNNING, fetch_claimed_at__isnull=True
-    ).update(fetch_claimed_at=timezone.now())
-    if not claimed:
+    if not _claim_fetch(run):
         run.refresh_from_db()
         return run
     count = 0

@@ -29,6 +29,13 @@ CONTOSO_CLIENT = demo_tenant("contoso")["apps"][0]["client_id"]
 MEGAN = "megan.bowen@contoso.onmicrosoft.com"
 
 
+def killed_claim_age() -> timedelta:
+    """How old a claim must be to belong to a task django-q2 no longer runs."""
+    from django.conf import settings
+
+    return timedelta(seconds=settings.Q_CLUSTER_TIMEOUT + directory.CLAIM_SLACK + 1)
+
+
 @pytest.fixture(autouse=True)
 def fast_reports(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Short polls and Point timeouts; no token kept from another test's emulator."""
@@ -140,6 +147,49 @@ def test_a_second_delivery_of_the_task_starts_no_second_job(
     directory.report_start(run_id=refresh.run.pk)
     directory.report_start(run_id=refresh.run.pk)
     assert len(upstream_jobs(emulator)) == 1
+
+
+def test_a_start_claimed_by_a_killed_task_is_taken_over_by_the_next_delivery(
+    live_tenant_a: Tenant, quick_jobs: RunningEmulator, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=False):
+        refresh = directory.report_refresh(
+            tenant=live_tenant_a, kind=ReportKind.USER_ACCESS, subject=MEGAN
+        )
+    # A task claimed the start, then was killed before it saved the job (SIGKILL, OOM).
+    ReportRun.objects.filter(pk=refresh.run.pk).update(start_claimed_at=timezone.now())
+    waiting = directory.report_start(run_id=refresh.run.pk)
+    assert waiting is not None and waiting.upstream_job_id == ""  # the claim is still its
+
+    with time_machine.travel(timezone.now() + killed_claim_age()):
+        started = directory.report_start(run_id=refresh.run.pk)
+        assert started is not None and started.upstream_job_id
+        done = directory.report_poll(run_id=refresh.run.pk)
+    assert done is not None
+    assert done.state == ReportRun.State.SUCCEEDED, done.error
+    assert len(upstream_jobs(quick_jobs)) == 1
+
+
+def test_rows_half_stored_by_a_killed_task_are_stored_again_once(
+    live_tenant_a: Tenant, quick_jobs: RunningEmulator, django_capture_on_commit_callbacks: Any
+) -> None:
+    with django_capture_on_commit_callbacks(execute=False):
+        refresh = directory.report_refresh(
+            tenant=live_tenant_a, kind=ReportKind.USER_ACCESS, subject=MEGAN
+        )
+    run = directory.report_start(run_id=refresh.run.pk)
+    assert run is not None
+    # A task claimed the rows and stored one, then was killed.
+    ReportRun.objects.filter(pk=run.pk).update(fetch_claimed_at=timezone.now())
+    ReportRow.objects.create(run=run, position=0, data={"half": "stored"})
+
+    with time_machine.travel(timezone.now() + killed_claim_age()):
+        done = directory.report_poll(run_id=run.pk)
+    assert done is not None
+    assert done.state == ReportRun.State.SUCCEEDED, done.error
+    rows = ReportRow.objects.filter(run=run)
+    assert rows.count() == done.row_count > 0
+    assert not rows.filter(data={"half": "stored"}).exists()
 
 
 def test_the_database_allows_one_running_run_per_report(tenant_a: Tenant) -> None:

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION = {
     "PORTAL_ENV": "production",
@@ -32,10 +34,28 @@ def manage(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_check_deploy_is_clean_under_production_settings() -> None:
-    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "System check identified no issues" in result.stdout
+# check --deploy under production: tests/security/test_deploy_headers.py
+
+
+@pytest.mark.parametrize(
+    ("env", "named"),
+    [
+        # A task still running when django-q redelivers it would run twice at once.
+        ({"Q_TIMEOUT": "120", "Q_RETRY": "150"}, "Q_RETRY=150 must exceed Q_TIMEOUT=120"),
+        # A send taken over while its POST is still in flight would be posted twice.
+        ({"PROVISIONING_SEND_LEASE": "120"}, "PROVISIONING_SEND_LEASE=120 must exceed"),
+        # A poller pass stopped mid-check by the task timeout leaves its claims behind.
+        ({"PROVISIONING_POLL_BUDGET": "100"}, "PROVISIONING_POLL_BUDGET=100 + POINT_READ"),
+        # GT365 answers when the group exists: a read timeout past the task's kills the task.
+        ({"GT365_READ_TIMEOUT": "120"}, "GT365_READ_TIMEOUT=120 must be below Q_TIMEOUT"),
+    ],
+)
+def test_timings_that_could_run_work_twice_or_stop_it_midway_refuse_to_start(
+    env: dict[str, str], named: str
+) -> None:
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert named in result.stderr and "Traceback" not in result.stderr
 
 
 def test_production_without_secret_key_stops_with_one_line() -> None:
