@@ -108,10 +108,12 @@ class RejectNulBytesMiddleware:
 
 
 class PrivatePagesMiddleware:
-    """Pages shown to a signed-in person are never stored by the browser or a proxy.
+    """Pages shown to a signed-in person, and API answers, are never stored by the browser or
+    a proxy.
 
     Without it, directory, tenant and catalogue pages came back from the browser's cache
-    through Back after sign-out, personal data included. A view that sets its own
+    through Back after sign-out, personal data included. API clients sign in with a token, not
+    a session, so their answers (names, UPNs) are covered by path. A view that sets its own
     Cache-Control keeps it.
     """
 
@@ -121,7 +123,10 @@ class PrivatePagesMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         response = self.get_response(request)
         user = getattr(request, "user", None)
-        if user is not None and user.is_authenticated and not response.has_header("Cache-Control"):
+        private = request.path.startswith(API_PREFIX) or (
+            user is not None and user.is_authenticated
+        )
+        if private and not response.has_header("Cache-Control"):
             add_never_cache_headers(response)
         return response
 

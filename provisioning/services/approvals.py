@@ -30,7 +30,7 @@ from provisioning.models import PortalApproval, ProvisioningRequest, RequestEven
 from provisioning.services.transitions import add_event, enqueue_send, record_transition
 from provisioning.states import State, TransitionRefused
 from tenants import people
-from tenants.selectors import tenants_for_user
+from tenants.selectors import scope_to_user, tenants_for_user
 
 if TYPE_CHECKING:
     from portal.models import User
@@ -89,8 +89,12 @@ def may_decide(user: User, approval: PortalApproval) -> bool:
 
 def waiting_on(user: User) -> list[PortalApproval]:
     """The stages waiting for the person's decision, oldest first ("waiting on me")."""
+    # Only in the tenants the person serves: a named approver's address is vouched for by
+    # their own organisation's Entra, never another's (issue 19: listed across tenants).
     waiting = (
-        PortalApproval.objects.filter(decision=Decision.WAITING)
+        scope_to_user(
+            PortalApproval.objects.filter(decision=Decision.WAITING), user, "request__tenant"
+        )
         .select_related("request__tenant", "request__template", "request__requested_by")
         .order_by("waiting_since", "pk")
     )
