@@ -59,6 +59,11 @@ def _check_receiver_url(url: str) -> None:
         )
 
 
+def _same_url(held: str, url: str) -> bool:
+    """The upstream may write a URL back with another case or a trailing slash."""
+    return held.rstrip("/").casefold() == url.rstrip("/").casefold()
+
+
 def webhooks_enable(*, tenant: Tenant, user: User | None) -> WebhookSubscription:
     """Read the signing key and register the receiver URL upstream for the events the portal
     uses. Raises WebhookSetupError (its message says what to do); nothing is left half on."""
@@ -71,6 +76,14 @@ def webhooks_enable(*, tenant: Tenant, user: User | None) -> WebhookSubscription
     try:
         key = provider.webhook_signing_key()
         registration = provider.register_webhook(url)
+        # A 2xx whose body is not read proves nothing by itself: "on" is said only once the
+        # upstream lists the registration (a documented read), or it would push nothing.
+        if not any(_same_url(held.url, url) for held in provider.list_webhooks()):
+            raise UpstreamError(
+                f"{provider.label} answered the registration but does not list it, so it "
+                f"would push nothing. Try again; if it persists, check {provider.label}'s "
+                "webhooks."
+            )
     except UpstreamError as error:
         WebhookSubscription.objects.filter(pk=sub.pk).update(
             last_error=error.text[:1000], updated_at=timezone.now()

@@ -543,9 +543,10 @@ class Capabilities:
     directory: bool = True  # lists groups and sites
     reports: bool = True  # produces reports (report_kinds says which)
     webhooks: bool = True  # pushes signed events about requests to a registered URL
-    # A second submit of the same workspace is refused (a unique alias), so that after a lost
-    # answer it may be sent again when nothing can be looked up: the refusal proves arrival.
-    duplicates_refused: bool = False
+    # The workloads of which a second submit of the same workspace is refused (a unique alias or
+    # URL), so that after a lost answer one may be sent again when nothing is found: the refusal
+    # proves arrival. Not the others (Graph's communities have no unique key).
+    duplicates_refused: frozenset[Workload] = frozenset()
     name_check: bool = False  # checks a name against the tenant's naming policy (check_name)
     workloads: frozenset[Workload] = frozenset(Workload)  # what it can create
     report_kinds: frozenset[ReportKind] = frozenset(ReportKind)  # when reports

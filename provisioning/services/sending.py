@@ -13,8 +13,10 @@ names no request, proves nothing about what the upstream did. So:
    (`_confirm`): through the upstream's request lookup when it has one (an optional fast path:
    "not supported" proves nothing), then through the workspace itself (the group by its name,
    the site by its URL: reads the upstream documents). Found, it is adopted. A request the
-   upstream accepted is never sent again; a lost answer is sent again only when the lookup
-   proved that nothing arrived, or when a person checked the upstream and found nothing. Until
+   upstream accepted is never sent again, unless the upstream refuses a second one of that
+   workload (`duplicates_refused`: the refusal is adopted); a lost answer is sent again only
+   when the lookup proved that nothing arrived (for such an upstream: when the workload's
+   duplicates are refused), or when a person checked the upstream and found nothing. Until
    then the request waits in `confirming`, is looked for again with back-off, and after
    PROVISIONING_CONFIRM_ESCALATE_AFTER IT staff are asked to check. Never Failed on a guess.
 3. The answer (the upstream id) is saved in the same conditional UPDATE that moves the state
@@ -349,6 +351,21 @@ def _lookup_new_workspace(item: ProvisioningRequest, provider: Upstream) -> _Loo
     )
 
 
+def _proven_absent(item: ProvisioningRequest, provider: Upstream, looked: _Looked) -> bool:
+    """Whether finding nothing of this send round is proof enough to send it again.
+
+    An upstream that refuses a second workspace of the same alias or URL proves by that refusal
+    that an earlier attempt arrived: for those workloads sending again is safe, also after it
+    accepted one without naming it (the refusal is then adopted). For its other workloads
+    (Graph's communities: no unique key, and not listed while being made) finding nothing proves
+    nothing. An upstream that refuses nothing lists its requests: not listed is proof, unless
+    it accepted one (that one is on its way)."""
+    refused = provider.capabilities.duplicates_refused
+    if refused:
+        return looked.absent and Workload(item.workload) in refused
+    return looked.absent and item.accepted_at is None
+
+
 def _look(item: ProvisioningRequest, provider: Upstream) -> _Looked:
     by_request = _lookup_request(item, provider)
     if by_request.found is not None:
@@ -361,7 +378,7 @@ def _look(item: ProvisioningRequest, provider: Upstream) -> _Looked:
     try:
         by_workspace = _lookup_workspace(item, provider)
     except NotSupported:
-        if provider.capabilities.duplicates_refused:
+        if Workload(item.workload) in provider.capabilities.duplicates_refused:
             # Nothing can be looked up, but a second submit is refused as a duplicate: sending
             # again is safe, and its refusal proves the first one arrived.
             return _Looked(absent=True)
@@ -618,12 +635,17 @@ def request_send(*, request_id: int) -> SendResult:
         if looked.workspace_url or looked.workspace_id:
             _adopt_workspace(item, looked)
             return SendResult("adopted", looked.workspace_id)
-        proven_absent = looked.absent and item.accepted_at is None
+        proven_absent = _proven_absent(item, provider, looked)
         if not (proven_absent or (item.resend_approved and item.accepted_at is None)):
             return _confirming(item, "")
         if item.state == State.CONFIRMING:
-            # Nothing arrived (the lookup proved it, or a person checked): send it again.
+            # Nothing arrived (the lookup proved it, or a person checked), or a second one
+            # would be refused (duplicates_refused): send it again.
             why = "nothing of this request is there" if proven_absent else "a person checked"
+            if proven_absent and provider.capabilities.duplicates_refused:
+                why = (
+                    f"{label} refuses a second one with the same address, so it is never made twice"
+                )
             won = record_transition(
                 item=item,
                 to_state=State.SENDING,
@@ -643,7 +665,7 @@ def request_send(*, request_id: int) -> SendResult:
         logger.warning("Request %s: send outcome unknown", item.pk)
         return _confirming(item, error.message, maybe_sent=True)
     except AlreadyExists as error:
-        if item.maybe_sent and _ours(item, error):
+        if may_be_upstream and _ours(item, error):
             return _adopt_existing(item, error)
         message = f"{label} refused the request: {error.message}"
         return _fail(
@@ -664,7 +686,7 @@ def request_send(*, request_id: int) -> SendResult:
     except UpstreamError as error:
         if error.retryable:
             return _not_received(item, error.text, None)
-        if item.maybe_sent:
+        if may_be_upstream:
             return _confirming(item, error.text)
         return _fail(item, error.text, FailureKind.REFUSED)
     _record_sent(

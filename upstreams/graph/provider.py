@@ -153,7 +153,9 @@ class GraphProvider:
         reports=True,
         report_kinds=frozenset({ReportKind.GROUP_MEMBERSHIPS}),
         webhooks=False,
-        duplicates_refused=True,
+        # A second group of the alias is refused (ObjectConflict), a second site of the URL
+        # too (409); a community has no unique key, so a second one would be made.
+        duplicates_refused=frozenset({Workload.GROUP, Workload.TEAM, Workload.SITE}),
         name_check=True,
         workloads=frozenset(Workload),
     )

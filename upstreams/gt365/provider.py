@@ -66,7 +66,7 @@ class Gt365Provider:
         directory=False,
         reports=False,
         webhooks=False,
-        duplicates_refused=True,
+        duplicates_refused=frozenset({Workload.GROUP, Workload.TEAM}),
         name_check=False,
         workloads=frozenset({Workload.GROUP, Workload.TEAM}),
     )
