@@ -13,8 +13,10 @@ from provisioning import views_webhooks
 # Before the apps' URLs are included: they use it.
 register_converter(PkConverter, "pk")
 
-# Django's own 400s (a Host header it refuses...): a problem document on the API.
+# Django's own 400s (a Host header it refuses...) and 404s (no route): problem documents on the
+# API.
 handler400 = views.bad_request
+handler404 = views.page_not_found
 
 urlpatterns = [
     path("", views.home, name="home"),

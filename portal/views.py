@@ -88,6 +88,14 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse(body, status=503 if failing else 200)
 
 
+def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """An address no route matches (an id holding "/", a typo): on the API a problem document,
+    as every API error is; elsewhere the portal's 404 page."""
+    if request.path.startswith(API_PREFIX):
+        return problem(404, "Not found", "No such address in this API: see /api/v1/docs.")
+    return defaults.page_not_found(request, exception)
+
+
 def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
     """Django's 400 (a Host header it does not accept, a request it cannot read): on the API
     a problem document, as every API error is; elsewhere Django's page."""

@@ -54,9 +54,13 @@ def read_rows(raw: bytes, template: Template) -> tuple[list[dict[str, Any]], lis
         raise BulkFileError("The file is not UTF-8 text: save it as “CSV UTF-8”.") from None
     if "\x00" in text:
         raise BulkFileError("The file is not a CSV (it holds NUL characters).")
-    reader = csv.DictReader(io.StringIO(text))
+    # newline="": the csv module reads every line ending itself (CR alone: old Mac files).
+    reader = csv.DictReader(io.StringIO(text, newline=""))
     known = {_normalise(label): (label, name) for label, name in columns(template)}
-    headers = reader.fieldnames or []
+    try:
+        headers = reader.fieldnames or []
+    except csv.Error as error:
+        raise BulkFileError(f"The CSV could not be read: {error}.") from None
     mapped = {h: known[_normalise(h)] for h in headers if h and _normalise(h) in known}
     if not any(name == "display_name" for _, name in mapped.values()):
         expected = ", ".join(label for label, _ in columns(template))

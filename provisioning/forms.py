@@ -16,7 +16,7 @@ from django.utils import timezone
 from core.forms import DateRangeForm
 from core.http import PortalRequest
 from provisioning import naming
-from provisioning.models import Template, Workload
+from provisioning.models import ProvisioningRequest, Template, Workload
 from provisioning.payload import RequestData, metadata_form_field
 from provisioning.selectors import QUEUE_LABELS
 from provisioning.states import State
@@ -55,6 +55,8 @@ def check_upn(value: str) -> None:
 END_DATE_WORDS = ("end", "expir", "until", "due", "deadline", "closing", "retire", "sunset")
 # Numbers a template asks for (budgets, head counts, cost centres) are never negative.
 NUMBER_MAX = Decimal(10) ** 12
+# The longest final name (prefix, name and suffix) a request stores.
+FINAL_NAME_MAX = ProvisioningRequest._meta.get_field("final_name").max_length or 300
 
 
 def is_end_date(name: str) -> bool:
@@ -357,6 +359,13 @@ class RequestForm(forms.Form):
                 self.add_error(
                     field,
                     f"The URL would be {len(names.url_slug or '')} characters; at most {names.url_max_length}.",
+                )
+            if len(names.display_name) > FINAL_NAME_MAX:
+                # The template's prefix and suffix count too (a 500 on PostgreSQL otherwise).
+                self.add_error(
+                    "display_name",
+                    f"With the template's prefix and suffix the name would be "
+                    f"{len(names.display_name)} characters; at most {FINAL_NAME_MAX}.",
                 )
         return data
 

@@ -16,6 +16,7 @@ import logging
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from dataclasses import fields as dataclass_fields
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -148,9 +149,13 @@ def receive(
             _reread_key(sub)  # Point may have rotated it
         return Receipt(401)
     now = timezone.now()
-    text = body.decode("utf-8", errors="replace")
+    # PostgreSQL refuses NUL in text: kept readable (U+FFFD), and an event naming one is
+    # malformed (a 500 here made the upstream send it again and again).
+    text = body.decode("utf-8", errors="replace").replace("\x00", "\ufffd")
     try:
         event = reader.read_push(body)
+        if any("\x00" in str(getattr(event, f.name)) for f in dataclass_fields(event)):
+            raise MalformedEvent("The event holds a NUL character.")
     except MalformedEvent as error:
         # Signed by the upstream but unreadable: kept for IT staff; a retry would not help.
         delivery, copy = _store(
