@@ -39,8 +39,8 @@ def within_dates[M: Model](
     """``queryset`` narrowed to ``field`` on or after ``since`` and on or before ``until``
     (whole days in the current time zone; either may be None)."""
     zone = timezone.get_current_timezone()
-    # The first and last days a date can be bound nothing, and their ends, moved to UTC for the
-    # query (SQLite), can fall outside what a datetime holds: a 500 in a zone off UTC.
+    # The first and last days there are bound nothing; their ends, moved to UTC for the query
+    # (SQLite), can fall outside what a datetime holds: a 500 in a zone off UTC.
     if since and since > date.min:
         queryset = queryset.filter(**{f"{field}__gte": datetime.combine(since, time.min, zone)})
     if until and until < date.max:

@@ -440,7 +440,7 @@ def test_the_request_form_refuses_odd_input_next_to_the_field_and_shows_what_it_
 def test_a_name_the_templates_affixes_make_too_long_to_store_is_refused_next_to_the_field(
     length: int, tenant_a: Tenant
 ) -> None:
-    """Found by the fuzzer: a 256-character name with a 30-character prefix and suffix made a
+    """Found while fuzzing: a 256-character name with a 30-character prefix and suffix made a
     316-character final name, a 500 on PostgreSQL (varchar 300) and kept whole on SQLite."""
     template = portal_template("graph", "litware", ())
     client = client_for(make_user(template.tenant, "Rita", Role.REQUESTER))
@@ -541,8 +541,11 @@ def test_a_bulk_file_of_odd_cells_is_checked_row_by_row_and_sends_nothing(
         nasty,
     )
 
-    # A cell past the csv module's field limit (131,072 characters) in a file under 1 MB.
-    seeds = [(f"Name,Owners\n{'a' * 200_000},a@contoso.example\n", "big.csv")]
+    seeds = [
+        # A cell past the csv module's field limit (131,072 characters) in a file under 1 MB.
+        (f"Name,Owners\n{'a' * 200_000},a@contoso.example\n", "big.csv"),
+        ("Name,Owners\rAlpha,a@contoso.example\r", "mac.csv"),  # old Mac line endings
+    ]
 
     @fuzz(budget, raw, nasty, seeds=seeds)
     def check(text: str, filename: str) -> None:
@@ -1080,7 +1083,7 @@ def test_a_date_filter_at_either_end_of_the_calendar_lists_everything_in_any_tim
     request: pytest.FixtureRequest,
     settings: Any,
 ) -> None:
-    """Found by the fuzzer: 0001-01-01 east of UTC, 9999-12-31 west of it were a 500 on
+    """Found while fuzzing: 0001-01-01 east of UTC, 9999-12-31 west of it were a 500 on
     SQLite (the day's end moved to UTC is past what a datetime holds)."""
     settings.TIME_ZONE = zone
     seed_lists(tenant_a, requester_a)
@@ -1210,8 +1213,12 @@ def test_every_list_and_export_takes_any_filter_and_shows_its_rows_escaped(
     known = vocabulary(ids)
     values = {key: st.one_of(st.sampled_from(known.get(key, ["x"])), nasty) for key in names}
     values["x"] = nasty  # a name no filter has: ignored
-    # The first and last days there are (in this zone, the last one's end is past year 9999).
-    seeds = [({"since": "0001-01-01", "until": "9999-12-31"},)] if "until" in names else []
+    seeds: list[tuple[dict[str, str]]] = []
+    if "until" in names:
+        # The first and last days there are (in this zone, the last one's end is past 9999).
+        seeds.append(({"since": "0001-01-01", "until": "9999-12-31"},))
+    if "q" in names:
+        seeds.append(({"q": "a" * 100_000},))  # past SQLite's longest LIKE pattern
 
     @fuzz(budget, st.fixed_dictionaries({}, optional=values), seeds=seeds)
     def check(data: dict[str, str]) -> None:
