@@ -138,20 +138,25 @@ def client_for(user: User) -> Client:
     return client
 
 
+def wire_to_emulator(settings: Settings, url: str) -> None:
+    """Entra (msal), EMULATOR_URL and Microsoft Graph at the emulator on ``url``."""
+    settings.DEMO_MODE = True
+    settings.EMULATOR_URL = url
+    settings.GRAPH_API_URL = f"{url}/graph/v1.0"
+    # As portal/settings.py does for the demo emulator: sign-in forms redirect to it.
+    settings.SECURE_CSP = {
+        **settings.SECURE_CSP,
+        "form-action": ["'self'", settings.ENTRA_LOGIN_URL, url],
+    }
+
+
 @pytest.fixture
 def emulator(settings: Settings) -> Iterator[RunningEmulator]:
     """A clean emulator on a free port; msal's Entra calls and EMULATOR_URL point at it."""
     from emulator.server import start_background
 
     running = start_background(log_requests=False)
-    settings.DEMO_MODE = True
-    settings.EMULATOR_URL = running.url
-    settings.GRAPH_API_URL = f"{running.url}/graph/v1.0"
-    # As portal/settings.py does for the demo emulator: sign-in forms redirect to it.
-    settings.SECURE_CSP = {
-        **settings.SECURE_CSP,
-        "form-action": ["'self'", settings.ENTRA_LOGIN_URL, running.url],
-    }
+    wire_to_emulator(settings, running.url)
     try:
         yield running
     finally:

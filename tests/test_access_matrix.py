@@ -47,7 +47,7 @@ from portal.models import User
 from portal.tasks import heartbeat
 from tenants.models import Tenant
 from tests.api.conftest import demo_app, fetch_token, resign
-from tests.conftest import client_for, make_user
+from tests.conftest import client_for, make_user, wire_to_emulator
 
 if TYPE_CHECKING:
     from emulator.server import RunningEmulator
@@ -590,9 +590,7 @@ def api_caller(persona: str, world: World, request: pytest.FixtureRequest) -> Cl
     and Entra and both upstreams at the module's emulator (as the ``emulator`` fixture sets)."""
     running, tokens = request.getfixturevalue("api_tokens")
     settings: Settings = request.getfixturevalue("settings")
-    settings.DEMO_MODE = True
-    settings.EMULATOR_URL = running.url
-    settings.GRAPH_API_URL = f"{running.url}/graph/v1.0"
+    wire_to_emulator(settings, running.url)
     for tenant in (world.tenant_a, world.tenant_b):
         tenant.api_url = f"{running.url}/point/{tenant.slug}"
         tenant.save(update_fields=["api_url"])

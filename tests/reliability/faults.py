@@ -24,6 +24,7 @@ from pytest_django.fixtures import DjangoCaptureOnCommitCallbacks, Settings
 from provisioning.models import ProvisioningRequest
 from provisioning.states import FINAL_STATES, State
 from tenants import msal_http
+from tests.conftest import wire_to_emulator
 from tests.provisioning.lifecycle import make_due, poll
 
 if TYPE_CHECKING:
@@ -150,11 +151,5 @@ def emulator(module_emulator: RunningEmulator, settings: Settings) -> RunningEmu
     """conftest's ``emulator``, on the module's server, reset to its fixture (state, ledger,
     dialects, timings, rules) before each test."""
     module_emulator.control("reset")
-    settings.DEMO_MODE = True
-    settings.EMULATOR_URL = module_emulator.url
-    settings.GRAPH_API_URL = f"{module_emulator.url}/graph/v1.0"
-    settings.SECURE_CSP = {
-        **settings.SECURE_CSP,
-        "form-action": ["'self'", settings.ENTRA_LOGIN_URL, module_emulator.url],
-    }
+    wire_to_emulator(settings, module_emulator.url)
     return module_emulator
